@@ -1,0 +1,34 @@
+//! Types shared by every part of the NHI card registration service.
+//!
+//! This crate does no I/O: it compiles for `wasm32-unknown-unknown` (the SPA) and natively
+//! (the bridge and the server), so client and server validate the same way.
+//!
+//! - [`id`]: national ID and resident certificate numbers.
+//! - [`card`]: the NHI card number and the 57-byte basic-data record.
+//! - [`date`]: ROC (民國) dates.
+//! - [`household`], [`contact`], [`sex`]: the other registration values.
+//! - [`password`]: the registration password policy and its feedback.
+//! - [`apdu`]: the NHI card commands and status words, in one place.
+//! - [`card_proof`]: the origin-bound challenge-response that authenticates a card.
+//! - [`bridge`]: messages between the page, the extension and the native host.
+//! - [`api`]: HTTP API request and response bodies.
+
+pub mod apdu;
+pub mod api;
+pub mod bridge;
+pub mod card;
+pub mod card_proof;
+pub mod contact;
+pub mod date;
+pub mod household;
+pub mod id;
+pub mod mask;
+pub mod password;
+pub mod sex;
+
+pub use card::{CardBasicData, CardDataError, CardNumber};
+pub use contact::{Email, MobileNumber, PhoneNumber};
+pub use date::RocDate;
+pub use household::HouseholdNumber;
+pub use id::NationalId;
+pub use sex::Sex;

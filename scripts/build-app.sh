@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the SPA with Trunk into dist/ (release profile tuned for size, wasm-opt 132), offline:
+# Trunk uses only the tools scripts/tools.sh installed, never a download.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# shellcheck source=tools.sh
+source scripts/tools.sh
+cargo fetch --quiet
+trunk build --release --skip-version-check --config Trunk.toml "$@"

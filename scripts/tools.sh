@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# Installs, idempotently, everything building and testing the project needs, then puts the
+# tools on PATH. Sourced by scripts/run.sh and scripts/test.sh; safe to run again and again.
+#
+#   NHI_TOOLS   where cargo-installed tools are cached (default /opt/nhi-tools)
+#   NHI_SKIP_APT=1  do not touch Debian packages (e.g. a machine set up by other means)
+#
+# Nothing is downloaded from GitHub: Trunk and wasm-bindgen-cli come from crates.io, wasm-opt
+# from npm (binaryen@132; Debian's binaryen 108 produces wasm that fails at run time).
+
+TRUNK_VERSION=0.21.14
+# Must equal the `wasm-bindgen = "=…"` pin in Cargo.toml (checked below).
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+NHI_TOOLS=${NHI_TOOLS:-/opt/nhi-tools}
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config chromium chromium-driver
+  postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates)
+
+tools_say() { printf '\033[1m[tools]\033[0m %s\n' "$*" >&2; }
+
+tools_apt() {
+  [ "${NHI_SKIP_APT:-0}" = 1 ] && return 0
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  tools_say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+tools_rust_target() {
+  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && return 0
+  tools_say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+# tools_cargo_install CRATE VERSION BIN [--locked]
+tools_cargo_install() {
+  local crate=$1 version=$2 bin=$3 locked=${4:-}
+  if "$NHI_TOOLS/bin/$bin" --version 2>/dev/null | grep -q " $version\$\| $version "; then
+    return 0
+  fi
+  tools_say "installing $crate $version into $NHI_TOOLS (first time only; minutes)"
+  # shellcheck disable=SC2086
+  cargo install "$crate" --version "$version" $locked --root "$NHI_TOOLS" --quiet
+}
+
+tools_wasm_opt() {
+  local dir="$NHI_TOOLS/npm"
+  if "$dir/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    tools_say "npm not found: building without wasm-opt (larger wasm)"
+    return 0
+  fi
+  tools_say "installing binaryen@$BINARYEN_VERSION (wasm-opt) from npm"
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --prefix "$dir" "binaryen@$BINARYEN_VERSION" >/dev/null
+}
+
+tools_check_pin() {
+  local root; root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  grep -q "wasm-bindgen = \"=$WASM_BINDGEN_VERSION\"" "$root/Cargo.toml" || {
+    tools_say "Cargo.toml's wasm-bindgen pin differs from wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    return 1
+  }
+}
+
+tools_install() {
+  tools_apt &&
+    tools_rust_target &&
+    tools_check_pin &&
+    tools_cargo_install trunk "$TRUNK_VERSION" trunk --locked &&
+    tools_cargo_install wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen &&
+    tools_wasm_opt
+}
+
+tools_install || { tools_say "installing the tools failed"; return 1 2>/dev/null || exit 1; }
+export PATH="$NHI_TOOLS/bin:$NHI_TOOLS/npm/node_modules/.bin:$PATH"

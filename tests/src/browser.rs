@@ -1,0 +1,95 @@
+//! chromedriver + headless Chromium, driven with fantoccini.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+/// A running chromedriver; killed on drop.
+pub struct Chromedriver {
+    _child: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    /// Starts chromedriver on a free port; its output and the browser's console go to files
+    /// in the artefacts folder, never to the test's stdout (a browser that outlives a
+    /// panicking test would otherwise hold the pipe and hang the run).
+    pub async fn start() -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let logs = crate::artefacts_dir();
+        let stdio = std::fs::File::create(logs.join(format!("chromedriver-{port}.out")))?;
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", logs.join(format!("chrome-{port}.log")).display()))
+            .arg("--enable-chrome-logs")
+            .stdout(stdio.try_clone()?)
+            .stderr(stdio)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {bin} (apt-get install chromium-driver)"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(Self { _child: child, url });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chromedriver did not listen on {url} within 10 s")
+    }
+
+    /// A new headless browser with a fresh profile in `profile`, and `extension` loaded
+    /// unpacked when given.
+    pub async fn session(&self, profile: &Path, extension: Option<&Path>) -> Result<Client> {
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if let Some(ext) = extension {
+            args.push(format!("--load-extension={}", ext.display()));
+            args.push(format!("--disable-extensions-except={}", ext.display()));
+        }
+        let bin = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": bin, "args": args }
+        });
+        let Value::Object(caps) = caps else { bail!("capabilities are an object") };
+        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(conn)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .context("opening a WebDriver session (is Debian's chromium installed?)")
+    }
+}
+
+/// A fresh, empty folder under the artefacts folder for a browser profile.
+pub fn fresh_profile(name: &str) -> Result<PathBuf> {
+    let dir = crate::artefacts_dir().join("profiles").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Saves a PNG screenshot of the current page as an artefact.
+pub async fn screenshot(client: &Client, name: &str) -> Result<PathBuf> {
+    let png = client.screenshot().await?;
+    let dir = crate::artefacts_dir().join("screenshots");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png)?;
+    Ok(path)
+}
