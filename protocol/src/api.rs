@@ -1,0 +1,279 @@
+//! HTTP API request and response bodies shared by the SPA and the server (issue 4).
+//!
+//! All endpoints live under [`API_PREFIX`]. State-changing requests (POST/PUT/PATCH/DELETE)
+//! must carry the header [`CSRF_HEADER`]` = `[`CSRF_HEADER_VALUE`] and an `Origin` equal to the
+//! site's origin. Errors are [`ApiError`] bodies with a machine-readable [`ErrorCode`] the SPA
+//! translates (zh-TW / en); `message` is an English fallback for logs and tools.
+//!
+//! | Method | Path | Body → answer | Flow |
+//! |---|---|---|---|
+//! | POST | `/api/v1/card-proof/nonce` | – → [`NonceResponse`] | all |
+//! | GET | `/api/v1/places` | – → [`PlacesResponse`] | F1 |
+//! | POST | `/api/v1/registrations/household-check` | [`HouseholdCheckRequest`] → [`HouseholdCheckResponse`] | F1 step 3 |
+//! | POST | `/api/v1/registrations` | [`RegisterRequest`] → [`RegisterResponse`] (202) | F1 |
+//! | POST | `/api/v1/registrations/confirm` | [`ConfirmRequest`] → [`ConfirmResponse`] | F2 |
+//! | POST | `/api/v1/registrations/resend` | [`ResendRequest`] → [`ResendResponse`] (202) | F8 |
+//! | POST | `/api/v1/session` | [`LoginRequest`] → [`UserInfo`] + session cookie | F3 |
+//! | DELETE | `/api/v1/session` | – → 204 | F3 |
+//! | GET | `/api/v1/me` | – → [`UserInfo`] | F3 |
+
+use serde::{Deserialize, Serialize};
+
+use crate::card::{CardBasicData, CardNumber};
+use crate::card_proof::{CardMac, Nonce};
+use crate::contact::{Email, MobileNumber, PhoneNumber};
+use crate::household::HouseholdNumber;
+use crate::password::PasswordProblem;
+
+pub const API_PREFIX: &str = "/api/v1";
+/// Header every state-changing request must carry (with [`CSRF_HEADER_VALUE`]).
+pub const CSRF_HEADER: &str = "x-nhi-request";
+pub const CSRF_HEADER_VALUE: &str = "1";
+/// The session cookie (HttpOnly, SameSite=Strict, Secure except on plain-http localhost).
+pub const SESSION_COOKIE: &str = "nhi_session";
+/// Path of the SPA's confirmation page (F2); the mail link is `{origin}{CONFIRM_PATH}?ticket=…`.
+pub const CONFIRM_PATH: &str = "/confirm";
+/// Query parameter of the confirmation link that carries the one-time ticket.
+pub const CONFIRM_TICKET_PARAM: &str = "ticket";
+/// How long a card-proof nonce is valid.
+pub const NONCE_TTL_SECONDS: u32 = 300;
+/// How long a mailed confirmation link is valid (5 days).
+pub const TICKET_TTL_SECONDS: u32 = 5 * 24 * 3600;
+
+/// Answer to `POST /api/v1/card-proof/nonce`: feed `nonce` to the bridge's card-proof command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceResponse {
+    pub nonce: Nonce,
+    pub expires_in_seconds: u32,
+}
+
+/// The card's answer to a server nonce. The MAC binds the card number, the page origin and
+/// the nonce; the nonce is single-use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardProof {
+    pub card_number: CardNumber,
+    pub nonce: Nonce,
+    pub mac: CardMac,
+}
+
+/// 戶號 and 戶籍鄉鎮里鄰 as the user typed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdInfo {
+    pub household_number: HouseholdNumber,
+    /// 縣市, e.g. "臺北市" (one of [`PlacesResponse`]).
+    pub county: String,
+    /// 鄉鎮市區, e.g. "大安區".
+    pub township: String,
+    /// 村里, e.g. "龍坡里".
+    pub village: String,
+    /// 鄰 (1–99).
+    pub neighbourhood: u16,
+}
+
+/// F1 step 3 (「下一步」): the real-time household check, before the password step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdCheckRequest {
+    pub proof: CardProof,
+    /// The basic data read from the card; its card number must be the proof's.
+    pub card: CardBasicData,
+    pub household: HouseholdInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdCheckResponse {
+    /// Always true in a 200 answer; a mismatch is [`ErrorCode::HouseholdMismatch`].
+    pub matches: bool,
+}
+
+/// F1 「確認申請」.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub proof: CardProof,
+    pub card: CardBasicData,
+    pub household: HouseholdInfo,
+    pub password: String,
+    pub email: Email,
+    #[serde(default)]
+    pub mobile: Option<MobileNumber>,
+    #[serde(default)]
+    pub phone: Option<PhoneNumber>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Applied; waiting for the email confirmation (F2).
+    Pending,
+    Active,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub status: AccountStatus,
+    /// Where the confirmation mail went, masked (e.g. "wa***@example.com").
+    pub email_masked: String,
+    /// Unix seconds after which the mailed link no longer works.
+    pub link_expires_at: i64,
+}
+
+/// F2: the ticket from the mail link plus a proof of the card that applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmRequest {
+    pub ticket: String,
+    pub proof: CardProof,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmResponse {
+    pub status: AccountStatus,
+}
+
+/// F8 重寄認證信: a card proof and the (new or same) email address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendRequest {
+    pub proof: CardProof,
+    pub email: Email,
+}
+
+/// The same answer whether or not a pending application exists for the card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendResponse {
+    pub accepted: bool,
+}
+
+/// F3 login: card + registration password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub proof: CardProof,
+    pub password: String,
+}
+
+/// The logged-in person, masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub card_number_masked: String,
+    pub name_masked: String,
+    pub national_id_masked: String,
+    pub email_masked: String,
+    pub status: AccountStatus,
+    /// Unix seconds.
+    pub registered_at: i64,
+}
+
+/// County → township → village lists for the F1 address step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacesResponse {
+    pub counties: Vec<County>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct County {
+    pub name: String,
+    pub townships: Vec<Township>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Township {
+    pub name: String,
+    pub villages: Vec<String>,
+}
+
+/// Machine-readable error codes. The SPA maps each to zh-TW / English text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON or a field is malformed (see `field`).
+    BadRequest,
+    /// The nonce is unknown, expired or already used: get a new one and read the card again.
+    NonceInvalid,
+    /// The card's answer does not verify (other origin, other card, tampered).
+    CardProofInvalid,
+    /// The card data sent does not belong to the card that answered.
+    CardMismatch,
+    /// 戶號 / address do not match the household registry (nothing else is revealed).
+    HouseholdMismatch,
+    /// The household registry did not answer in time; try again later.
+    RegistryUnavailable,
+    /// This card already has an active registration: log in instead.
+    AlreadyRegistered,
+    /// An application for this card is waiting for email confirmation: use resend (F8).
+    RegistrationPending,
+    /// The password breaks the policy (see `password_problems`).
+    PasswordRejected,
+    /// The link's ticket is unknown or already used.
+    TicketInvalid,
+    /// The link is older than 5 days: use resend (F8).
+    TicketExpired,
+    /// The card read is not the card that applied.
+    WrongCard,
+    /// Wrong password (or no account for the card).
+    LoginFailed,
+    /// The application is not confirmed yet (F2).
+    AccountNotActive,
+    /// Too many wrong passwords: wait `retry_after_seconds`.
+    AccountLocked,
+    /// Too many requests from this address: wait `retry_after_seconds`.
+    RateLimited,
+    /// Missing anti-CSRF header or foreign Origin.
+    CsrfRejected,
+    /// Not logged in (or the session expired).
+    Unauthenticated,
+    NotFound,
+    /// Something failed on the server; nothing was half-done. Try again.
+    Internal,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// English fallback text (the SPA shows its own translation of `code`).
+    pub message: String,
+    /// The request field at fault, for `bad_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_problems: Vec<PasswordProblem>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_seconds: None,
+            password_problems: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_snake_case_and_optional_fields_are_omitted() {
+        let e = ApiError::new(ErrorCode::HouseholdMismatch, "no");
+        let json = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "household_mismatch", "message": "no"})
+        );
+        let back: ApiError = serde_json::from_value(json).expect("parses");
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_proof_round_trips() {
+        let json = serde_json::json!({
+            "card_number": "000012345678",
+            "nonce": "ab".repeat(32),
+            "mac": "cd".repeat(16),
+        });
+        let p: CardProof = serde_json::from_value(json.clone()).expect("parses");
+        assert_eq!(serde_json::to_value(&p).expect("serialises"), json);
+    }
+}

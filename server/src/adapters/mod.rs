@@ -1,0 +1,5 @@
+//! Adapters to the outside world, each behind a trait so production can swap them.
+
+pub mod card_authority;
+pub mod mailer;
+pub mod registry;

@@ -1,0 +1,147 @@
+//! Wiring: configuration → adapters → services → router and workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use nhi_protocol::api::PlacesResponse;
+use nhi_protocol::card_proof::MasterKey;
+use tokio::sync::{watch, Notify};
+
+use crate::adapters::card_authority::{CardAuthority, MasterKeyAuthority};
+use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer};
+use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
+use crate::config::{Config, MailerKind, RegistryKind};
+use crate::metrics::Metrics;
+use crate::services::passwords::Hasher;
+use crate::services::Services;
+use crate::storage::Db;
+use crate::workers::outbox::OutboxWorker;
+
+/// Adapters a caller (tests, a production build) may replace.
+#[derive(Default)]
+pub struct Overrides {
+    pub registry: Option<Arc<dyn HouseholdRegistry>>,
+    pub mailer: Option<Arc<dyn Mailer>>,
+    pub authority: Option<Arc<dyn CardAuthority>>,
+}
+
+pub struct App {
+    pub services: Arc<Services>,
+    pub router: Router,
+    pub worker: OutboxWorker,
+}
+
+fn build_mailer(cfg: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    let from = mailer::parse_from(&cfg.mail_from)?;
+    Ok(match cfg.mailer {
+        MailerKind::File => Arc::new(FileMailer::new(cfg.mail_dir.clone(), from)?),
+        MailerKind::Smtp => {
+            let creds = cfg.smtp_username.clone().zip(cfg.smtp_password.clone());
+            Arc::new(SmtpMailer::new(
+                &cfg.smtp_host,
+                cfg.smtp_port,
+                creds,
+                from,
+                Duration::from_millis(cfg.smtp_timeout_ms),
+            ))
+        }
+    })
+}
+
+fn build_registry(cfg: &Config, sample: &SampleData) -> anyhow::Result<Arc<dyn HouseholdRegistry>> {
+    Ok(match (cfg.registry, &cfg.registry_url) {
+        (RegistryKind::Http, Some(url)) => {
+            Arc::new(HttpRegistry::new(url.clone(), cfg.registry_timeout())?)
+        }
+        _ => Arc::new(SampleRegistry::new(sample)),
+    })
+}
+
+pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
+    let config = Arc::new(config);
+    if config.uses_test_master_key() {
+        tracing::warn!("card_master_key_hex is the public TEST key: fine for development, never for production");
+    }
+    let sample = Arc::new(match &config.registry_file {
+        Some(path) => SampleData::from_file(path)?,
+        None => SampleData::bundled()?,
+    });
+    let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+    let registry = match overrides.registry {
+        Some(r) => r,
+        None => build_registry(&config, &sample)?,
+    };
+    let mailer = match overrides.mailer {
+        Some(m) => m,
+        None => build_mailer(&config)?,
+    };
+    let authority = match overrides.authority {
+        Some(a) => a,
+        None => Arc::new(MasterKeyAuthority::new(MasterKey::from_hex(
+            &config.card_master_key_hex,
+        )?)),
+    };
+    let hasher = Hasher::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+        config.hash_concurrency,
+    )?;
+    let metrics = Arc::new(Metrics::default());
+    let wakeup = Arc::new(Notify::new());
+    let services = Arc::new(Services {
+        config: config.clone(),
+        db: db.clone(),
+        registry,
+        authority,
+        hasher,
+        places: Arc::new(PlacesResponse {
+            counties: sample.places.clone(),
+        }),
+        sample,
+        metrics: metrics.clone(),
+        outbox_wakeup: wakeup.clone(),
+    });
+    let worker = OutboxWorker {
+        db,
+        mailer,
+        metrics,
+        wakeup,
+        poll: Duration::from_millis(config.outbox_poll_ms),
+        batch: i64::from(config.outbox_batch),
+        lease_seconds: i64::try_from(config.outbox_lease_seconds).unwrap_or(60),
+        max_attempts: i64::from(config.outbox_max_attempts),
+    };
+    let router = crate::http::router(services.clone());
+    Ok(App {
+        services,
+        router,
+        worker,
+    })
+}
+
+/// Runs the server until `shutdown` turns true (or Ctrl-C / SIGTERM when run from main).
+pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let worker_enabled = config.outbox_worker;
+    let app = build(config, Overrides::default()).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = worker_enabled.then(|| tokio::spawn(app.worker.clone().run(stop_rx)));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, origin = app.services.config.origin(), "listening");
+    let service = app
+        .router
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    app.services.db.close().await;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! ServiceError → HTTP answer with an [`ApiError`] body. Internal details are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nhi_protocol::api::{ApiError, ErrorCode};
+
+use crate::services::ServiceError;
+
+/// An API error answer.
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub body: ApiError,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ApiError::new(code, message),
+        }
+    }
+
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message);
+        e.body.field = Some(field.into());
+        e
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.body.retry_after_seconds = Some(seconds);
+        self
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let retry = self.body.retry_after_seconds;
+        let mut resp = (self.status, Json(self.body)).into_response();
+        if let Some(secs) = retry {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<ServiceError> for HttpError {
+    fn from(e: ServiceError) -> Self {
+        use ErrorCode as C;
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            ServiceError::BadRequest { field, message } => HttpError::bad_request(field, message),
+            ServiceError::NonceInvalid => HttpError::new(S::BAD_REQUEST, C::NonceInvalid, msg),
+            ServiceError::CardProofInvalid => {
+                HttpError::new(S::UNAUTHORIZED, C::CardProofInvalid, msg)
+            }
+            ServiceError::CardMismatch => HttpError::new(S::BAD_REQUEST, C::CardMismatch, msg),
+            ServiceError::HouseholdMismatch => {
+                HttpError::new(S::UNPROCESSABLE_ENTITY, C::HouseholdMismatch, msg)
+            }
+            ServiceError::RegistryUnavailable(_) => HttpError::new(
+                S::SERVICE_UNAVAILABLE,
+                C::RegistryUnavailable,
+                "the household registry is not reachable; try again later",
+            ),
+            ServiceError::AlreadyRegistered => {
+                HttpError::new(S::CONFLICT, C::AlreadyRegistered, msg)
+            }
+            ServiceError::RegistrationPending => {
+                HttpError::new(S::CONFLICT, C::RegistrationPending, msg)
+            }
+            ServiceError::PasswordRejected(problems) => {
+                let mut e = HttpError::new(S::UNPROCESSABLE_ENTITY, C::PasswordRejected, msg);
+                e.body.password_problems = problems;
+                e
+            }
+            ServiceError::TicketInvalid => HttpError::new(S::BAD_REQUEST, C::TicketInvalid, msg),
+            ServiceError::TicketExpired => HttpError::new(S::GONE, C::TicketExpired, msg),
+            ServiceError::WrongCard => HttpError::new(S::FORBIDDEN, C::WrongCard, msg),
+            ServiceError::LoginFailed => HttpError::new(S::UNAUTHORIZED, C::LoginFailed, msg),
+            ServiceError::AccountNotActive => {
+                HttpError::new(S::FORBIDDEN, C::AccountNotActive, msg)
+            }
+            ServiceError::AccountLocked { retry_after } => {
+                HttpError::new(S::LOCKED, C::AccountLocked, msg).retry_after(retry_after)
+            }
+            ServiceError::Unauthenticated => {
+                HttpError::new(S::UNAUTHORIZED, C::Unauthenticated, msg)
+            }
+            ServiceError::Storage(_) | ServiceError::Internal(_) => {
+                tracing::error!(error = %msg, "internal error");
+                HttpError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    C::Internal,
+                    "internal error; nothing was changed, please retry",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The HTTP layer: routes, extractors, error mapping, security middleware, the SPA.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod openapi;
+pub mod security;
+pub mod spa;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::services::Services;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Arc<Services>,
+    pub limiter: Arc<security::RateLimiter>,
+}
+
+pub fn router(services: Arc<Services>) -> Router {
+    let cfg = services.config.clone();
+    let state = AppState {
+        limiter: Arc::new(security::RateLimiter::new(
+            cfg.rate_limit_per_minute,
+            cfg.rate_limit_burst,
+        )),
+        services,
+    };
+    let openapi = Arc::new(openapi::document());
+    let api = Router::new()
+        .route("/api/v1/card-proof/nonce", post(handlers::nonce))
+        .route("/api/v1/places", get(handlers::places))
+        .route(
+            "/api/v1/registrations/household-check",
+            post(handlers::household_check),
+        )
+        .route("/api/v1/registrations", post(handlers::register))
+        .route("/api/v1/registrations/confirm", post(handlers::confirm))
+        .route("/api/v1/registrations/resend", post(handlers::resend))
+        .route(
+            "/api/v1/session",
+            post(handlers::login).delete(handlers::logout),
+        )
+        .route("/api/v1/me", get(handlers::me))
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json((*openapi).clone()) }),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::rate_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::csrf,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let dist = cfg.dist_dir.clone();
+    let spa = ServeDir::new(&cfg.dist_dir)
+        .append_index_html_on_directories(true)
+        .fallback(tower::service_fn(move |req: axum::extract::Request| {
+            let dist = dist.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(spa::fallback(dist, req.uri().clone()).await)
+            }
+        }));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback_service(spa)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,207 @@
+//! Security middleware: headers (CSP & co.), the CSRF rule, per-IP rate limits.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use nhi_protocol::api::{ErrorCode, CSRF_HEADER, CSRF_HEADER_VALUE};
+
+use super::error::HttpError;
+use super::extract::{client_ip, peer_of};
+use super::AppState;
+
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+                       img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+                       base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn static_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut h = vec![
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ),
+    ];
+    if https {
+        h.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    h
+}
+
+/// Adds the security headers to every answer, `no-store` to API answers, and counts requests.
+pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let metrics = &state.services.metrics;
+    metrics.inc(&metrics.http_requests);
+    if resp.status().is_client_error() {
+        metrics.inc(&metrics.http_errors_4xx);
+    } else if resp.status().is_server_error() {
+        metrics.inc(&metrics.http_errors_5xx);
+    }
+    let h = resp.headers_mut();
+    for (k, v) in static_headers(state.services.config.origin().starts_with("https://")) {
+        h.insert(k, v);
+    }
+    if is_api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+fn is_state_changing(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// State-changing API requests need the custom header and an `Origin` equal to ours.
+pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_state_changing(req.method()) {
+        let h = req.headers();
+        let header_ok = h
+            .get(CSRF_HEADER)
+            .is_some_and(|v| v.as_bytes() == CSRF_HEADER_VALUE.as_bytes());
+        let origin_ok = h
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|o| o.trim_end_matches('/') == state.services.config.origin());
+        if !(header_ok && origin_ok) {
+            return HttpError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::CsrfRejected,
+                format!(
+                    "state-changing requests need the {CSRF_HEADER} header and this site's Origin"
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// A token bucket per (IP, endpoint class).
+pub struct RateLimiter {
+    per_minute: u32,
+    burst: u32,
+    buckets: Mutex<HashMap<(IpAddr, &'static str), (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        Self {
+            per_minute,
+            burst: burst.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Ok, or the seconds to wait.
+    pub fn check(&self, ip: IpAddr, class: &'static str) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(self.per_minute) / 60.0;
+        let burst = f64::from(self.burst);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets.entry((ip, class)).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+fn class_of(path: &str) -> &'static str {
+    match path.trim_start_matches("/api/v1/") {
+        "card-proof/nonce" => "nonce",
+        "registrations/household-check" => "household",
+        "registrations" => "register",
+        "registrations/confirm" => "confirm",
+        "registrations/resend" => "resend",
+        "session" => "login",
+        _ => "other",
+    }
+}
+
+/// Per-IP limits on state-changing API requests.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_state_changing(req.method()) {
+        let cfg = &state.services.config;
+        let ip = client_ip(
+            req.headers(),
+            peer_of(req.extensions()),
+            cfg.trust_forwarded_for,
+        );
+        if let Err(wait) = state.limiter.check(ip, class_of(req.uri().path())) {
+            state
+                .services
+                .metrics
+                .inc(&state.services.metrics.rate_limited);
+            return HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many requests",
+            )
+            .retry_after(wait)
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_refuses() {
+        let l = RateLimiter::new(60, 3);
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        assert!(l.check(ip, "login").is_ok());
+        assert!(l.check(ip, "login").is_ok());
+        assert!(l.check(ip, "login").is_ok());
+        assert_eq!(l.check(ip, "login"), Err(1));
+        assert!(l.check(ip, "resend").is_ok(), "classes are separate");
+        assert!(
+            l.check(IpAddr::from([10, 0, 0, 2]), "login").is_ok(),
+            "IPs are separate"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Serves the SPA's dist folder. Unknown routes get index.html (client-side routing), but
+//! asset-like paths (an extension in the last segment, /assets/…) and /api/… answer 404 so a
+//! typo never turns into a MIME error.
+
+use std::path::PathBuf;
+
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use nhi_protocol::api::ErrorCode;
+
+use super::error::HttpError;
+
+pub fn looks_like_asset(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    path.starts_with("/assets/") || last.contains('.')
+}
+
+/// The fallback after the static files: index.html, or 404.
+pub async fn fallback(dist: PathBuf, uri: Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") {
+        return HttpError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such API endpoint",
+        )
+        .into_response();
+    }
+    if looks_like_asset(path) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    match tokio::fs::read(dist.join("index.html")).await {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "The web app is not built: run `trunk build --release` (see README) or set dist_dir.",
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn asset_paths_are_recognised() {
+        assert!(super::looks_like_asset("/assets/app.css"));
+        assert!(super::looks_like_asset("/app-123.wasm"));
+        assert!(!super::looks_like_asset("/register"));
+        assert!(!super::looks_like_asset("/confirm"));
+    }
+}

@@ -1,0 +1,128 @@
+//! Mail texts: zh-TW first, English below; plain text and HTML.
+
+use nhi_protocol::api::{CONFIRM_PATH, CONFIRM_TICKET_PARAM};
+use time::{OffsetDateTime, UtcOffset};
+
+pub struct Rendered {
+    pub kind: &'static str,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD HH:MM` in Taiwan time (UTC+8).
+fn taipei_time(unix: i64) -> String {
+    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
+    let t = OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+pub fn confirm_link(origin: &str, ticket: &str) -> String {
+    format!("{origin}{CONFIRM_PATH}?{CONFIRM_TICKET_PARAM}={ticket}")
+}
+
+fn html_page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\"></head>\
+         <body style=\"font-family:sans-serif;line-height:1.6\">{body}</body></html>"
+    )
+}
+
+/// F1/F8: the activation mail with the link 「進入電子信箱認證畫面」.
+pub fn activation(name_masked: &str, link: &str, expires_at: i64) -> Rendered {
+    let until = taipei_time(expires_at);
+    let subject = "健保卡網路服務註冊：請認證您的電子信箱 / NHI card online services: please confirm your email".to_owned();
+    let text = format!(
+        "{name_masked} 您好：\n\n\
+         您已申請健保卡網路服務註冊。請於 {until}（臺灣時間）前開啟下列連結「進入電子信箱認證畫面」，\
+         插入健保卡並按「讀取」完成認證：\n\n{link}\n\n\
+         此連結僅能使用一次，有效期限 5 天。若您未曾申請，請忽略本信。\n\n\
+         ----\n\n\
+         Dear {name_masked},\n\n\
+         You applied for NHI card online services. Open the link below before {until} (Taiwan time), \
+         insert your NHI card and press \"Read\" to confirm your email address:\n\n{link}\n\n\
+         The link works once and expires after 5 days. If you did not apply, ignore this mail.\n"
+    );
+    let (n, l, u) = (escape(name_masked), escape(link), escape(&until));
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>您已申請健保卡網路服務註冊。請於 {u}（臺灣時間）前點選下列連結，插入健保卡並按「讀取」完成認證。</p>\
+         <p><a href=\"{l}\">進入電子信箱認證畫面</a></p><p>此連結僅能使用一次，有效期限 5 天。若您未曾申請，請忽略本信。</p>\
+         <hr><p lang=\"en\">Dear {n},</p><p lang=\"en\">You applied for NHI card online services. Open the link below before {u} \
+         (Taiwan time), insert your NHI card and press “Read” to confirm your email address.</p>\
+         <p lang=\"en\"><a href=\"{l}\">Confirm my email address</a></p>\
+         <p lang=\"en\">The link works once and expires after 5 days. If you did not apply, ignore this mail.</p>"
+    ));
+    Rendered {
+        kind: "activation",
+        subject,
+        text,
+        html,
+    }
+}
+
+/// F2: 申請完成通知信.
+pub fn completion(name_masked: &str, origin: &str) -> Rendered {
+    let subject =
+        "健保卡網路服務註冊申請完成通知 / NHI card online services: registration complete"
+            .to_owned();
+    let text = format!(
+        "{name_masked} 您好：\n\n您的健保卡網路服務註冊已完成，現在可以使用健保卡及註冊密碼登入：\n{origin}/\n\n\
+         若這不是您本人的操作，請立即與健保署聯絡。\n\n----\n\n\
+         Dear {name_masked},\n\nYour registration for NHI card online services is complete. \
+         You can now log in with your NHI card and registration password:\n{origin}/\n\n\
+         If this was not you, contact the National Health Insurance Administration at once.\n"
+    );
+    let (n, o) = (escape(name_masked), escape(origin));
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>您的健保卡網路服務註冊已完成，現在可以使用健保卡及註冊密碼<a href=\"{o}/\">登入</a>。</p>\
+         <p>若這不是您本人的操作，請立即與健保署聯絡。</p><hr>\
+         <p lang=\"en\">Dear {n},</p><p lang=\"en\">Your registration for NHI card online services is complete. \
+         You can now <a href=\"{o}/\">log in</a> with your NHI card and registration password.</p>\
+         <p lang=\"en\">If this was not you, contact the National Health Insurance Administration at once.</p>"
+    ));
+    Rendered {
+        kind: "completion",
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_mail_is_bilingual_and_escaped() {
+        let m = activation(
+            "王<b>明",
+            "https://x.example/confirm?ticket=abc",
+            1_800_000_000,
+        );
+        assert!(m.text.contains("進入電子信箱認證畫面") && m.text.contains("Dear"));
+        assert!(m.html.contains("王&lt;b&gt;明") && !m.html.contains("<b>明"));
+        assert!(m.text.find("您好").expect("zh") < m.text.find("Dear").expect("en"));
+    }
+}

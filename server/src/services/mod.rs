@@ -1,0 +1,137 @@
+//! Domain services: registration (F1), confirmation (F2), resend (F8), login (F3).
+//! They know nothing about HTTP; the HTTP layer maps [`ServiceError`] to API errors.
+
+pub mod mails;
+pub mod passwords;
+pub mod proof;
+pub mod registration;
+pub mod session;
+
+use std::sync::Arc;
+
+use nhi_protocol::api::PlacesResponse;
+use nhi_protocol::password::PasswordProblem;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::adapters::card_authority::CardAuthority;
+use crate::adapters::registry::{HouseholdRegistry, RegistryError, SampleData};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::storage::audit::{self, AuditEntry};
+use crate::storage::{Db, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{field}: {message}")]
+    BadRequest { field: String, message: String },
+    #[error("the card-proof nonce is unknown, expired or used")]
+    NonceInvalid,
+    #[error("the card proof does not verify")]
+    CardProofInvalid,
+    #[error("the card data does not belong to the card that answered")]
+    CardMismatch,
+    #[error("the household data do not match the registry")]
+    HouseholdMismatch,
+    #[error("household registry: {0}")]
+    RegistryUnavailable(#[from] RegistryError),
+    #[error("this card is already registered")]
+    AlreadyRegistered,
+    #[error("an application for this card awaits email confirmation")]
+    RegistrationPending,
+    #[error("the password breaks the policy")]
+    PasswordRejected(Vec<PasswordProblem>),
+    #[error("the link is invalid or already used")]
+    TicketInvalid,
+    #[error("the link has expired")]
+    TicketExpired,
+    #[error("this is not the card that applied")]
+    WrongCard,
+    #[error("card or password wrong")]
+    LoginFailed,
+    #[error("the account is not confirmed yet")]
+    AccountNotActive,
+    #[error("too many wrong passwords; retry in {retry_after} s")]
+    AccountLocked { retry_after: u64 },
+    #[error("not logged in")]
+    Unauthenticated,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Who is calling, for rate limits and the audit log.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub ip: String,
+}
+
+/// Everything the services need, shared by all requests.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub registry: Arc<dyn HouseholdRegistry>,
+    pub authority: Arc<dyn CardAuthority>,
+    pub hasher: passwords::Hasher,
+    pub sample: Arc<SampleData>,
+    pub places: Arc<PlacesResponse>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the outbox worker after a mail was enqueued.
+    pub outbox_wakeup: Arc<Notify>,
+}
+
+/// SHA-256 hex: how tokens, tickets and nonces are stored.
+pub fn token_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// 32 random bytes.
+pub fn random_token() -> [u8; 32] {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+impl Services {
+    /// Writes an audit entry outside any transaction; failures are logged, not fatal.
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        actor: Option<&str>,
+        action: &str,
+        outcome: &str,
+        detail: Option<&str>,
+    ) {
+        let entry = AuditEntry {
+            actor,
+            action,
+            outcome,
+            ip: &caller.ip,
+            detail,
+        };
+        let result = async {
+            let mut conn = self.db.conn().await?;
+            audit::insert(&mut conn, &entry, crate::storage::now()).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, action, outcome, "cannot write the audit log");
+        }
+        tracing::info!(target: "audit", actor, action, outcome, ip = %caller.ip, detail, "audit");
+    }
+}
+
+/// Masks an email address for display: `wa***@example.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let head: String = local.chars().take(2).collect();
+            format!("{head}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
