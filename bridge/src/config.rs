@@ -1,0 +1,264 @@
+//! The host's configuration: which extensions may start it, which web origins it serves, its
+//! timeouts and its log file.
+//!
+//! Looked up in order: the file named by `NHI_BRIDGE_CONFIG`, `nhi-bridge.json` next to the
+//! executable, then the built-in development defaults below. Every field is optional in the
+//! file; missing ones keep their default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The id Chromium-family browsers give the development build of `bridge/extension` (fixed by
+/// the public key in its manifest; a unit test recomputes it).
+pub const DEV_EXTENSION_ID: &str = "iabeigkbcleonjchbhkaajnjdgncoiao";
+
+/// The Firefox add-on id in `bridge/extension/manifest.json` (`browser_specific_settings`).
+pub const FIREFOX_EXTENSION_ID: &str = "card-bridge@nhi-registration.example";
+
+/// Origins of the development service (the content script's `matches` cover the same hosts).
+pub const DEV_ORIGINS: [&str; 2] = ["http://127.0.0.1:*", "http://localhost:*"];
+
+/// Environment variable naming a config file.
+pub const CONFIG_ENV: &str = "NHI_BRIDGE_CONFIG";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Chromium-family extension ids (32 letters a–p) allowed to start the host.
+    pub extension_ids: Vec<String>,
+    /// Firefox add-on ids allowed to start the host.
+    pub firefox_extension_ids: Vec<String>,
+    /// Web origins whose pages may ask for a card proof (`scheme://host[:port]`; a trailing
+    /// `:*` allows any port, for development).
+    pub origins: Vec<String>,
+    /// Log file; default: the platform's per-user state/log folder.
+    pub log_file: Option<PathBuf>,
+    /// How long to keep retrying while another program holds the card exclusively.
+    pub busy_timeout_ms: u64,
+    /// Upper bound for one request, after which the page gets `timeout`.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            extension_ids: vec![DEV_EXTENSION_ID.to_string()],
+            firefox_extension_ids: vec![FIREFOX_EXTENSION_ID.to_string()],
+            origins: DEV_ORIGINS.iter().map(|s| s.to_string()).collect(),
+            log_file: None,
+            busy_timeout_ms: 3_000,
+            request_timeout_ms: 15_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("the config file {path} lists an invalid extension id {id:?} (32 letters a–p expected)")]
+    ExtensionId { path: PathBuf, id: String },
+}
+
+/// Where a configuration came from (for `doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Defaults,
+}
+
+impl Config {
+    pub fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.busy_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+
+    /// Loads the configuration (see the module docs for the lookup order).
+    pub fn load() -> Result<(Self, Source), ConfigError> {
+        if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(p);
+            return Self::from_file(&path).map(|c| (c, Source::File(path)));
+        }
+        if let Some(path) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("nhi-bridge.json")))
+            .filter(|p| p.is_file())
+        {
+            return Self::from_file(&path).map(|c| (c, Source::File(path)));
+        }
+        Ok((Self::default(), Source::Defaults))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config =
+            serde_json::from_slice(&text).map_err(|source| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if let Some(id) = config
+            .extension_ids
+            .iter()
+            .find(|id| !is_chromium_extension_id(id))
+        {
+            return Err(ConfigError::ExtensionId {
+                path: path.to_path_buf(),
+                id: id.clone(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Whether the browser's caller argument names an allowed extension.
+    pub fn caller_allowed(&self, caller: &Caller) -> bool {
+        match caller {
+            Caller::Chromium { extension_id } => {
+                self.extension_ids.iter().any(|id| id == extension_id)
+            }
+            Caller::Firefox { extension_id } => self
+                .firefox_extension_ids
+                .iter()
+                .any(|id| id == extension_id),
+        }
+    }
+
+    /// The log file to use.
+    pub fn log_path(&self) -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os("NHI_BRIDGE_LOG").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        self.log_file.clone().or_else(default_log_path)
+    }
+}
+
+/// A Chromium extension id: 32 letters `a`–`p`.
+pub fn is_chromium_extension_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b))
+}
+
+/// Computes a Chromium extension id from the base64 DER public key in a manifest's `key`.
+pub fn extension_id_from_key(key_b64: &str) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(key_b64.trim())
+        .ok()?;
+    let hash = sha2::Sha256::digest(der);
+    Some(
+        hash.iter()
+            .take(16)
+            .flat_map(|b| [b >> 4, b & 0x0f])
+            .map(|n| char::from(b'a' + n))
+            .collect(),
+    )
+}
+
+/// Who started the host, from the arguments the browser passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Chrome/Chromium/Edge pass `chrome-extension://ID/` (and on Windows `--parent-window=N`).
+    Chromium { extension_id: String },
+    /// Firefox passes the manifest path and then the add-on id.
+    Firefox { extension_id: String },
+}
+
+impl Caller {
+    /// Recognises the browser's arguments (without the program name); `None` if they are not
+    /// a browser's.
+    pub fn from_args(args: &[String]) -> Option<Caller> {
+        let first = args.first()?;
+        if let Some(rest) = first.strip_prefix("chrome-extension://") {
+            let id = rest.strip_suffix('/').unwrap_or(rest);
+            return Some(Caller::Chromium {
+                extension_id: id.to_string(),
+            });
+        }
+        if first.ends_with(".json") {
+            let id = args.get(1)?;
+            return Some(Caller::Firefox {
+                extension_id: id.clone(),
+            });
+        }
+        None
+    }
+}
+
+/// The platform's per-user log location.
+pub fn default_log_path() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if cfg!(target_os = "windows") {
+        std::env::var_os("LOCALAPPDATA")
+            .map(|d| PathBuf::from(d).join("nhi-bridge").join("nhi-bridge.log"))
+    } else if cfg!(target_os = "macos") {
+        home.map(|h| h.join("Library/Logs/nhi-bridge.log"))
+    } else {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home.map(|h| h.join(".local/state")))
+            .map(|d| d.join("nhi-bridge").join("nhi-bridge.log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_extension_id_matches_the_manifest_key() {
+        let manifest: serde_json::Value = serde_json::from_str(include_str!("../extension/manifest.json")).expect("manifest is JSON");
+        let key = manifest["key"].as_str().expect("manifest has a key");
+        assert_eq!(extension_id_from_key(key).as_deref(), Some(DEV_EXTENSION_ID));
+        assert_eq!(
+            manifest["browser_specific_settings"]["gecko"]["id"].as_str(),
+            Some(FIREFOX_EXTENSION_ID)
+        );
+    }
+
+    #[test]
+    fn callers_are_recognised() {
+        let chrome = Caller::from_args(&[format!("chrome-extension://{DEV_EXTENSION_ID}/"), "--parent-window=7".into()]);
+        assert_eq!(chrome, Some(Caller::Chromium { extension_id: DEV_EXTENSION_ID.into() }));
+        let ff = Caller::from_args(&["/usr/lib/mozilla/native-messaging-hosts/x.json".into(), FIREFOX_EXTENSION_ID.into()]);
+        assert_eq!(ff, Some(Caller::Firefox { extension_id: FIREFOX_EXTENSION_ID.into() }));
+        assert_eq!(Caller::from_args(&["--help".into()]), None);
+        assert_eq!(Caller::from_args(&[]), None);
+        let c = Config::default();
+        assert!(c.caller_allowed(&chrome.expect("chrome")));
+        assert!(!c.caller_allowed(&Caller::Chromium { extension_id: "a".repeat(32) }));
+        assert!(!c.caller_allowed(&Caller::Firefox { extension_id: "evil@x".into() }));
+    }
+
+    #[test]
+    fn config_files_are_partial_and_checked() {
+        let dir = std::env::temp_dir().join(format!("nhi-bridge-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("c.json");
+        std::fs::write(&p, r#"{"origins":["https://nhi.example"],"busy_timeout_ms":10}"#).expect("write");
+        let c = Config::from_file(&p).expect("loads");
+        assert_eq!(c.origins, ["https://nhi.example"]);
+        assert_eq!(c.busy_timeout_ms, 10);
+        assert_eq!(c.extension_ids, [DEV_EXTENSION_ID]);
+        std::fs::write(&p, r#"{"extension_ids":["nope"]}"#).expect("write");
+        assert!(matches!(Config::from_file(&p), Err(ConfigError::ExtensionId { .. })));
+        std::fs::write(&p, r#"{"origin":[]}"#).expect("write");
+        assert!(matches!(Config::from_file(&p), Err(ConfigError::Parse { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

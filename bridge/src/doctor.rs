@@ -1,0 +1,187 @@
+//! `nhi-bridge doctor`: every layer from the installed bridge to a readable NHI card, in words
+//! a citizen can follow (zh-TW first, English second). Exits non-zero when the card cannot be
+//! used, with what to do.
+
+use std::io::Write;
+
+use nhi_protocol::bridge::{CardPresence, ErrorCode, Lang, ServiceState};
+
+use crate::card::{CardError, Pcsc};
+use crate::config::{Config, Source};
+use crate::install::{self, Scope};
+
+/// Exit codes of `doctor` (0 = the card can be used).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const PCSC_NOT_RUNNING: i32 = 2;
+    pub const NO_READER: i32 = 3;
+    pub const NO_CARD: i32 = 4;
+    pub const CARD_UNUSABLE: i32 = 5;
+    pub const CARD_BUSY: i32 = 6;
+    pub const CONFIG: i32 = 7;
+}
+
+struct Report<'a, W: Write> {
+    out: &'a mut W,
+}
+
+impl<W: Write> Report<'_, W> {
+    fn line(&mut self, mark: &str, zh: &str, en: &str) {
+        let _ = writeln!(self.out, "[{mark}] {zh}");
+        let _ = writeln!(self.out, "       {en}");
+    }
+    fn ok(&mut self, zh: &str, en: &str) {
+        self.line(" OK ", zh, en);
+    }
+    fn warn(&mut self, zh: &str, en: &str) {
+        self.line("WARN", zh, en);
+    }
+    fn fail(&mut self, zh: &str, en: &str) {
+        self.line("FAIL", zh, en);
+    }
+    fn todo(&mut self, zh: &str, en: &str) {
+        let _ = writeln!(self.out, "  → 請這樣做：{zh}");
+        let _ = writeln!(self.out, "  → What to do: {en}");
+    }
+}
+
+/// Advice for a failed layer, specific to this OS where it matters.
+fn advice(code: ErrorCode) -> (String, String) {
+    if code == ErrorCode::PcscNotRunning && cfg!(target_os = "linux") {
+        let installed = ["/usr/sbin/pcscd", "/usr/bin/pcscd", "/sbin/pcscd"].iter().any(|p| std::path::Path::new(p).exists());
+        return if installed {
+            (
+                "啟動讀卡機服務：sudo systemctl start pcscd.socket pcscd.service（沒有 systemd 時執行 sudo pcscd）".into(),
+                "Start the smart card service: sudo systemctl start pcscd.socket pcscd.service (without systemd: sudo pcscd)".into(),
+            )
+        } else {
+            (
+                "安裝並啟動讀卡機服務：sudo apt install pcscd（Fedora：sudo dnf install pcsc-lite）".into(),
+                "Install and start the smart card service: sudo apt install pcscd (Fedora: sudo dnf install pcsc-lite)".into(),
+            )
+        };
+    }
+    (code.advice(Lang::ZhTw).into(), code.advice(Lang::En).into())
+}
+
+/// Runs every check, writes the report to `out` and returns the exit code.
+pub fn run<W: Write>(out: &mut W) -> i32 {
+    let mut r = Report { out };
+    let _ = writeln!(r.out, "nhi-bridge {} doctor — 健保卡讀卡環境檢查 / NHI card environment check", crate::VERSION);
+
+    // 1. The bridge and its configuration.
+    let config = match Config::load() {
+        Ok((c, src)) => {
+            let from = match src {
+                Source::File(p) => p.display().to_string(),
+                Source::Defaults => "內建預設 / built-in defaults".into(),
+            };
+            r.ok(
+                &format!("讀卡元件 nhi-bridge {} 已就緒（協定 {}，設定：{from}）", crate::VERSION, nhi_protocol::bridge::PROTOCOL_VERSION),
+                &format!("Card bridge nhi-bridge {} is ready (protocol {}, configuration: {from})", crate::VERSION, nhi_protocol::bridge::PROTOCOL_VERSION),
+            );
+            c
+        }
+        Err(e) => {
+            r.fail(&format!("讀卡元件設定檔有誤：{e}"), &format!("The bridge configuration is broken: {e}"));
+            r.todo("修正或刪除該設定檔後再執行 nhi-bridge doctor。", "Fix or delete that file, then run nhi-bridge doctor again.");
+            return exit::CONFIG;
+        }
+    };
+
+    // 2. Browser registration (a warning only: the card itself may still be fine).
+    let mut found: Vec<String> = Vec::new();
+    for (scope, zh, en) in [(Scope::User, "使用者", "user"), (Scope::System, "全機", "system")] {
+        for (b, _) in install::installed(scope) {
+            found.push(format!("{} ({zh}/{en})", b.name()));
+        }
+    }
+    if found.is_empty() {
+        r.warn(
+            "瀏覽器尚未登錄讀卡元件（找不到 native messaging 設定檔）",
+            "No browser knows the bridge yet (no native-messaging host manifest found)",
+        );
+        r.todo("執行 nhi-bridge install（全機安裝請用 sudo）。", "Run: nhi-bridge install (with sudo for all users).");
+    } else {
+        let list = found.join(", ");
+        r.ok(&format!("已登錄於瀏覽器：{list}"), &format!("Registered with: {list}"));
+    }
+    let origins = config.origins.join(", ");
+    r.ok(&format!("服務的網站：{origins}"), &format!("Serves the web origins: {origins}"));
+
+    // 3–6. PC/SC service, readers, card, NHI card.
+    let mut pcsc = Pcsc::new(std::time::Duration::from_secs(2));
+    let status = match pcsc.status() {
+        Ok(s) => s,
+        Err(e) => return fail_with(&mut r, e),
+    };
+    if status.service == ServiceState::NotRunning {
+        r.fail("讀卡機服務（PC/SC）沒有執行", "The smart card service (PC/SC) is not running");
+        let (zh, en) = advice(ErrorCode::PcscNotRunning);
+        r.todo(&zh, &en);
+        return exit::PCSC_NOT_RUNNING;
+    }
+    r.ok("讀卡機服務（PC/SC）執行中", "The smart card service (PC/SC) is running");
+    if status.readers.is_empty() {
+        r.fail("找不到讀卡機", "No card reader found");
+        let (zh, en) = advice(ErrorCode::NoReader);
+        r.todo(&zh, &en);
+        return exit::NO_READER;
+    }
+    let names: Vec<&str> = status.readers.iter().map(|x| x.name.as_str()).collect();
+    r.ok(
+        &format!("找到 {} 台讀卡機：{}", names.len(), names.join("、")),
+        &format!("{} card reader(s) found: {}", names.len(), names.join(", ")),
+    );
+    let with_card: Vec<_> = status.readers.iter().filter(|x| x.card != CardPresence::Empty).collect();
+    if with_card.is_empty() {
+        r.fail("讀卡機內沒有卡片", "There is no card in any reader");
+        let (zh, en) = advice(ErrorCode::NoCard);
+        r.todo(&zh, &en);
+        return exit::NO_CARD;
+    }
+    for x in &with_card {
+        let (zh, en) = match x.card {
+            CardPresence::Mute => ("有卡片但沒有回應", "a card that does not respond"),
+            CardPresence::InUse => ("有卡片，正被其他程式獨占", "a card held by another program"),
+            _ => ("有卡片", "a card"),
+        };
+        r.ok(&format!("「{}」內{zh}", x.name), &format!("\"{}\" holds {en}", x.name));
+    }
+    match pcsc.read_basic_data() {
+        Ok(read) => {
+            let m = read.data.masked();
+            r.ok(
+                &format!("健保卡可讀取：卡號 {}，{}，身分證號 {}（於「{}」）", m.card_number, m.name, m.national_id, read.reader),
+                &format!("The NHI card is readable: card {}, {}, ID {} (in \"{}\")", m.card_number, m.name, m.national_id, read.reader),
+            );
+            let _ = writeln!(r.out, "結論：一切正常，可以使用健保卡網路服務。");
+            let _ = writeln!(r.out, "Result: all is well; the NHI card can be used with the online service.");
+            exit::OK
+        }
+        Err(e) => fail_with(&mut r, e),
+    }
+}
+
+fn fail_with<W: Write>(r: &mut Report<'_, W>, e: CardError) -> i32 {
+    let code = e.code();
+    let (zh_what, en_what) = match code {
+        ErrorCode::PcscNotRunning => ("讀卡機服務（PC/SC）沒有執行", "The smart card service (PC/SC) is not running"),
+        ErrorCode::NoReader => ("找不到讀卡機", "No card reader found"),
+        ErrorCode::NoCard => ("讀卡機內沒有卡片", "There is no card in any reader"),
+        ErrorCode::NotNhiCard => ("卡片不是健保卡，或插反了", "The card is not an NHI card, or is inserted the wrong way round"),
+        ErrorCode::CardBusy => ("健保卡正被其他程式使用", "Another program is using the card"),
+        ErrorCode::CardRemoved => ("讀取中卡片被拔出", "The card was removed while being read"),
+        _ => ("無法讀取健保卡", "The NHI card cannot be read"),
+    };
+    r.fail(&format!("{zh_what}（{e}）"), &format!("{en_what} ({e})"));
+    let (zh, en) = advice(code);
+    r.todo(&zh, &en);
+    match code {
+        ErrorCode::PcscNotRunning => exit::PCSC_NOT_RUNNING,
+        ErrorCode::NoReader => exit::NO_READER,
+        ErrorCode::NoCard => exit::NO_CARD,
+        ErrorCode::CardBusy => exit::CARD_BUSY,
+        _ => exit::CARD_UNUSABLE,
+    }
+}
