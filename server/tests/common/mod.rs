@@ -1,0 +1,279 @@
+//! Test harness: the real router and services on SQLite (temp file) or PostgreSQL (a fresh
+//! database per test under NHI_TEST_POSTGRES_URL), the file mailer in a temp dir, and a
+//! software card that answers proofs with the test master key (as the virtual card does).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use nhi_protocol::api::{CardProof, HouseholdInfo, CSRF_HEADER};
+use nhi_protocol::card_proof::{self, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
+use nhi_protocol::CardBasicData;
+use nhi_server::app::{build, App, Overrides};
+use nhi_server::config::Config;
+use serde_json::{json, Value};
+use sqlx::Connection as _;
+use tower::ServiceExt as _;
+
+pub const ORIGIN: &str = "http://localhost:8080";
+pub const PASSWORD: &str = "Tea-Pot-42!";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on both engines: `both_engines!(name, |h| async move { ... })`.
+#[macro_export]
+macro_rules! both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let h = common::Harness::new(common::Engine::Sqlite, |_| {}).await.expect("sqlite harness");
+                ($body)(h).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(h) = common::Harness::new(common::Engine::Postgres, |_| {}).await else {
+                    return;
+                };
+                ($body)(h).await;
+            }
+        }
+    };
+}
+
+/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line) when not configured.
+pub async fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("NHI_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: PostgreSQL variant: NHI_TEST_POSTGRES_URL is not set (run `eval \"$(scripts/postgres.sh)\"`)");
+        return None;
+    };
+    let name = format!("nhi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to NHI_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+    Some(format!("{prefix}/{name}"))
+}
+
+pub struct Harness {
+    pub app: App,
+    pub engine: Engine,
+    pub dir: tempfile::TempDir,
+    pub mail_dir: PathBuf,
+    master: MasterKey,
+}
+
+/// A person the virtual card can play, with their household data.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub card: CardBasicData,
+    pub household: HouseholdInfo,
+}
+
+pub fn holders() -> Vec<Holder> {
+    let v: Value = serde_json::from_str(include_str!("../../../data/sample/card-holders.json")).expect("json");
+    v["holders"]
+        .as_array()
+        .expect("holders")
+        .iter()
+        .map(|h| Holder {
+            card: serde_json::from_value(h.clone()).expect("card data"),
+            household: serde_json::from_value(h.clone()).expect("household"),
+        })
+        .collect()
+}
+
+pub fn holder(i: usize) -> Holder {
+    holders().swap_remove(i)
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        public_origin: ORIGIN.into(),
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("nhi.db").display()),
+        mail_dir: dir.join("mail"),
+        dist_dir: dir.join("dist"),
+        // Fast hashes in tests; the benchmark and one test use the production parameters.
+        argon2_memory_kib: 1024,
+        argon2_iterations: 1,
+        rate_limit_per_minute: 0,
+        ..Config::default()
+    }
+}
+
+impl Harness {
+    pub async fn new(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        Self::with_overrides(engine, tweak, Overrides::default()).await
+    }
+
+    pub async fn with_overrides(engine: Engine, tweak: impl FnOnce(&mut Config), o: Overrides) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        if engine == Engine::Postgres {
+            config.database_url = postgres_url().await?;
+        }
+        tweak(&mut config);
+        let mail_dir = config.mail_dir.clone();
+        let app = build(config, o).await.expect("app builds");
+        let master = MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("key");
+        Some(Self { app, engine, dir, mail_dir, master })
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+        let mut b = Request::builder().method(method.clone()).uri(path);
+        if method != Method::GET {
+            b = b.header(CSRF_HEADER, "1").header(header::ORIGIN, ORIGIN);
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        let resp = self.app.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, json, text: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn nonce(&self) -> Nonce {
+        let r = self.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        serde_json::from_value(r.json["nonce"].clone()).expect("nonce")
+    }
+
+    /// What the bridge + card answer for `origin`.
+    pub fn answer(&self, card: &CardBasicData, origin: &str, nonce: Nonce) -> CardProof {
+        let key = card_proof::derive_card_key(&self.master, &card.card_number);
+        let mac = card_proof::card_mac(&key, &card_proof::challenge(origin, &nonce));
+        CardProof { card_number: card.card_number.clone(), nonce, mac }
+    }
+
+    pub async fn proof(&self, h: &Holder) -> Value {
+        let n = self.nonce().await;
+        serde_json::to_value(self.answer(&h.card, ORIGIN, n)).expect("json")
+    }
+
+    pub async fn register_body(&self, h: &Holder, email: &str, password: &str) -> Value {
+        json!({
+            "proof": self.proof(h).await,
+            "card": h.card,
+            "household": h.household,
+            "password": password,
+            "email": email,
+            "mobile": "0912345678",
+            "phone": "02-23456789",
+        })
+    }
+
+    pub async fn register(&self, h: &Holder, email: &str) -> Resp {
+        let body = self.register_body(h, email, PASSWORD).await;
+        self.post("/api/v1/registrations", body).await
+    }
+
+    /// Runs the outbox worker until nothing is due.
+    pub async fn drain_outbox(&self) {
+        while self.app.worker.tick().await.expect("outbox tick") > 0 {}
+    }
+
+    /// Every outbox mail: (kind, recipient, text, sent?).
+    pub async fn outbox(&self) -> Vec<(String, String, String, bool)> {
+        let mut conn = self.app.services.db.conn().await.expect("conn");
+        nhi_server::storage::outbox::all(&mut conn)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|(m, sent)| (m.kind, m.recipient, m.text_body, sent.is_some()))
+            .collect()
+    }
+
+    /// The ticket of the newest activation mail to `email`.
+    pub async fn ticket_for(&self, email: &str) -> String {
+        let mails = self.outbox().await;
+        let (_, _, text, _) =
+            mails.iter().rev().find(|(k, to, _, _)| k == "activation" && to == email).expect("activation mail");
+        ticket_in(text)
+    }
+
+    pub fn mail_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.mail_dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub async fn confirm(&self, h: &Holder, ticket: &str) -> Resp {
+        let body = json!({ "ticket": ticket, "proof": self.proof(h).await });
+        self.post("/api/v1/registrations/confirm", body).await
+    }
+
+    pub async fn login(&self, h: &Holder, password: &str) -> Resp {
+        let body = json!({ "proof": self.proof(h).await, "password": password });
+        self.post("/api/v1/session", body).await
+    }
+
+    /// Registers and confirms.
+    pub async fn active_account(&self, h: &Holder, email: &str) {
+        let r = self.register(h, email).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        let ticket = self.ticket_for(email).await;
+        let r = self.confirm(h, &ticket).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        sqlx::query(sql).execute(self.app.services.db.pool()).await.expect("sql");
+    }
+
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        let mut conn = self.app.services.db.conn().await.expect("conn");
+        let mut v: Vec<_> = nhi_server::storage::audit::recent(&mut conn, 1000)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|a| (a.action, a.outcome))
+            .collect();
+        v.reverse();
+        v
+    }
+}
+
+pub fn ticket_in(text: &str) -> String {
+    let start = text.find("ticket=").expect("link in mail") + "ticket=".len();
+    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+}
+
+pub type Shared<T> = Arc<T>;
