@@ -25,7 +25,10 @@ pub enum CardError {
     #[error("no card in any reader")]
     NoCard,
     #[error("the card is not an NHI card (it answered {sw} to {command})")]
-    NotNhiCard { command: &'static str, sw: StatusWord },
+    NotNhiCard {
+        command: &'static str,
+        sw: StatusWord,
+    },
     #[error("the card does not respond (mute; inserted the wrong way round?)")]
     MuteCard,
     #[error("another program holds the card")]
@@ -35,7 +38,10 @@ pub enum CardError {
     #[error("the operation did not finish in time")]
     Timeout,
     #[error("the card answered {sw} to {command}")]
-    Status { command: &'static str, sw: StatusWord },
+    Status {
+        command: &'static str,
+        sw: StatusWord,
+    },
     #[error("malformed answer to {command} ({len} bytes)")]
     Malformed { command: &'static str, len: usize },
     #[error("the basic-data record is invalid: {0}")]
@@ -171,9 +177,8 @@ impl Pcsc {
     pub fn read_basic_data(&mut self) -> Result<BasicDataRead, CardError> {
         let busy = self.busy_timeout;
         self.with_context(|ctx| {
-            on_first_nhi_card(ctx, busy, |card| read_record(card)).map(|(reader, data)| {
-                BasicDataRead { reader, data }
-            })
+            on_first_nhi_card(ctx, busy, read_record)
+                .map(|(reader, data)| BasicDataRead { reader, data })
         })
     }
 
@@ -185,17 +190,31 @@ impl Pcsc {
         self.with_context(|ctx| {
             on_first_nhi_card(ctx, busy, |card| {
                 let data = read_record(card)?;
-                let (mac, sw) = exchange(card, &apdu::internal_authenticate(&challenge), "INTERNAL AUTHENTICATE")?;
+                let (mac, sw) = exchange(
+                    card,
+                    &apdu::internal_authenticate(&challenge),
+                    "INTERNAL AUTHENTICATE",
+                )?;
                 if !sw.is_ok() {
-                    return Err(CardError::Status { command: "INTERNAL AUTHENTICATE", sw });
+                    return Err(CardError::Status {
+                        command: "INTERNAL AUTHENTICATE",
+                        sw,
+                    });
                 }
-                let mac: [u8; MAC_LEN] = mac.as_slice().try_into().map_err(|_| CardError::Malformed {
-                    command: "INTERNAL AUTHENTICATE",
-                    len: mac.len(),
-                })?;
+                let mac: [u8; MAC_LEN] =
+                    mac.as_slice()
+                        .try_into()
+                        .map_err(|_| CardError::Malformed {
+                            command: "INTERNAL AUTHENTICATE",
+                            len: mac.len(),
+                        })?;
                 Ok((data.card_number, CardMac(mac)))
             })
-            .map(|(reader, (card_number, mac))| ProofRead { reader, card_number, mac })
+            .map(|(reader, (card_number, mac))| ProofRead {
+                reader,
+                card_number,
+                mac,
+            })
         })
     }
 
@@ -259,7 +278,10 @@ fn on_first_nhi_card<T>(
         return Err(CardError::NoReader);
     }
     let mut best = CardError::NoCard;
-    for st in states.iter().filter(|s| s.event_state().contains(State::PRESENT)) {
+    for st in states
+        .iter()
+        .filter(|s| s.event_state().contains(State::PRESENT))
+    {
         let reader = st.name();
         match with_card(ctx, reader, busy_timeout, &mut op) {
             Ok(v) => return Ok((reader.to_string_lossy().into_owned(), v)),
@@ -319,8 +341,11 @@ fn wait_for_release(ctx: &Context, reader: &CStr, deadline: Instant) -> Result<(
         return Err(CardError::Busy);
     }
     let mut st = [ReaderState::new(reader.to_owned(), State::UNAWARE)];
-    ctx.get_status_change(Duration::ZERO, &mut st).map_err(map_pcsc)?;
-    if !st[0].event_state().contains(State::EXCLUSIVE) && !st[0].event_state().contains(State::INUSE) {
+    ctx.get_status_change(Duration::ZERO, &mut st)
+        .map_err(map_pcsc)?;
+    if !st[0].event_state().contains(State::EXCLUSIVE)
+        && !st[0].event_state().contains(State::INUSE)
+    {
         // Not held exclusively (any more): retry after a short pause so that a reader that
         // keeps refusing cannot make this a busy loop.
         std::thread::sleep(Duration::from_millis(20).min(remaining));
@@ -368,16 +393,27 @@ pub fn exchange(
 ) -> Result<(Vec<u8>, StatusWord), CardError> {
     let mut buf = [0u8; 260];
     let resp = card.transmit(command, &mut buf).map_err(map_pcsc)?;
-    let (data, mut sw) = split_response(resp).ok_or(CardError::Malformed { command: what, len: resp.len() })?;
+    let (data, mut sw) = split_response(resp).ok_or(CardError::Malformed {
+        command: what,
+        len: resp.len(),
+    })?;
     let mut out = data.to_vec();
     let mut rounds = 0;
     while let Some(n) = sw.bytes_available() {
         rounds += 1;
         if rounds > 16 || out.len() > 4096 {
-            return Err(CardError::Malformed { command: what, len: out.len() });
+            return Err(CardError::Malformed {
+                command: what,
+                len: out.len(),
+            });
         }
-        let resp = card.transmit(&apdu::get_response(n), &mut buf).map_err(map_pcsc)?;
-        let (data, next) = split_response(resp).ok_or(CardError::Malformed { command: "GET RESPONSE", len: resp.len() })?;
+        let resp = card
+            .transmit(&apdu::get_response(n), &mut buf)
+            .map_err(map_pcsc)?;
+        let (data, next) = split_response(resp).ok_or(CardError::Malformed {
+            command: "GET RESPONSE",
+            len: resp.len(),
+        })?;
         out.extend_from_slice(data);
         sw = next;
     }
@@ -389,18 +425,30 @@ fn read_record(card: &pcsc::Card) -> Result<CardBasicData, CardError> {
     let (_, select_sw) = exchange(card, &apdu::SELECT_NHI, "SELECT")?;
     let select_refused = select_sw == StatusWord::INS_NOT_SUPPORTED;
     if !select_sw.is_ok() && !select_refused {
-        return Err(CardError::NotNhiCard { command: "SELECT", sw: select_sw });
+        return Err(CardError::NotNhiCard {
+            command: "SELECT",
+            sw: select_sw,
+        });
     }
     let (record, sw) = exchange(card, &apdu::READ_BASIC_DATA, "READ")?;
     if !sw.is_ok() {
         return Err(if select_refused || sw == StatusWord::INS_NOT_SUPPORTED {
-            CardError::NotNhiCard { command: "READ", sw }
+            CardError::NotNhiCard {
+                command: "READ",
+                sw,
+            }
         } else {
-            CardError::Status { command: "READ", sw }
+            CardError::Status {
+                command: "READ",
+                sw,
+            }
         });
     }
     if record.len() != RECORD_LEN {
-        return Err(CardError::Malformed { command: "READ", len: record.len() });
+        return Err(CardError::Malformed {
+            command: "READ",
+            len: record.len(),
+        });
     }
     Ok(CardBasicData::decode(&record)?)
 }
@@ -416,22 +464,55 @@ mod tests {
             (CardError::ServiceNotRunning, ErrorCode::PcscNotRunning),
             (CardError::NoReader, ErrorCode::NoReader),
             (CardError::NoCard, ErrorCode::NoCard),
-            (CardError::NotNhiCard { command: "SELECT", sw }, ErrorCode::NotNhiCard),
+            (
+                CardError::NotNhiCard {
+                    command: "SELECT",
+                    sw,
+                },
+                ErrorCode::NotNhiCard,
+            ),
             (CardError::MuteCard, ErrorCode::NotNhiCard),
             (CardError::Busy, ErrorCode::CardBusy),
             (CardError::Removed, ErrorCode::CardRemoved),
             (CardError::Timeout, ErrorCode::Timeout),
-            (CardError::Status { command: "READ", sw }, ErrorCode::CardError),
-            (CardError::Malformed { command: "READ", len: 3 }, ErrorCode::CardError),
+            (
+                CardError::Status {
+                    command: "READ",
+                    sw,
+                },
+                ErrorCode::CardError,
+            ),
+            (
+                CardError::Malformed {
+                    command: "READ",
+                    len: 3,
+                },
+                ErrorCode::CardError,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(e.code(), code, "{e}");
         }
-        assert_eq!(map_pcsc(pcsc::Error::NoService).code(), ErrorCode::PcscNotRunning);
-        assert_eq!(map_pcsc(pcsc::Error::ServiceStopped).code(), ErrorCode::PcscNotRunning);
-        assert_eq!(map_pcsc(pcsc::Error::SharingViolation).code(), ErrorCode::CardBusy);
-        assert_eq!(map_pcsc(pcsc::Error::RemovedCard).code(), ErrorCode::CardRemoved);
-        assert_eq!(map_pcsc(pcsc::Error::NoReadersAvailable).code(), ErrorCode::NoReader);
+        assert_eq!(
+            map_pcsc(pcsc::Error::NoService).code(),
+            ErrorCode::PcscNotRunning
+        );
+        assert_eq!(
+            map_pcsc(pcsc::Error::ServiceStopped).code(),
+            ErrorCode::PcscNotRunning
+        );
+        assert_eq!(
+            map_pcsc(pcsc::Error::SharingViolation).code(),
+            ErrorCode::CardBusy
+        );
+        assert_eq!(
+            map_pcsc(pcsc::Error::RemovedCard).code(),
+            ErrorCode::CardRemoved
+        );
+        assert_eq!(
+            map_pcsc(pcsc::Error::NoReadersAvailable).code(),
+            ErrorCode::NoReader
+        );
     }
 
     #[test]
@@ -439,6 +520,9 @@ mod tests {
         assert_eq!(presence(State::EMPTY), CardPresence::Empty);
         assert_eq!(presence(State::PRESENT), CardPresence::Present);
         assert_eq!(presence(State::PRESENT | State::MUTE), CardPresence::Mute);
-        assert_eq!(presence(State::PRESENT | State::EXCLUSIVE | State::INUSE), CardPresence::InUse);
+        assert_eq!(
+            presence(State::PRESENT | State::EXCLUSIVE | State::INUSE),
+            CardPresence::InUse
+        );
     }
 }

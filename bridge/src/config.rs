@@ -66,7 +66,9 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("the config file {path} lists an invalid extension id {id:?} (32 letters a–p expected)")]
+    #[error(
+        "the config file {path} lists an invalid extension id {id:?} (32 letters a–p expected)"
+    )]
     ExtensionId { path: PathBuf, id: String },
 }
 
@@ -222,9 +224,14 @@ mod tests {
 
     #[test]
     fn dev_extension_id_matches_the_manifest_key() {
-        let manifest: serde_json::Value = serde_json::from_str(include_str!("../extension/manifest.json")).expect("manifest is JSON");
+        let manifest: serde_json::Value =
+            serde_json::from_str(include_str!("../extension/manifest.json"))
+                .expect("manifest is JSON");
         let key = manifest["key"].as_str().expect("manifest has a key");
-        assert_eq!(extension_id_from_key(key).as_deref(), Some(DEV_EXTENSION_ID));
+        assert_eq!(
+            extension_id_from_key(key).as_deref(),
+            Some(DEV_EXTENSION_ID)
+        );
         assert_eq!(
             manifest["browser_specific_settings"]["gecko"]["id"].as_str(),
             Some(FIREFOX_EXTENSION_ID)
@@ -233,16 +240,36 @@ mod tests {
 
     #[test]
     fn callers_are_recognised() {
-        let chrome = Caller::from_args(&[format!("chrome-extension://{DEV_EXTENSION_ID}/"), "--parent-window=7".into()]);
-        assert_eq!(chrome, Some(Caller::Chromium { extension_id: DEV_EXTENSION_ID.into() }));
-        let ff = Caller::from_args(&["/usr/lib/mozilla/native-messaging-hosts/x.json".into(), FIREFOX_EXTENSION_ID.into()]);
-        assert_eq!(ff, Some(Caller::Firefox { extension_id: FIREFOX_EXTENSION_ID.into() }));
+        let chrome = Caller::from_args(&[
+            format!("chrome-extension://{DEV_EXTENSION_ID}/"),
+            "--parent-window=7".into(),
+        ]);
+        assert_eq!(
+            chrome,
+            Some(Caller::Chromium {
+                extension_id: DEV_EXTENSION_ID.into()
+            })
+        );
+        let ff = Caller::from_args(&[
+            "/usr/lib/mozilla/native-messaging-hosts/x.json".into(),
+            FIREFOX_EXTENSION_ID.into(),
+        ]);
+        assert_eq!(
+            ff,
+            Some(Caller::Firefox {
+                extension_id: FIREFOX_EXTENSION_ID.into()
+            })
+        );
         assert_eq!(Caller::from_args(&["--help".into()]), None);
         assert_eq!(Caller::from_args(&[]), None);
         let c = Config::default();
         assert!(c.caller_allowed(&chrome.expect("chrome")));
-        assert!(!c.caller_allowed(&Caller::Chromium { extension_id: "a".repeat(32) }));
-        assert!(!c.caller_allowed(&Caller::Firefox { extension_id: "evil@x".into() }));
+        assert!(!c.caller_allowed(&Caller::Chromium {
+            extension_id: "a".repeat(32)
+        }));
+        assert!(!c.caller_allowed(&Caller::Firefox {
+            extension_id: "evil@x".into()
+        }));
     }
 
     #[test]
@@ -250,15 +277,25 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nhi-bridge-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let p = dir.join("c.json");
-        std::fs::write(&p, r#"{"origins":["https://nhi.example"],"busy_timeout_ms":10}"#).expect("write");
+        std::fs::write(
+            &p,
+            r#"{"origins":["https://nhi.example"],"busy_timeout_ms":10}"#,
+        )
+        .expect("write");
         let c = Config::from_file(&p).expect("loads");
         assert_eq!(c.origins, ["https://nhi.example"]);
         assert_eq!(c.busy_timeout_ms, 10);
         assert_eq!(c.extension_ids, [DEV_EXTENSION_ID]);
         std::fs::write(&p, r#"{"extension_ids":["nope"]}"#).expect("write");
-        assert!(matches!(Config::from_file(&p), Err(ConfigError::ExtensionId { .. })));
+        assert!(matches!(
+            Config::from_file(&p),
+            Err(ConfigError::ExtensionId { .. })
+        ));
         std::fs::write(&p, r#"{"origin":[]}"#).expect("write");
-        assert!(matches!(Config::from_file(&p), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            Config::from_file(&p),
+            Err(ConfigError::Parse { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -48,7 +48,9 @@ impl<W: Write> Report<'_, W> {
 /// Advice for a failed layer, specific to this OS where it matters.
 fn advice(code: ErrorCode) -> (String, String) {
     if code == ErrorCode::PcscNotRunning && cfg!(target_os = "linux") {
-        let installed = ["/usr/sbin/pcscd", "/usr/bin/pcscd", "/sbin/pcscd"].iter().any(|p| std::path::Path::new(p).exists());
+        let installed = ["/usr/sbin/pcscd", "/usr/bin/pcscd", "/sbin/pcscd"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists());
         return if installed {
             (
                 "啟動讀卡機服務：sudo systemctl start pcscd.socket pcscd.service（沒有 systemd 時執行 sudo pcscd）".into(),
@@ -67,7 +69,11 @@ fn advice(code: ErrorCode) -> (String, String) {
 /// Runs every check, writes the report to `out` and returns the exit code.
 pub fn run<W: Write>(out: &mut W) -> i32 {
     let mut r = Report { out };
-    let _ = writeln!(r.out, "nhi-bridge {} doctor — 健保卡讀卡環境檢查 / NHI card environment check", crate::VERSION);
+    let _ = writeln!(
+        r.out,
+        "nhi-bridge {} doctor — 健保卡讀卡環境檢查 / NHI card environment check",
+        crate::VERSION
+    );
 
     // 1. The bridge and its configuration.
     let config = match Config::load() {
@@ -77,21 +83,38 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
                 Source::Defaults => "內建預設 / built-in defaults".into(),
             };
             r.ok(
-                &format!("讀卡元件 nhi-bridge {} 已就緒（協定 {}，設定：{from}）", crate::VERSION, nhi_protocol::bridge::PROTOCOL_VERSION),
-                &format!("Card bridge nhi-bridge {} is ready (protocol {}, configuration: {from})", crate::VERSION, nhi_protocol::bridge::PROTOCOL_VERSION),
+                &format!(
+                    "讀卡元件 nhi-bridge {} 已就緒（協定 {}，設定：{from}）",
+                    crate::VERSION,
+                    nhi_protocol::bridge::PROTOCOL_VERSION
+                ),
+                &format!(
+                    "Card bridge nhi-bridge {} is ready (protocol {}, configuration: {from})",
+                    crate::VERSION,
+                    nhi_protocol::bridge::PROTOCOL_VERSION
+                ),
             );
             c
         }
         Err(e) => {
-            r.fail(&format!("讀卡元件設定檔有誤：{e}"), &format!("The bridge configuration is broken: {e}"));
-            r.todo("修正或刪除該設定檔後再執行 nhi-bridge doctor。", "Fix or delete that file, then run nhi-bridge doctor again.");
+            r.fail(
+                &format!("讀卡元件設定檔有誤：{e}"),
+                &format!("The bridge configuration is broken: {e}"),
+            );
+            r.todo(
+                "修正或刪除該設定檔後再執行 nhi-bridge doctor。",
+                "Fix or delete that file, then run nhi-bridge doctor again.",
+            );
             return exit::CONFIG;
         }
     };
 
     // 2. Browser registration (a warning only: the card itself may still be fine).
     let mut found: Vec<String> = Vec::new();
-    for (scope, zh, en) in [(Scope::User, "使用者", "user"), (Scope::System, "全機", "system")] {
+    for (scope, zh, en) in [
+        (Scope::User, "使用者", "user"),
+        (Scope::System, "全機", "system"),
+    ] {
         for (b, _) in install::installed(scope) {
             found.push(format!("{} ({zh}/{en})", b.name()));
         }
@@ -101,13 +124,22 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
             "瀏覽器尚未登錄讀卡元件（找不到 native messaging 設定檔）",
             "No browser knows the bridge yet (no native-messaging host manifest found)",
         );
-        r.todo("執行 nhi-bridge install（全機安裝請用 sudo）。", "Run: nhi-bridge install (with sudo for all users).");
+        r.todo(
+            "執行 nhi-bridge install（全機安裝請用 sudo）。",
+            "Run: nhi-bridge install (with sudo for all users).",
+        );
     } else {
         let list = found.join(", ");
-        r.ok(&format!("已登錄於瀏覽器：{list}"), &format!("Registered with: {list}"));
+        r.ok(
+            &format!("已登錄於瀏覽器：{list}"),
+            &format!("Registered with: {list}"),
+        );
     }
     let origins = config.origins.join(", ");
-    r.ok(&format!("服務的網站：{origins}"), &format!("Serves the web origins: {origins}"));
+    r.ok(
+        &format!("服務的網站：{origins}"),
+        &format!("Serves the web origins: {origins}"),
+    );
 
     // 3–6. PC/SC service, readers, card, NHI card.
     let mut pcsc = Pcsc::new(std::time::Duration::from_secs(2));
@@ -116,12 +148,18 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
         Err(e) => return fail_with(&mut r, e),
     };
     if status.service == ServiceState::NotRunning {
-        r.fail("讀卡機服務（PC/SC）沒有執行", "The smart card service (PC/SC) is not running");
+        r.fail(
+            "讀卡機服務（PC/SC）沒有執行",
+            "The smart card service (PC/SC) is not running",
+        );
         let (zh, en) = advice(ErrorCode::PcscNotRunning);
         r.todo(&zh, &en);
         return exit::PCSC_NOT_RUNNING;
     }
-    r.ok("讀卡機服務（PC/SC）執行中", "The smart card service (PC/SC) is running");
+    r.ok(
+        "讀卡機服務（PC/SC）執行中",
+        "The smart card service (PC/SC) is running",
+    );
     if status.readers.is_empty() {
         r.fail("找不到讀卡機", "No card reader found");
         let (zh, en) = advice(ErrorCode::NoReader);
@@ -133,7 +171,11 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
         &format!("找到 {} 台讀卡機：{}", names.len(), names.join("、")),
         &format!("{} card reader(s) found: {}", names.len(), names.join(", ")),
     );
-    let with_card: Vec<_> = status.readers.iter().filter(|x| x.card != CardPresence::Empty).collect();
+    let with_card: Vec<_> = status
+        .readers
+        .iter()
+        .filter(|x| x.card != CardPresence::Empty)
+        .collect();
     if with_card.is_empty() {
         r.fail("讀卡機內沒有卡片", "There is no card in any reader");
         let (zh, en) = advice(ErrorCode::NoCard);
@@ -146,17 +188,29 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
             CardPresence::InUse => ("有卡片，正被其他程式獨占", "a card held by another program"),
             _ => ("有卡片", "a card"),
         };
-        r.ok(&format!("「{}」內{zh}", x.name), &format!("\"{}\" holds {en}", x.name));
+        r.ok(
+            &format!("「{}」內{zh}", x.name),
+            &format!("\"{}\" holds {en}", x.name),
+        );
     }
     match pcsc.read_basic_data() {
         Ok(read) => {
             let m = read.data.masked();
             r.ok(
-                &format!("健保卡可讀取：卡號 {}，{}，身分證號 {}（於「{}」）", m.card_number, m.name, m.national_id, read.reader),
-                &format!("The NHI card is readable: card {}, {}, ID {} (in \"{}\")", m.card_number, m.name, m.national_id, read.reader),
+                &format!(
+                    "健保卡可讀取：卡號 {}，{}，身分證號 {}（於「{}」）",
+                    m.card_number, m.name, m.national_id, read.reader
+                ),
+                &format!(
+                    "The NHI card is readable: card {}, {}, ID {} (in \"{}\")",
+                    m.card_number, m.name, m.national_id, read.reader
+                ),
             );
             let _ = writeln!(r.out, "結論：一切正常，可以使用健保卡網路服務。");
-            let _ = writeln!(r.out, "Result: all is well; the NHI card can be used with the online service.");
+            let _ = writeln!(
+                r.out,
+                "Result: all is well; the NHI card can be used with the online service."
+            );
             exit::OK
         }
         Err(e) => fail_with(&mut r, e),
@@ -166,11 +220,20 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
 fn fail_with<W: Write>(r: &mut Report<'_, W>, e: CardError) -> i32 {
     let code = e.code();
     let (zh_what, en_what) = match code {
-        ErrorCode::PcscNotRunning => ("讀卡機服務（PC/SC）沒有執行", "The smart card service (PC/SC) is not running"),
+        ErrorCode::PcscNotRunning => (
+            "讀卡機服務（PC/SC）沒有執行",
+            "The smart card service (PC/SC) is not running",
+        ),
         ErrorCode::NoReader => ("找不到讀卡機", "No card reader found"),
         ErrorCode::NoCard => ("讀卡機內沒有卡片", "There is no card in any reader"),
-        ErrorCode::NotNhiCard => ("卡片不是健保卡，或插反了", "The card is not an NHI card, or is inserted the wrong way round"),
-        ErrorCode::CardBusy => ("健保卡正被其他程式使用", "Another program is using the card"),
+        ErrorCode::NotNhiCard => (
+            "卡片不是健保卡，或插反了",
+            "The card is not an NHI card, or is inserted the wrong way round",
+        ),
+        ErrorCode::CardBusy => (
+            "健保卡正被其他程式使用",
+            "Another program is using the card",
+        ),
         ErrorCode::CardRemoved => ("讀取中卡片被拔出", "The card was removed while being read"),
         _ => ("無法讀取健保卡", "The NHI card cannot be read"),
     };

@@ -29,12 +29,19 @@ impl Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let ctx: Arc<Mutex<Option<Context>>> = Arc::new(Mutex::new(None));
         let (wake, wait) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("pcsc-events".into()).spawn({
-            let stop = stop.clone();
-            let ctx = ctx.clone();
-            move || run(&stop, &ctx, &wait, &emit)
-        })?;
-        Ok(Self { stop, ctx, wake, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("pcsc-events".into())
+            .spawn({
+                let stop = stop.clone();
+                let ctx = ctx.clone();
+                move || run(&stop, &ctx, &wait, &emit)
+            })?;
+        Ok(Self {
+            stop,
+            ctx,
+            wake,
+            thread: Some(thread),
+        })
     }
 
     pub fn stop(mut self) {
@@ -61,7 +68,12 @@ impl Drop for Watcher {
     }
 }
 
-fn run(stop: &AtomicBool, slot: &Mutex<Option<Context>>, wait: &mpsc::Receiver<()>, emit: &dyn Fn(Event)) {
+fn run(
+    stop: &AtomicBool,
+    slot: &Mutex<Option<Context>>,
+    wait: &mpsc::Receiver<()>,
+    emit: &dyn Fn(Event),
+) {
     // `None` until the first look at the service, so that the first state is not an event.
     let mut service_up: Option<bool> = None;
     let mut known: Vec<(CString, bool)> = Vec::new(); // reader, card present
@@ -72,15 +84,22 @@ fn run(stop: &AtomicBool, slot: &Mutex<Option<Context>>, wait: &mpsc::Receiver<(
                 if service_up == Some(true) {
                     for (name, present) in known.drain(..) {
                         if present {
-                            emit(Event::CardRemoved { reader: lossy(&name) });
+                            emit(Event::CardRemoved {
+                                reader: lossy(&name),
+                            });
                         }
-                        emit(Event::ReaderRemoved { reader: lossy(&name) });
+                        emit(Event::ReaderRemoved {
+                            reader: lossy(&name),
+                        });
                     }
                     emit(Event::ServiceStopped);
                 }
                 service_up = Some(false);
                 // Wait for a stop request or the retry interval.
-                if !matches!(wait.recv_timeout(SERVICE_RETRY), Err(mpsc::RecvTimeoutError::Timeout)) {
+                if !matches!(
+                    wait.recv_timeout(SERVICE_RETRY),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                ) {
                     return;
                 }
                 continue;
@@ -105,7 +124,13 @@ fn run(stop: &AtomicBool, slot: &Mutex<Option<Context>>, wait: &mpsc::Receiver<(
 }
 
 /// Watches one PC/SC context until it fails or is cancelled.
-fn watch(ctx: &Context, stop: &AtomicBool, known: &mut Vec<(CString, bool)>, mut quiet: bool, emit: &dyn Fn(Event)) {
+fn watch(
+    ctx: &Context,
+    stop: &AtomicBool,
+    known: &mut Vec<(CString, bool)>,
+    mut quiet: bool,
+    emit: &dyn Fn(Event),
+) {
     loop {
         // Reader list: diff against what we knew.
         let names = match ctx.list_readers_owned() {
@@ -133,9 +158,14 @@ fn watch(ctx: &Context, stop: &AtomicBool, known: &mut Vec<(CString, bool)>, mut
         }
         *known = next;
 
-        let mut states: Vec<ReaderState> = std::iter::once(ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE))
-            .chain(names.iter().map(|n| ReaderState::new(n.clone(), State::UNAWARE)))
-            .collect();
+        let mut states: Vec<ReaderState> =
+            std::iter::once(ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE))
+                .chain(
+                    names
+                        .iter()
+                        .map(|n| ReaderState::new(n.clone(), State::UNAWARE)),
+                )
+                .collect();
         // First call with UNAWARE returns at once with the current state.
         let mut first = true;
         loop {
@@ -165,7 +195,11 @@ fn watch(ctx: &Context, stop: &AtomicBool, known: &mut Vec<(CString, bool)>, mut
                         entry.1 = present;
                         if !quiet {
                             let reader = lossy(&entry.0);
-                            emit(if present { Event::CardInserted { reader } } else { Event::CardRemoved { reader } });
+                            emit(if present {
+                                Event::CardInserted { reader }
+                            } else {
+                                Event::CardRemoved { reader }
+                            });
                         }
                     }
                 }

@@ -31,7 +31,9 @@ struct Pending {
 
 impl Pending {
     fn insert(&self, id: RequestId, deadline: Instant) -> bool {
-        let Ok(mut m) = self.deadlines.lock() else { return false };
+        let Ok(mut m) = self.deadlines.lock() else {
+            return false;
+        };
         if m.contains_key(&id) {
             return false;
         }
@@ -41,7 +43,10 @@ impl Pending {
     }
 
     fn take(&self, id: RequestId) -> bool {
-        self.deadlines.lock().map(|mut m| m.remove(&id).is_some()).unwrap_or(false)
+        self.deadlines
+            .lock()
+            .map(|mut m| m.remove(&id).is_some())
+            .unwrap_or(false)
     }
 }
 
@@ -58,7 +63,9 @@ impl Outbox {
 /// Runs the host until stdin ends. Returns the process exit code.
 pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, output: W) -> i32 {
     let (tx, rx) = mpsc::channel::<Option<HostMessage>>();
-    let writer = std::thread::Builder::new().name("writer".into()).spawn(move || write_loop(rx, output));
+    let writer = std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || write_loop(rx, output));
     let Ok(writer) = writer else {
         tracing::error!("cannot start the writer thread");
         return 1;
@@ -106,11 +113,17 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
                     if !pending.insert(id, Instant::now() + config.request_timeout()) {
                         outbox.send(HostMessage::reply(
                             Some(id),
-                            Err(BridgeError::new(ErrorCode::BadRequest, "a request with this id is still running")),
+                            Err(BridgeError::new(
+                                ErrorCode::BadRequest,
+                                "a request with this id is still running",
+                            )),
                         ));
                     } else if jobs_tx.send((id, job)).is_err() {
                         pending.take(id);
-                        outbox.send(HostMessage::reply(Some(id), Err(BridgeError::new(ErrorCode::Internal, "card worker stopped"))));
+                        outbox.send(HostMessage::reply(
+                            Some(id),
+                            Err(BridgeError::new(ErrorCode::Internal, "card worker stopped")),
+                        ));
                     }
                 }
             },
@@ -136,7 +149,12 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
 }
 
 fn log_reply(m: &HostMessage) {
-    if let HostMessage::Reply { id, result: nhi_protocol::bridge::Outcome::Err(e), .. } = m {
+    if let HostMessage::Reply {
+        id,
+        result: nhi_protocol::bridge::Outcome::Err(e),
+        ..
+    } = m
+    {
         tracing::info!(?id, code = %e.code, "refused: {}", e.message);
     }
 }
@@ -158,16 +176,25 @@ fn write_loop<W: Write>(rx: mpsc::Receiver<Option<HostMessage>>, mut out: W) {
 }
 
 fn watchdog_loop(pending: &Pending, outbox: &Outbox) {
-    let Ok(mut m) = pending.deadlines.lock() else { return };
+    let Ok(mut m) = pending.deadlines.lock() else {
+        return;
+    };
     loop {
         let now = Instant::now();
-        let expired: Vec<RequestId> = m.iter().filter(|(_, d)| **d <= now).map(|(id, _)| *id).collect();
+        let expired: Vec<RequestId> = m
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
             m.remove(&id);
             tracing::warn!(id, "request timed out");
             outbox.send(HostMessage::reply(
                 Some(id),
-                Err(BridgeError::new(ErrorCode::Timeout, "the card did not answer in time")),
+                Err(BridgeError::new(
+                    ErrorCode::Timeout,
+                    "the card did not answer in time",
+                )),
             ));
         }
         let next = m.values().min().copied();
@@ -186,7 +213,12 @@ fn watchdog_loop(pending: &Pending, outbox: &Outbox) {
     }
 }
 
-fn worker_loop(jobs: mpsc::Receiver<(RequestId, Job)>, outbox: Outbox, pending: Arc<Pending>, busy: Duration) {
+fn worker_loop(
+    jobs: mpsc::Receiver<(RequestId, Job)>,
+    outbox: Outbox,
+    pending: Arc<Pending>,
+    busy: Duration,
+) {
     let mut pcsc = Pcsc::new(busy);
     let mut watcher: Option<Watcher> = None;
     for (id, job) in jobs {
@@ -195,11 +227,18 @@ fn worker_loop(jobs: mpsc::Receiver<(RequestId, Job)>, outbox: Outbox, pending: 
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_job(&mut pcsc, &mut watcher, &outbox, job)
         }))
-        .unwrap_or_else(|_| Err(BridgeError::new(ErrorCode::Internal, "the card worker failed")));
+        .unwrap_or_else(|_| {
+            Err(BridgeError::new(
+                ErrorCode::Internal,
+                "the card worker failed",
+            ))
+        });
         let elapsed_us = started.elapsed().as_micros() as u64;
         match &result {
             Ok(_) => tracing::info!(id, job = name, elapsed_us, "ok"),
-            Err(e) => tracing::info!(id, job = name, elapsed_us, code = %e.code, "failed: {}", e.message),
+            Err(e) => {
+                tracing::info!(id, job = name, elapsed_us, code = %e.code, "failed: {}", e.message)
+            }
         }
         if pending.take(id) {
             outbox.send(HostMessage::reply(Some(id), result));
@@ -214,16 +253,29 @@ fn card_err(e: CardError) -> BridgeError {
     BridgeError::new(e.code(), e.to_string())
 }
 
-fn run_job(pcsc: &mut Pcsc, watcher: &mut Option<Watcher>, outbox: &Outbox, job: Job) -> Result<Answer, BridgeError> {
+fn run_job(
+    pcsc: &mut Pcsc,
+    watcher: &mut Option<Watcher>,
+    outbox: &Outbox,
+    job: Job,
+) -> Result<Answer, BridgeError> {
     match job {
         Job::Status => pcsc.status().map(Answer::Status).map_err(card_err),
         Job::ReadBasicData => pcsc
             .read_basic_data()
-            .map(|r| Answer::BasicData { reader: r.reader, data: r.data })
+            .map(|r| Answer::BasicData {
+                reader: r.reader,
+                data: r.data,
+            })
             .map_err(card_err),
         Job::CardProof { origin, nonce } => pcsc
             .card_proof(&origin, &nonce)
-            .map(|p| Answer::CardProof { reader: p.reader, card_number: p.card_number, origin, mac: p.mac })
+            .map(|p| Answer::CardProof {
+                reader: p.reader,
+                card_number: p.card_number,
+                origin,
+                mac: p.mac,
+            })
             .map_err(card_err),
         Job::Subscribe => {
             if watcher.is_none() {
@@ -232,7 +284,12 @@ fn run_job(pcsc: &mut Pcsc, watcher: &mut Option<Watcher>, outbox: &Outbox, job:
                     tracing::info!(?ev, "event");
                     outbox.send(HostMessage::event(ev));
                 })
-                .map_err(|e| BridgeError::new(ErrorCode::Internal, format!("cannot start the event watcher: {e}")))?;
+                .map_err(|e| {
+                    BridgeError::new(
+                        ErrorCode::Internal,
+                        format!("cannot start the event watcher: {e}"),
+                    )
+                })?;
                 *watcher = Some(w);
             }
             pcsc.status().map(Answer::Subscribed).map_err(card_err)

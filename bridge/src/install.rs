@@ -20,7 +20,12 @@ pub enum Browser {
 }
 
 impl Browser {
-    pub const ALL: [Browser; 4] = [Browser::Chrome, Browser::Chromium, Browser::Edge, Browser::Firefox];
+    pub const ALL: [Browser; 4] = [
+        Browser::Chrome,
+        Browser::Chromium,
+        Browser::Edge,
+        Browser::Firefox,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -95,27 +100,59 @@ pub fn plan(os: Os, scope: Scope, browsers: &[Browser], roots: &Roots) -> Vec<Ta
             let (manifest, registry_key) = match os {
                 Os::Linux => {
                     let dir: PathBuf = match (scope, b) {
-                        (Scope::User, Browser::Chrome) => roots.home.join(".config/google-chrome/NativeMessagingHosts"),
-                        (Scope::User, Browser::Chromium) => roots.home.join(".config/chromium/NativeMessagingHosts"),
-                        (Scope::User, Browser::Edge) => roots.home.join(".config/microsoft-edge/NativeMessagingHosts"),
-                        (Scope::User, Browser::Firefox) => roots.home.join(".mozilla/native-messaging-hosts"),
-                        (Scope::System, Browser::Chrome) => "/etc/opt/chrome/native-messaging-hosts".into(),
-                        (Scope::System, Browser::Chromium) => "/etc/chromium/native-messaging-hosts".into(),
-                        (Scope::System, Browser::Edge) => "/etc/opt/edge/native-messaging-hosts".into(),
-                        (Scope::System, Browser::Firefox) => "/usr/lib/mozilla/native-messaging-hosts".into(),
+                        (Scope::User, Browser::Chrome) => roots
+                            .home
+                            .join(".config/google-chrome/NativeMessagingHosts"),
+                        (Scope::User, Browser::Chromium) => {
+                            roots.home.join(".config/chromium/NativeMessagingHosts")
+                        }
+                        (Scope::User, Browser::Edge) => roots
+                            .home
+                            .join(".config/microsoft-edge/NativeMessagingHosts"),
+                        (Scope::User, Browser::Firefox) => {
+                            roots.home.join(".mozilla/native-messaging-hosts")
+                        }
+                        (Scope::System, Browser::Chrome) => {
+                            "/etc/opt/chrome/native-messaging-hosts".into()
+                        }
+                        (Scope::System, Browser::Chromium) => {
+                            "/etc/chromium/native-messaging-hosts".into()
+                        }
+                        (Scope::System, Browser::Edge) => {
+                            "/etc/opt/edge/native-messaging-hosts".into()
+                        }
+                        (Scope::System, Browser::Firefox) => {
+                            "/usr/lib/mozilla/native-messaging-hosts".into()
+                        }
                     };
                     (dir.join(&file), None)
                 }
                 Os::MacOs => {
                     let dir: PathBuf = match (scope, b) {
-                        (Scope::User, Browser::Chrome) => roots.home.join("Library/Application Support/Google/Chrome/NativeMessagingHosts"),
-                        (Scope::User, Browser::Chromium) => roots.home.join("Library/Application Support/Chromium/NativeMessagingHosts"),
-                        (Scope::User, Browser::Edge) => roots.home.join("Library/Application Support/Microsoft Edge/NativeMessagingHosts"),
-                        (Scope::User, Browser::Firefox) => roots.home.join("Library/Application Support/Mozilla/NativeMessagingHosts"),
-                        (Scope::System, Browser::Chrome) => "/Library/Google/Chrome/NativeMessagingHosts".into(),
-                        (Scope::System, Browser::Chromium) => "/Library/Application Support/Chromium/NativeMessagingHosts".into(),
-                        (Scope::System, Browser::Edge) => "/Library/Microsoft/Edge/NativeMessagingHosts".into(),
-                        (Scope::System, Browser::Firefox) => "/Library/Application Support/Mozilla/NativeMessagingHosts".into(),
+                        (Scope::User, Browser::Chrome) => roots
+                            .home
+                            .join("Library/Application Support/Google/Chrome/NativeMessagingHosts"),
+                        (Scope::User, Browser::Chromium) => roots
+                            .home
+                            .join("Library/Application Support/Chromium/NativeMessagingHosts"),
+                        (Scope::User, Browser::Edge) => roots.home.join(
+                            "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
+                        ),
+                        (Scope::User, Browser::Firefox) => roots
+                            .home
+                            .join("Library/Application Support/Mozilla/NativeMessagingHosts"),
+                        (Scope::System, Browser::Chrome) => {
+                            "/Library/Google/Chrome/NativeMessagingHosts".into()
+                        }
+                        (Scope::System, Browser::Chromium) => {
+                            "/Library/Application Support/Chromium/NativeMessagingHosts".into()
+                        }
+                        (Scope::System, Browser::Edge) => {
+                            "/Library/Microsoft/Edge/NativeMessagingHosts".into()
+                        }
+                        (Scope::System, Browser::Firefox) => {
+                            "/Library/Application Support/Mozilla/NativeMessagingHosts".into()
+                        }
                     };
                     (dir.join(&file), None)
                 }
@@ -131,13 +168,21 @@ pub fn plan(os: Os, scope: Scope, browsers: &[Browser], roots: &Roots) -> Vec<Ta
                         Browser::Firefox => r"Software\Mozilla",
                     };
                     // Firefox and Chromium-family manifests differ, so each browser gets its own file.
-                    let manifest = roots
-                        .windows_manifest_dir
-                        .join(format!("{HOST_NAME}.{}.json", b.name().to_ascii_lowercase()));
-                    (manifest, Some(format!(r"{hive}\{vendor}\NativeMessagingHosts\{HOST_NAME}")))
+                    let manifest = roots.windows_manifest_dir.join(format!(
+                        "{HOST_NAME}.{}.json",
+                        b.name().to_ascii_lowercase()
+                    ));
+                    (
+                        manifest,
+                        Some(format!(r"{hive}\{vendor}\NativeMessagingHosts\{HOST_NAME}")),
+                    )
                 }
             };
-            Target { browser: b, manifest, registry_key }
+            Target {
+                browser: b,
+                manifest,
+                registry_key,
+            }
         })
         .collect()
 }
@@ -154,7 +199,11 @@ pub fn manifest(browser: Browser, exe: &Path, config: &Config) -> serde_json::Va
     if browser == Browser::Firefox {
         m["allowed_extensions"] = json!(config.firefox_extension_ids);
     } else {
-        let origins: Vec<String> = config.extension_ids.iter().map(|id| format!("chrome-extension://{id}/")).collect();
+        let origins: Vec<String> = config
+            .extension_ids
+            .iter()
+            .map(|id| format!("chrome-extension://{id}/"))
+            .collect();
         m["allowed_origins"] = json!(origins);
     }
     m
@@ -163,9 +212,15 @@ pub fn manifest(browser: Browser, exe: &Path, config: &Config) -> serde_json::Va
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot remove {path}: {source}")]
-    Remove { path: PathBuf, source: std::io::Error },
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("registry update of {key} failed: {message}")]
     Registry { key: String, message: String },
     #[error("cannot find the home folder (HOME / USERPROFILE)")]
@@ -201,16 +256,26 @@ pub fn roots(scope: Scope) -> Result<Roots, InstallError> {
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| home.clone()),
     };
-    Ok(Roots { home, windows_manifest_dir })
+    Ok(Roots {
+        home,
+        windows_manifest_dir,
+    })
 }
 
 /// All targets for `opts` on this machine (profile folders as Chromium targets).
 pub fn targets(opts: &Options) -> Result<Vec<Target>, InstallError> {
-    let mut t = plan(Os::current(), opts.scope, &opts.browsers, &roots(opts.scope)?);
+    let mut t = plan(
+        Os::current(),
+        opts.scope,
+        &opts.browsers,
+        &roots(opts.scope)?,
+    );
     for dir in &opts.profile_dirs {
         t.push(Target {
             browser: Browser::Chromium,
-            manifest: dir.join("NativeMessagingHosts").join(format!("{HOST_NAME}.json")),
+            manifest: dir
+                .join("NativeMessagingHosts")
+                .join(format!("{HOST_NAME}.json")),
             registry_key: None,
         });
     }
@@ -229,7 +294,12 @@ pub fn apply(opts: &Options, config: &Config, remove: bool) -> Result<Vec<String
                 match std::fs::remove_file(&t.manifest) {
                     Ok(()) => done.push(format!("removed {}", t.manifest.display())),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(InstallError::Remove { path: t.manifest.clone(), source }),
+                    Err(source) => {
+                        return Err(InstallError::Remove {
+                            path: t.manifest.clone(),
+                            source,
+                        })
+                    }
                 }
             }
             if let Some(key) = &t.registry_key {
@@ -238,15 +308,30 @@ pub fn apply(opts: &Options, config: &Config, remove: bool) -> Result<Vec<String
             }
             continue;
         }
-        let text = serde_json::to_string_pretty(&manifest(t.browser, &exe, config)).unwrap_or_default();
+        let text =
+            serde_json::to_string_pretty(&manifest(t.browser, &exe, config)).unwrap_or_default();
         if opts.dry_run {
-            done.push(format!("would write {} ({})", t.manifest.display(), t.browser.name()));
+            done.push(format!(
+                "would write {} ({})",
+                t.manifest.display(),
+                t.browser.name()
+            ));
         } else {
             if let Some(dir) = t.manifest.parent() {
-                std::fs::create_dir_all(dir).map_err(|source| InstallError::Write { path: dir.to_path_buf(), source })?;
+                std::fs::create_dir_all(dir).map_err(|source| InstallError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
             }
-            std::fs::write(&t.manifest, text + "\n").map_err(|source| InstallError::Write { path: t.manifest.clone(), source })?;
-            done.push(format!("wrote {} ({})", t.manifest.display(), t.browser.name()));
+            std::fs::write(&t.manifest, text + "\n").map_err(|source| InstallError::Write {
+                path: t.manifest.clone(),
+                source,
+            })?;
+            done.push(format!(
+                "wrote {} ({})",
+                t.manifest.display(),
+                t.browser.name()
+            ));
         }
         if let Some(key) = &t.registry_key {
             registry(key, Some(&t.manifest), opts.dry_run)?;
@@ -258,7 +343,9 @@ pub fn apply(opts: &Options, config: &Config, remove: bool) -> Result<Vec<String
 
 /// Which browsers have a manifest for this host (for `doctor`), per scope.
 pub fn installed(scope: Scope) -> Vec<(Browser, PathBuf)> {
-    let Ok(r) = roots(scope) else { return Vec::new() };
+    let Ok(r) = roots(scope) else {
+        return Vec::new();
+    };
     plan(Os::current(), scope, &Browser::ALL, &r)
         .into_iter()
         .filter(|t| t.manifest.is_file())
@@ -273,14 +360,23 @@ fn registry(key: &str, manifest: Option<&Path>, dry_run: bool) -> Result<(), Ins
     }
     let mut cmd = std::process::Command::new("reg");
     match manifest {
-        Some(m) => cmd.args(["add", key, "/ve", "/t", "REG_SZ", "/d"]).arg(m).arg("/f"),
+        Some(m) => cmd
+            .args(["add", key, "/ve", "/t", "REG_SZ", "/d"])
+            .arg(m)
+            .arg("/f"),
         None => cmd.args(["delete", key, "/f"]),
     };
-    let out = cmd.output().map_err(|e| InstallError::Registry { key: key.into(), message: e.to_string() })?;
+    let out = cmd.output().map_err(|e| InstallError::Registry {
+        key: key.into(),
+        message: e.to_string(),
+    })?;
     if out.status.success() || manifest.is_none() {
         Ok(())
     } else {
-        Err(InstallError::Registry { key: key.into(), message: String::from_utf8_lossy(&out.stderr).into_owned() })
+        Err(InstallError::Registry {
+            key: key.into(),
+            message: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
     }
 }
 
@@ -289,7 +385,10 @@ fn registry(key: &str, _manifest: Option<&Path>, dry_run: bool) -> Result<(), In
     if dry_run {
         return Ok(());
     }
-    Err(InstallError::Registry { key: key.into(), message: "the registry exists only on Windows".into() })
+    Err(InstallError::Registry {
+        key: key.into(),
+        message: "the registry exists only on Windows".into(),
+    })
 }
 
 #[cfg(test)]
@@ -297,11 +396,17 @@ mod tests {
     use super::*;
 
     fn roots() -> Roots {
-        Roots { home: "/home/u".into(), windows_manifest_dir: r"C:\Users\u\AppData\Local\nhi-bridge".into() }
+        Roots {
+            home: "/home/u".into(),
+            windows_manifest_dir: r"C:\Users\u\AppData\Local\nhi-bridge".into(),
+        }
     }
 
     fn paths(os: Os, scope: Scope) -> Vec<String> {
-        plan(os, scope, &Browser::ALL, &roots()).into_iter().map(|t| t.manifest.to_string_lossy().into_owned()).collect()
+        plan(os, scope, &Browser::ALL, &roots())
+            .into_iter()
+            .map(|t| t.manifest.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
@@ -330,8 +435,12 @@ mod tests {
     #[test]
     fn macos_paths() {
         let p = paths(Os::MacOs, Scope::User);
-        assert!(p[0].starts_with("/home/u/Library/Application Support/Google/Chrome/NativeMessagingHosts/"));
-        assert!(p[3].starts_with("/home/u/Library/Application Support/Mozilla/NativeMessagingHosts/"));
+        assert!(p[0].starts_with(
+            "/home/u/Library/Application Support/Google/Chrome/NativeMessagingHosts/"
+        ));
+        assert!(
+            p[3].starts_with("/home/u/Library/Application Support/Mozilla/NativeMessagingHosts/")
+        );
         let p = paths(Os::MacOs, Scope::System);
         assert!(p[0].starts_with("/Library/Google/Chrome/NativeMessagingHosts/"));
         assert!(p[2].starts_with("/Library/Microsoft/Edge/NativeMessagingHosts/"));
@@ -340,12 +449,27 @@ mod tests {
     #[test]
     fn windows_registry_keys() {
         let t = plan(Os::Windows, Scope::User, &Browser::ALL, &roots());
-        let keys: Vec<_> = t.iter().map(|t| t.registry_key.clone().unwrap_or_default()).collect();
-        assert_eq!(keys[0], format!(r"HKCU\Software\Google\Chrome\NativeMessagingHosts\{HOST_NAME}"));
-        assert_eq!(keys[2], format!(r"HKCU\Software\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}"));
-        assert_eq!(keys[3], format!(r"HKCU\Software\Mozilla\NativeMessagingHosts\{HOST_NAME}"));
+        let keys: Vec<_> = t
+            .iter()
+            .map(|t| t.registry_key.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            keys[0],
+            format!(r"HKCU\Software\Google\Chrome\NativeMessagingHosts\{HOST_NAME}")
+        );
+        assert_eq!(
+            keys[2],
+            format!(r"HKCU\Software\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}")
+        );
+        assert_eq!(
+            keys[3],
+            format!(r"HKCU\Software\Mozilla\NativeMessagingHosts\{HOST_NAME}")
+        );
         let t = plan(Os::Windows, Scope::System, &[Browser::Chromium], &roots());
-        assert_eq!(t[0].registry_key.as_deref(), Some(format!(r"HKLM\Software\Chromium\NativeMessagingHosts\{HOST_NAME}").as_str()));
+        assert_eq!(
+            t[0].registry_key.as_deref(),
+            Some(format!(r"HKLM\Software\Chromium\NativeMessagingHosts\{HOST_NAME}").as_str())
+        );
     }
 
     #[test]
@@ -355,21 +479,38 @@ mod tests {
         assert_eq!(m["name"], HOST_NAME);
         assert_eq!(m["type"], "stdio");
         assert_eq!(m["path"], "/opt/nhi-bridge");
-        assert_eq!(m["allowed_origins"], json!([format!("chrome-extension://{}/", crate::config::DEV_EXTENSION_ID)]));
+        assert_eq!(
+            m["allowed_origins"],
+            json!([format!(
+                "chrome-extension://{}/",
+                crate::config::DEV_EXTENSION_ID
+            )])
+        );
         assert!(m.get("allowed_extensions").is_none());
         let m = manifest(Browser::Firefox, Path::new("/opt/nhi-bridge"), &c);
-        assert_eq!(m["allowed_extensions"], json!([crate::config::FIREFOX_EXTENSION_ID]));
+        assert_eq!(
+            m["allowed_extensions"],
+            json!([crate::config::FIREFOX_EXTENSION_ID])
+        );
         assert!(m.get("allowed_origins").is_none());
     }
 
     #[test]
     fn install_and_uninstall_in_a_profile_folder() {
         let dir = std::env::temp_dir().join(format!("nhi-bridge-install-{}", std::process::id()));
-        let opts = Options { scope: Scope::User, browsers: vec![], profile_dirs: vec![dir.clone()], dry_run: false };
+        let opts = Options {
+            scope: Scope::User,
+            browsers: vec![],
+            profile_dirs: vec![dir.clone()],
+            dry_run: false,
+        };
         let done = apply(&opts, &Config::default(), false).expect("install");
         assert_eq!(done.len(), 1);
-        let file = dir.join("NativeMessagingHosts").join(format!("{HOST_NAME}.json"));
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).expect("written")).expect("json");
+        let file = dir
+            .join("NativeMessagingHosts")
+            .join(format!("{HOST_NAME}.json"));
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("written")).expect("json");
         assert_eq!(m["name"], HOST_NAME);
         apply(&opts, &Config::default(), true).expect("uninstall");
         assert!(!file.exists());

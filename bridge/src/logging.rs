@@ -14,7 +14,8 @@ pub fn init_file(path: Option<&Path>, default_level: &str) {
     let Ok(file) = OpenOptions::new().create(true).append(true).open(path) else {
         return;
     };
-    let filter = std::env::var("NHI_BRIDGE_LOG_LEVEL").unwrap_or_else(|_| default_level.to_string());
+    let filter =
+        std::env::var("NHI_BRIDGE_LOG_LEVEL").unwrap_or_else(|_| default_level.to_string());
     let level = match filter.to_ascii_lowercase().as_str() {
         "trace" => tracing::Level::TRACE,
         "debug" => tracing::Level::DEBUG,

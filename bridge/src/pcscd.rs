@@ -33,7 +33,10 @@ pub enum WaitError {
     #[error("reader name contains NUL")]
     BadName,
     #[error("cannot take the pcscd lock {path}: {source}")]
-    Lock { path: PathBuf, source: std::io::Error },
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Waits until pcscd answers (its socket can appear a moment before it accepts).
@@ -64,12 +67,17 @@ pub fn wait_for_card(reader: &str, present: bool, timeout: Duration) -> Result<(
         match ctx.get_status_change(remaining, &mut st) {
             Ok(()) => {}
             Err(pcsc::Error::Timeout) => return Err(WaitError::Timeout(timeout)),
-            Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => return Err(WaitError::NoService),
+            Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped) => {
+                return Err(WaitError::NoService)
+            }
             Err(e) => return Err(e.into()),
         }
         let ev = st[0].event_state();
         let known = !ev.intersects(State::UNKNOWN | State::UNAVAILABLE);
-        if known && ev.contains(State::PRESENT) == present && (!present || !ev.contains(State::MUTE)) {
+        if known
+            && ev.contains(State::PRESENT) == present
+            && (!present || !ev.contains(State::MUTE))
+        {
             return Ok(());
         }
         if remaining.is_zero() {
@@ -87,7 +95,10 @@ pub fn lock(timeout: Duration) -> Result<File, WaitError> {
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|source| WaitError::Lock { path: path.clone(), source })?;
+        .map_err(|source| WaitError::Lock {
+            path: path.clone(),
+            source,
+        })?;
     let deadline = Instant::now() + timeout;
     loop {
         if try_flock(&file) {
@@ -96,7 +107,10 @@ pub fn lock(timeout: Duration) -> Result<File, WaitError> {
         if Instant::now() >= deadline {
             return Err(WaitError::Lock {
                 path,
-                source: std::io::Error::new(std::io::ErrorKind::WouldBlock, "held by another pcscd user (scripts/vcard.sh start, or another test run)"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "held by another pcscd user (scripts/vcard.sh start, or another test run)",
+                ),
             });
         }
         std::thread::sleep(Duration::from_millis(100));

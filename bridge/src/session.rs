@@ -2,8 +2,8 @@
 //! reply or a job for the card worker. No I/O, so it is unit-tested and fuzzed directly.
 
 use nhi_protocol::bridge::{
-    origin_allowed, parse_request, Answer, BridgeError, Command, ErrorCode, HostMessage,
-    RequestId, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+    origin_allowed, parse_request, Answer, BridgeError, Command, ErrorCode, HostMessage, RequestId,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use nhi_protocol::card_proof::Nonce;
 
@@ -13,7 +13,10 @@ pub enum Job {
     Status,
     ReadBasicData,
     /// `origin` is the browser-reported origin, already checked against the allow-list.
-    CardProof { origin: String, nonce: Nonce },
+    CardProof {
+        origin: String,
+        nonce: Nonce,
+    },
     Subscribe,
     Unsubscribe,
 }
@@ -66,10 +69,18 @@ impl Session {
             Err(e) => return Step::Reply(HostMessage::reply(e.id, Err(e.error))),
         };
         let id = req.id;
-        let fail = |code, msg: &str| Step::Reply(HostMessage::reply(Some(id), Err(BridgeError::new(code, msg))));
+        let fail = |code, msg: &str| {
+            Step::Reply(HostMessage::reply(
+                Some(id),
+                Err(BridgeError::new(code, msg)),
+            ))
+        };
         if let Some(origin) = &req.origin {
             if !origin_allowed(origin, &self.origins) {
-                return fail(ErrorCode::OriginNotAllowed, "this bridge does not serve that origin");
+                return fail(
+                    ErrorCode::OriginNotAllowed,
+                    "this bridge does not serve that origin",
+                );
             }
         }
         let job = match req.cmd {
@@ -86,7 +97,10 @@ impl Session {
                 ));
             }
             _ if !self.greeted => {
-                return fail(ErrorCode::BadRequest, "the first request must be hello (version handshake)")
+                return fail(
+                    ErrorCode::BadRequest,
+                    "the first request must be hello (version handshake)",
+                )
             }
             Command::Status => Job::Status,
             Command::ReadBasicData => Job::ReadBasicData,
@@ -127,7 +141,10 @@ mod tests {
 
     fn err_code(step: &Step) -> Option<ErrorCode> {
         match step {
-            Step::Reply(HostMessage::Reply { result: Outcome::Err(e), .. }) => Some(e.code),
+            Step::Reply(HostMessage::Reply {
+                result: Outcome::Err(e),
+                ..
+            }) => Some(e.code),
             _ => None,
         }
     }
@@ -137,14 +154,24 @@ mod tests {
         let mut s = session();
         let st = s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"status"}})));
         assert_eq!(err_code(&st), Some(ErrorCode::BadRequest));
-        let st = s.on_frame(&frame(json!({"v":1,"id":2,"cmd":{"type":"hello","client":"t"}})));
-        let Step::Reply(HostMessage::Reply { id: Some(2), result: Outcome::Ok(Answer::Hello { protocol, .. }), .. }) = st else {
+        let st = s.on_frame(&frame(
+            json!({"v":1,"id":2,"cmd":{"type":"hello","client":"t"}}),
+        ));
+        let Step::Reply(HostMessage::Reply {
+            id: Some(2),
+            result: Outcome::Ok(Answer::Hello { protocol, .. }),
+            ..
+        }) = st
+        else {
             panic!("hello reply expected, got {st:?}");
         };
         assert_eq!(protocol, PROTOCOL_VERSION);
         assert_eq!(
             s.on_frame(&frame(json!({"v":1,"id":3,"cmd":{"type":"status"}}))),
-            Step::Run { id: 3, job: Job::Status }
+            Step::Run {
+                id: 3,
+                job: Job::Status
+            }
         );
     }
 
@@ -153,14 +180,22 @@ mod tests {
         let mut s = session();
         s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"hello"}})));
         let nonce = "01".repeat(32);
-        let st = s.on_frame(&frame(json!({"v":1,"id":2,"cmd":{"type":"card_proof","nonce":nonce}})));
+        let st = s.on_frame(&frame(
+            json!({"v":1,"id":2,"cmd":{"type":"card_proof","nonce":nonce}}),
+        ));
         assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
         let st = s.on_frame(&frame(json!({"v":1,"id":3,"origin":"https://evil.example","cmd":{"type":"card_proof","nonce":nonce}})));
         assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
         let st = s.on_frame(&frame(json!({"v":1,"id":4,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":nonce}})));
         assert_eq!(
             st,
-            Step::Run { id: 4, job: Job::CardProof { origin: "https://nhi.example".into(), nonce: Nonce([1; 32]) } }
+            Step::Run {
+                id: 4,
+                job: Job::CardProof {
+                    origin: "https://nhi.example".into(),
+                    nonce: Nonce([1; 32])
+                }
+            }
         );
     }
 
@@ -168,7 +203,13 @@ mod tests {
     fn garbage_gets_a_coded_reply() {
         let mut s = session();
         assert_eq!(err_code(&s.on_frame(b"")), Some(ErrorCode::BadRequest));
-        assert_eq!(err_code(&s.on_frame(b"\x00\x01")), Some(ErrorCode::BadRequest));
-        assert_eq!(err_code(&s.on_frame(b"{\"v\":2,\"id\":1,\"cmd\":{\"type\":\"hello\"}}")), Some(ErrorCode::BridgeVersion));
+        assert_eq!(
+            err_code(&s.on_frame(b"\x00\x01")),
+            Some(ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            err_code(&s.on_frame(b"{\"v\":2,\"id\":1,\"cmd\":{\"type\":\"hello\"}}")),
+            Some(ErrorCode::BridgeVersion)
+        );
     }
 }

@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 
 use nhi_protocol::apdu::{StatusWord, INS_INTERNAL_AUTHENTICATE, NHI_AID};
 use nhi_protocol::card::RECORD_LEN;
-use nhi_protocol::card_proof::{card_mac, derive_card_key, CardKey, MasterKey, CHALLENGE_LEN, MAC_LEN};
+use nhi_protocol::card_proof::{
+    card_mac, derive_card_key, CardKey, MasterKey, CHALLENGE_LEN, MAC_LEN,
+};
 use nhi_protocol::CardBasicData;
 use serde::Deserialize;
 
 /// An NHI card ATR listed in pcsc-tools' smartcard_list.txt ("National Health Insurance Card,
 /// Taiwan"); T=1, valid TCK.
 pub const NHI_ATR: [u8; 22] = [
-    0x3B, 0xFC, 0x18, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x73, 0xC8, 0x21, 0x13, 0x66,
-    0x02, 0x04, 0x03, 0x55, 0x00, 0x02, 0xD2,
+    0x3B, 0xFC, 0x18, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x73, 0xC8, 0x21, 0x13, 0x66, 0x02,
+    0x04, 0x03, 0x55, 0x00, 0x02, 0xD2,
 ];
 
 /// How the card behaves, to exercise every path of the host's reader.
@@ -59,7 +61,10 @@ pub enum HolderError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("{path} is not a valid holders file: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("no holder {0:?} in the holders file (use a national ID, card number or index)")]
     NotFound(String),
     #[error("holder cannot be encoded on a card: {0}")]
@@ -71,19 +76,29 @@ pub fn default_holders_path() -> PathBuf {
     std::env::var_os("NHI_VCARD_HOLDERS")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample/card-holders.json"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample/card-holders.json")
+        })
 }
 
 /// Loads every holder from `path`.
 pub fn load_holders(path: &Path) -> Result<Vec<CardBasicData>, HolderError> {
-    let text = std::fs::read(path).map_err(|source| HolderError::Read { path: path.into(), source })?;
-    let file: HoldersFile =
-        serde_json::from_slice(&text).map_err(|source| HolderError::Parse { path: path.into(), source })?;
+    let text = std::fs::read(path).map_err(|source| HolderError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let file: HoldersFile = serde_json::from_slice(&text).map_err(|source| HolderError::Parse {
+        path: path.into(),
+        source,
+    })?;
     Ok(file.holders)
 }
 
 /// Picks a holder by national ID, card number or 0-based index (`None`: the first).
-pub fn pick_holder(holders: &[CardBasicData], which: Option<&str>) -> Result<CardBasicData, HolderError> {
+pub fn pick_holder(
+    holders: &[CardBasicData],
+    which: Option<&str>,
+) -> Result<CardBasicData, HolderError> {
     let found = match which {
         None => holders.first(),
         Some(w) => holders
@@ -91,7 +106,9 @@ pub fn pick_holder(holders: &[CardBasicData], which: Option<&str>) -> Result<Car
             .find(|h| h.national_id.as_str() == w || h.card_number.as_str() == w)
             .or_else(|| w.parse::<usize>().ok().and_then(|i| holders.get(i))),
     };
-    found.cloned().ok_or_else(|| HolderError::NotFound(which.unwrap_or("(first)").into()))
+    found
+        .cloned()
+        .ok_or_else(|| HolderError::NotFound(which.unwrap_or("(first)").into()))
 }
 
 /// The card's APDU logic. No I/O.
@@ -105,7 +122,11 @@ pub struct VirtualCard {
 }
 
 impl VirtualCard {
-    pub fn new(holder: &CardBasicData, master: &MasterKey, model: Model) -> Result<Self, HolderError> {
+    pub fn new(
+        holder: &CardBasicData,
+        master: &MasterKey,
+        model: Model,
+    ) -> Result<Self, HolderError> {
         Ok(Self {
             record: holder.encode()?,
             key: derive_card_key(master, &holder.card_number),
@@ -150,7 +171,9 @@ impl VirtualCard {
                     return sw(StatusWord::INS_NOT_SUPPORTED);
                 }
                 match rest.split_first() {
-                    Some((&lc, data)) if data.len() >= lc as usize && data[..lc as usize] == NHI_AID => {
+                    Some((&lc, data))
+                        if data.len() >= lc as usize && data[..lc as usize] == NHI_AID =>
+                    {
                         self.selected = true;
                         sw(StatusWord::OK)
                     }
@@ -175,7 +198,9 @@ impl VirtualCard {
                     return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
                 }
                 match rest.split_first() {
-                    Some((&lc, data)) if lc as usize == CHALLENGE_LEN && data.len() >= CHALLENGE_LEN => {
+                    Some((&lc, data))
+                        if lc as usize == CHALLENGE_LEN && data.len() >= CHALLENGE_LEN =>
+                    {
                         let mut challenge = [0u8; CHALLENGE_LEN];
                         challenge.copy_from_slice(&data[..CHALLENGE_LEN]);
                         let mac = card_mac(&self.key, &challenge);
@@ -201,7 +226,10 @@ impl VirtualCard {
 
     fn get_response(&mut self, le: Option<u8>) -> Vec<u8> {
         if self.waiting.is_empty() {
-            return vec![StatusWord::CONDITIONS_NOT_SATISFIED.0, StatusWord::CONDITIONS_NOT_SATISFIED.1];
+            return vec![
+                StatusWord::CONDITIONS_NOT_SATISFIED.0,
+                StatusWord::CONDITIONS_NOT_SATISFIED.1,
+            ];
         }
         let want = match le {
             Some(0) | None => 256,
@@ -238,7 +266,8 @@ pub fn read_msg<R: Read>(r: &mut R) -> io::Result<Option<Vec<u8>>> {
 
 /// Writes one vpcd message (length and payload in one write).
 pub fn write_msg<W: Write>(w: &mut W, payload: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(payload.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "vpcd message over 64 KiB"))?;
+    let len = u16::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "vpcd message over 64 KiB"))?;
     let mut msg = Vec::with_capacity(payload.len() + 2);
     msg.extend_from_slice(&len.to_be_bytes());
     msg.extend_from_slice(payload);
@@ -261,10 +290,27 @@ impl Read for QuickAckStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if self.quickack {
-            use std::os::linux::net::TcpStreamExt;
-            let _ = self.stream.set_quickack(true);
+            set_quickack(&self.stream);
         }
         self.stream.read(buf)
+    }
+}
+
+/// `setsockopt(TCP_QUICKACK, 1)` (std's `TcpStreamExt::set_quickack` needs Rust 1.89; the
+/// workspace supports 1.85).
+#[cfg(target_os = "linux")]
+fn set_quickack(stream: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a pointer to a live c_int of the given size.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
@@ -302,7 +348,9 @@ pub fn serve<S: Read + Write>(
 ) -> io::Result<(Stats, bool)> {
     let mut st = Stats::default();
     loop {
-        let Some(msg) = read_msg(s)? else { return Ok((st, false)) };
+        let Some(msg) = read_msg(s)? else {
+            return Ok((st, false));
+        };
         match msg.as_slice() {
             [] => log("empty message from vpcd".into()),
             [CTRL_POWER_OFF] | [CTRL_POWER_ON] | [CTRL_RESET] => card.reset(),
@@ -328,7 +376,7 @@ pub fn serve<S: Read + Write>(
 mod tests {
     use super::*;
     use nhi_protocol::apdu::{get_response, internal_authenticate, READ_BASIC_DATA, SELECT_NHI};
-    use nhi_protocol::card_proof::{challenge, verify, Nonce, CardMac, TEST_MASTER_KEY_HEX};
+    use nhi_protocol::card_proof::{challenge, verify, CardMac, Nonce, TEST_MASTER_KEY_HEX};
 
     fn holders() -> Vec<CardBasicData> {
         load_holders(&default_holders_path()).expect("sample holders load")
@@ -351,9 +399,15 @@ mod tests {
         assert_eq!(hs.len(), 6);
         let by_id = pick_holder(&hs, Some(hs[1].national_id.as_str())).expect("by id");
         assert_eq!(by_id, hs[1]);
-        assert_eq!(pick_holder(&hs, Some(hs[2].card_number.as_str())).expect("by number"), hs[2]);
+        assert_eq!(
+            pick_holder(&hs, Some(hs[2].card_number.as_str())).expect("by number"),
+            hs[2]
+        );
         assert_eq!(pick_holder(&hs, Some("3")).expect("by index"), hs[3]);
-        assert!(matches!(pick_holder(&hs, Some("Z999999999")), Err(HolderError::NotFound(_))));
+        assert!(matches!(
+            pick_holder(&hs, Some("Z999999999")),
+            Err(HolderError::NotFound(_))
+        ));
         for h in &hs {
             assert!(h.encode().is_ok(), "{} encodes", h.card_number);
         }
@@ -368,12 +422,22 @@ mod tests {
         assert_eq!(r.len(), RECORD_LEN + 2);
         assert_eq!(CardBasicData::decode(&r[..RECORD_LEN]).expect("decodes"), h);
         let nonce = Nonce([3; 32]);
-        let r = c.process(&internal_authenticate(&challenge("https://nhi.example", &nonce)));
+        let r = c.process(&internal_authenticate(&challenge(
+            "https://nhi.example",
+            &nonce,
+        )));
         assert_eq!(&r[MAC_LEN..], [0x90, 0x00]);
         let mac = CardMac(r[..MAC_LEN].try_into().expect("16 bytes"));
         let master = MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("key");
         assert!(verify(&master, &h.card_number, "https://nhi.example", &nonce, &mac).is_ok());
-        assert!(verify(&master, &h.card_number, "https://evil.example", &nonce, &mac).is_err());
+        assert!(verify(
+            &master,
+            &h.card_number,
+            "https://evil.example",
+            &nonce,
+            &mac
+        )
+        .is_err());
     }
 
     #[test]
@@ -400,18 +464,30 @@ mod tests {
         assert_eq!(c.process(&[0x00]), [0x67, 0x00]);
         assert_eq!(c.process(&[0x80, 0xCA, 0x11, 0x00]), [0x6E, 0x00]);
         assert_eq!(c.process(&[0x00, 0xA4, 0x04, 0x00]), [0x67, 0x00]);
-        assert_eq!(c.process(&[0x00, 0xA4, 0x04, 0x00, 0x10, 0xD1]), [0x6A, 0x82]);
+        assert_eq!(
+            c.process(&[0x00, 0xA4, 0x04, 0x00, 0x10, 0xD1]),
+            [0x6A, 0x82]
+        );
         assert_eq!(c.process(&[0x00, 0xB0, 0x00, 0x00, 0x00]), [0x6D, 0x00]);
         assert_eq!(c.process(&[0x00, 0xC0, 0x00, 0x00, 0x10]), [0x69, 0x85]);
         c.process(&SELECT_NHI);
-        assert_eq!(c.process(&[0x00, 0x88, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5]), [0x67, 0x00]);
+        assert_eq!(
+            c.process(&[0x00, 0x88, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5]),
+            [0x67, 0x00]
+        );
     }
 
     #[test]
     fn serve_speaks_vpcd() {
         let (mut c, _) = card(Model::Classic);
         let mut input = Vec::new();
-        for m in [&[CTRL_GET_ATR][..], &[CTRL_POWER_ON], &SELECT_NHI, &READ_BASIC_DATA, &[CTRL_POWER_OFF]] {
+        for m in [
+            &[CTRL_GET_ATR][..],
+            &[CTRL_POWER_ON],
+            &SELECT_NHI,
+            &READ_BASIC_DATA,
+            &[CTRL_POWER_OFF],
+        ] {
             write_msg(&mut input, m).expect("write");
         }
         struct Duplex(io::Cursor<Vec<u8>>, Vec<u8>);
@@ -434,7 +510,10 @@ mod tests {
         let mut out = io::Cursor::new(d.1);
         assert_eq!(read_msg(&mut out).expect("atr").expect("some"), NHI_ATR);
         assert_eq!(read_msg(&mut out).expect("sw").expect("some"), [0x90, 0x00]);
-        assert_eq!(read_msg(&mut out).expect("rec").expect("some").len(), RECORD_LEN + 2);
+        assert_eq!(
+            read_msg(&mut out).expect("rec").expect("some").len(),
+            RECORD_LEN + 2
+        );
         assert!(read_msg(&mut out).expect("eof").is_none());
     }
 }

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use support::{err_code, ok, CardOpts, Host, Readers, Stack, TEST_ORIGIN};
 
 fn holders() -> Vec<CardBasicData> {
-    nhi_bridge::vcard::load_holders(&nhi_bridge::vcard::default_holders_path()).expect("sample holders")
+    nhi_bridge::vcard::load_holders(&nhi_bridge::vcard::default_holders_path())
+        .expect("sample holders")
 }
 
 fn read(host: &mut Host) -> Value {
@@ -21,7 +22,11 @@ fn read(host: &mut Host) -> Value {
 }
 
 fn proof(host: &mut Host, origin: Option<&str>, nonce: &Nonce) -> Value {
-    host.request_with(origin, json!({"type": "card_proof", "nonce": nonce.to_string()}), &mut Vec::new())
+    host.request_with(
+        origin,
+        json!({"type": "card_proof", "nonce": nonce.to_string()}),
+        &mut Vec::new(),
+    )
 }
 
 fn master() -> MasterKey {
@@ -31,14 +36,23 @@ fn master() -> MasterKey {
 #[test]
 fn reads_the_basic_data_of_every_card_model() {
     let hs = holders();
-    for (model, holder) in [("classic", &hs[0]), ("get-response", &hs[1]), ("select-6d00", &hs[4])] {
+    for (model, holder) in [
+        ("classic", &hs[0]),
+        ("get-response", &hs[1]),
+        ("select-6d00", &hs[4]),
+    ] {
         let stack = Stack::start_with(
             Readers::Vpcd,
-            Some(CardOpts { holder: Some(holder.national_id.to_string()), model, inserted: true }),
+            Some(CardOpts {
+                holder: Some(holder.national_id.to_string()),
+                model,
+                inserted: true,
+            }),
         );
         let mut host = stack.host().ready();
         let r = read(&mut host);
-        let got: CardBasicData = serde_json::from_value(ok(&r)["data"].clone()).expect("basic data decodes");
+        let got: CardBasicData =
+            serde_json::from_value(ok(&r)["data"].clone()).expect("basic data decodes");
         assert_eq!(&got, holder, "model {model}");
         assert_eq!(ok(&r)["reader"], "Virtual PCD 00 00");
         assert_eq!(host.exit_code(), Some(0));
@@ -59,7 +73,14 @@ fn card_proof_verifies_only_for_its_origin_and_nonce() {
     // The protocol crate's verifier (what the server's card authority runs) accepts it ...
     assert_eq!(verify(&master(), &card, TEST_ORIGIN, &nonce, &mac), Ok(()));
     // ... but not for another origin (a relay from a phishing site) ...
-    assert!(verify(&master(), &card, "https://nhi.example.evil.test", &nonce, &mac).is_err());
+    assert!(verify(
+        &master(),
+        &card,
+        "https://nhi.example.evil.test",
+        &nonce,
+        &mac
+    )
+    .is_err());
     // ... nor replayed against the next challenge the server issues.
     assert!(verify(&master(), &card, TEST_ORIGIN, &Nonce([0x5B; 32]), &mac).is_err());
     // A proof computed through another allowed origin does not verify for ours.
@@ -68,8 +89,14 @@ fn card_proof_verifies_only_for_its_origin_and_nonce() {
     assert_ne!(other_mac, mac);
     assert!(verify(&master(), &card, TEST_ORIGIN, &nonce, &other_mac).is_err());
     // Origins the bridge does not serve, or none at all, are refused before the card is used.
-    assert_eq!(err_code(&proof(&mut host, Some("https://evil.example"), &nonce)), "origin_not_allowed");
-    assert_eq!(err_code(&proof(&mut host, None, &nonce)), "origin_not_allowed");
+    assert_eq!(
+        err_code(&proof(&mut host, Some("https://evil.example"), &nonce)),
+        "origin_not_allowed"
+    );
+    assert_eq!(
+        err_code(&proof(&mut host, None, &nonce)),
+        "origin_not_allowed"
+    );
     // Still serving.
     ok(&read(&mut host));
 }
@@ -79,25 +106,40 @@ fn no_reader() {
     let stack = Stack::start_with(Readers::None, None);
     let mut host = stack.host().ready();
     assert_eq!(err_code(&read(&mut host)), "no_reader");
-    assert_eq!(err_code(&proof(&mut host, Some(TEST_ORIGIN), &Nonce([1; 32]))), "no_reader");
+    assert_eq!(
+        err_code(&proof(&mut host, Some(TEST_ORIGIN), &Nonce([1; 32]))),
+        "no_reader"
+    );
     let st = host.request(json!({"type": "status"}));
     assert_eq!(ok(&st)["service"], "running");
     assert_eq!(ok(&st)["readers"], json!([]));
     let (code, text) = stack.doctor();
     assert_eq!(code, 3, "{text}");
-    assert!(text.contains("請接上讀卡機") && text.contains("Plug in the card reader"), "{text}");
+    assert!(
+        text.contains("請接上讀卡機") && text.contains("Plug in the card reader"),
+        "{text}"
+    );
 }
 
 #[test]
 fn no_card_then_inserted() {
-    let stack = Stack::start_with(Readers::Vpcd, Some(CardOpts { inserted: false, ..CardOpts::default() }));
+    let stack = Stack::start_with(
+        Readers::Vpcd,
+        Some(CardOpts {
+            inserted: false,
+            ..CardOpts::default()
+        }),
+    );
     let mut host = stack.host().ready();
     assert_eq!(err_code(&read(&mut host)), "no_card");
     let st = host.request(json!({"type": "status"}));
     assert_eq!(ok(&st)["readers"][0]["card"], "empty");
     let (code, text) = stack.doctor();
     assert_eq!(code, 4, "{text}");
-    assert!(text.contains("讀卡機內沒有卡片") && text.contains("Insert the NHI card"), "{text}");
+    assert!(
+        text.contains("讀卡機內沒有卡片") && text.contains("Insert the NHI card"),
+        "{text}"
+    );
     stack.insert_card();
     ok(&read(&mut host));
 }
@@ -122,7 +164,10 @@ fn pcscd_stopped_and_restarted_under_a_running_host() {
     ok(&read(&mut host));
     stack.stop_pcscd();
     assert_eq!(err_code(&read(&mut host)), "pcsc_not_running");
-    assert_eq!(err_code(&proof(&mut host, Some(TEST_ORIGIN), &Nonce([2; 32]))), "pcsc_not_running");
+    assert_eq!(
+        err_code(&proof(&mut host, Some(TEST_ORIGIN), &Nonce([2; 32]))),
+        "pcsc_not_running"
+    );
     let st = host.request(json!({"type": "status"}));
     assert_eq!(ok(&st)["service"], "not_running");
     let (code, text) = stack.doctor();
@@ -142,27 +187,49 @@ fn oversize_and_garbage_frames_get_their_own_codes_and_the_host_keeps_serving() 
     assert_eq!(err_code(&read(&mut host)), "bad_request");
     host.hello();
     // Oversize (over 8 KiB): skipped, answered, stream stays in step.
-    let big = format!("{{\"v\":1,\"id\":99,\"cmd\":{{\"type\":\"status\"}},\"pad\":\"{}\"}}", "x".repeat(9000));
+    let big = format!(
+        "{{\"v\":1,\"id\":99,\"cmd\":{{\"type\":\"status\"}},\"pad\":\"{}\"}}",
+        "x".repeat(9000)
+    );
     host.send_raw(&nhi_bridge::framing::encode_frame(big.as_bytes()));
     let r = host.recv();
     assert_eq!(err_code(&r), "frame_too_large");
     assert_eq!(r["id"], Value::Null);
     // Garbage bytes, an empty frame, JSON that is not a command, an unknown command.
-    for garbage in [&b"\xff\xfe\x00garbage"[..], b"", b"[1,2,3]", b"{\"v\":1,\"id\":5,\"cmd\":{\"type\":\"format_card\"}}"] {
+    for garbage in [
+        &b"\xff\xfe\x00garbage"[..],
+        b"",
+        b"[1,2,3]",
+        b"{\"v\":1,\"id\":5,\"cmd\":{\"type\":\"format_card\"}}",
+    ] {
         host.send_raw(&nhi_bridge::framing::encode_frame(garbage));
-        assert_eq!(err_code(&host.recv()), "bad_request", "{:?}", String::from_utf8_lossy(garbage));
+        assert_eq!(
+            err_code(&host.recv()),
+            "bad_request",
+            "{:?}",
+            String::from_utf8_lossy(garbage)
+        );
     }
     // A newer protocol version than this bridge speaks.
     host.send(&json!({"v": 2, "id": 6, "cmd": {"type": "status"}}));
     let r = host.recv();
-    assert_eq!((err_code(&r), r["id"].clone()), ("bridge_version".to_string(), json!(6)));
+    assert_eq!(
+        (err_code(&r), r["id"].clone()),
+        ("bridge_version".to_string(), json!(6))
+    );
     ok(&read(&mut host));
     assert_eq!(host.exit_code(), Some(0));
 }
 
 #[test]
 fn other_cards_and_busy_cards_are_told_apart() {
-    let stack = Stack::start_with(Readers::Vpcd, Some(CardOpts { model: "not-nhi", ..CardOpts::default() }));
+    let stack = Stack::start_with(
+        Readers::Vpcd,
+        Some(CardOpts {
+            model: "not-nhi",
+            ..CardOpts::default()
+        }),
+    );
     let mut host = stack.host().ready();
     assert_eq!(err_code(&read(&mut host)), "not_nhi_card");
     drop(host);
@@ -173,7 +240,9 @@ fn other_cards_and_busy_cards_are_told_apart() {
     // Another program holds the card exclusively (PC/SC sharing violation).
     let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("context");
     let reader = std::ffi::CString::new("Virtual PCD 00 00").expect("name");
-    let holder = ctx.connect(&reader, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY).expect("exclusive connect");
+    let holder = ctx
+        .connect(&reader, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY)
+        .expect("exclusive connect");
     assert_eq!(err_code(&read(&mut host)), "card_busy");
     let st = host.request(json!({"type": "status"}));
     assert_eq!(ok(&st)["readers"][0]["card"], "in_use");
@@ -195,10 +264,16 @@ fn events_for_card_insert_remove_and_service_stop() {
     assert_eq!(ok(&sub)["readers"][0]["card"], "present");
     stack.ctl("remove");
     let ev = host.recv();
-    assert_eq!(ev["event"], json!({"type": "card_removed", "reader": "Virtual PCD 00 00"}));
+    assert_eq!(
+        ev["event"],
+        json!({"type": "card_removed", "reader": "Virtual PCD 00 00"})
+    );
     stack.ctl("insert");
     let ev = host.recv();
-    assert_eq!(ev["event"], json!({"type": "card_inserted", "reader": "Virtual PCD 00 00"}));
+    assert_eq!(
+        ev["event"],
+        json!({"type": "card_inserted", "reader": "Virtual PCD 00 00"})
+    );
     stack.stop_pcscd();
     let mut seen = Vec::new();
     while let Some(ev) = host.try_recv(Duration::from_secs(5)) {
@@ -208,7 +283,11 @@ fn events_for_card_insert_remove_and_service_stop() {
             break;
         }
     }
-    assert_eq!(seen.last().map(String::as_str), Some("service_stopped"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("service_stopped"),
+        "{seen:?}"
+    );
     stack.start_pcscd();
     let mut seen = Vec::new();
     while let Some(ev) = host.try_recv(Duration::from_secs(5)) {
@@ -218,25 +297,45 @@ fn events_for_card_insert_remove_and_service_stop() {
             break;
         }
     }
-    assert_eq!(seen.first().map(String::as_str), Some("service_started"), "{seen:?}");
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("service_started"),
+        "{seen:?}"
+    );
     assert!(seen.contains(&"reader_added".to_string()), "{seen:?}");
-    assert_eq!(seen.last().map(String::as_str), Some("card_inserted"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("card_inserted"),
+        "{seen:?}"
+    );
     let r = host.request(json!({"type": "unsubscribe"}));
     assert_eq!(ok(&r)["type"], "unsubscribed");
     stack.ctl("remove");
-    assert!(host.try_recv(Duration::from_millis(1500)).is_none(), "no events after unsubscribe");
+    assert!(
+        host.try_recv(Duration::from_millis(1500)).is_none(),
+        "no events after unsubscribe"
+    );
 }
 
 #[test]
 fn only_the_configured_extension_may_start_the_host() {
     let stack = Stack::start();
-    let mut host = Host::spawn(&stack.dir, &format!("chrome-extension://{}/", "a".repeat(32)));
+    let mut host = Host::spawn(
+        &stack.dir,
+        &format!("chrome-extension://{}/", "a".repeat(32)),
+    );
     let r = host.recv();
     assert_eq!(err_code(&r), "origin_not_allowed");
     assert_eq!(host.exit_code(), Some(1));
     // Firefox's calling convention with an unknown add-on id.
-    let mut host = Host::spawn(&stack.dir, "/usr/lib/mozilla/native-messaging-hosts/tw.nhi.card_bridge.json");
-    assert!(host.try_recv(Duration::from_secs(2)).is_none(), "not a browser call: no frames");
+    let mut host = Host::spawn(
+        &stack.dir,
+        "/usr/lib/mozilla/native-messaging-hosts/tw.nhi.card_bridge.json",
+    );
+    assert!(
+        host.try_recv(Duration::from_secs(2)).is_none(),
+        "not a browser call: no frames"
+    );
     // The log went to the log file, nothing but frames to stdout.
     let log = support::read_text(&stack.dir.join("host.log"));
     assert!(log.contains("caller not allowed"), "{log}");
@@ -248,7 +347,10 @@ fn doctor_says_all_is_well() {
     let stack = Stack::start();
     let (code, text) = stack.doctor();
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("一切正常") && text.contains("all is well"), "{text}");
+    assert!(
+        text.contains("一切正常") && text.contains("all is well"),
+        "{text}"
+    );
     assert!(text.contains("0000****5678"), "masked card number: {text}");
     assert!(!text.contains("A123456789"), "the ID is masked: {text}");
 }
@@ -262,11 +364,19 @@ fn install_writes_a_manifest_the_browser_accepts() {
         .env("HOME", &dir)
         .output()
         .expect("install");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = dir.join("NativeMessagingHosts/tw.nhi.card_bridge.json");
-    let m: Value = serde_json::from_slice(&std::fs::read(&file).expect("manifest written")).expect("json");
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("manifest written")).expect("json");
     assert_eq!(m["path"], support::BRIDGE);
-    assert_eq!(m["allowed_origins"], json!([format!("chrome-extension://{DEV_EXTENSION_ID}/")]));
+    assert_eq!(
+        m["allowed_origins"],
+        json!([format!("chrome-extension://{DEV_EXTENSION_ID}/")])
+    );
     let out = std::process::Command::new(support::BRIDGE)
         .args(["uninstall", "--profile"])
         .arg(&dir)

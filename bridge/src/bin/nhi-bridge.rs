@@ -34,7 +34,11 @@ fn main() -> ExitCode {
         Some("uninstall") => install_cmd(&args[1..], true),
         Some("doctor") => doctor::run(&mut std::io::stdout().lock()),
         Some("--version" | "-V") => {
-            println!("nhi-bridge {} (protocol {})", nhi_bridge::VERSION, nhi_protocol::bridge::PROTOCOL_VERSION);
+            println!(
+                "nhi-bridge {} (protocol {})",
+                nhi_bridge::VERSION,
+                nhi_protocol::bridge::PROTOCOL_VERSION
+            );
             0
         }
         Some("--help" | "-h" | "help") => {
@@ -66,7 +70,10 @@ fn host_mode(caller: &Caller) -> i32 {
     logging::init_file(config.log_path().as_deref(), "info");
     if !config.caller_allowed(caller) {
         tracing::warn!(?caller, "caller not allowed");
-        refuse(ErrorCode::OriginNotAllowed, "this extension may not use the bridge");
+        refuse(
+            ErrorCode::OriginNotAllowed,
+            "this extension may not use the bridge",
+        );
         return 1;
     }
     tracing::info!(?caller, version = nhi_bridge::VERSION, "started");
@@ -95,7 +102,11 @@ fn is_root() -> bool {
 
 fn install_cmd(args: &[String], remove: bool) -> i32 {
     let mut opts = Options {
-        scope: if is_root() { Scope::System } else { Scope::User },
+        scope: if is_root() {
+            Scope::System
+        } else {
+            Scope::User
+        },
         browsers: Browser::ALL.to_vec(),
         profile_dirs: Vec::new(),
         dry_run: false,

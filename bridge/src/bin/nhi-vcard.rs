@@ -41,12 +41,21 @@ mod imp {
     use signal_hook::iterator::Signals;
 
     fn log(msg: &str) {
-        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        eprintln!("[{}.{:06}] nhi-vcard[{}]: {msg}", t.as_secs(), t.subsec_micros(), std::process::id());
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "[{}.{:06}] nhi-vcard[{}]: {msg}",
+            t.as_secs(),
+            t.subsec_micros(),
+            std::process::id()
+        );
     }
 
     fn value(it: &mut std::slice::Iter<'_, String>, flag: &str) -> Result<String, String> {
-        it.next().cloned().ok_or_else(|| format!("{flag} needs a value"))
+        it.next()
+            .cloned()
+            .ok_or_else(|| format!("{flag} needs a value"))
     }
 
     pub fn main(args: Vec<String>) -> Result<(), String> {
@@ -73,13 +82,19 @@ mod imp {
                 "--present" => present = true,
                 "--absent" => present = false,
                 "--timeout-ms" => {
-                    timeout = Duration::from_millis(value(&mut it, a)?.parse().map_err(|_| "bad --timeout-ms")?)
+                    timeout = Duration::from_millis(
+                        value(&mut it, a)?.parse().map_err(|_| "bad --timeout-ms")?,
+                    )
                 }
                 other => return Err(format!("unknown option {other:?}")),
             }
         }
-        pcscd::wait_for_card(&reader, present, timeout)
-            .map_err(|e| format!("waiting for the card to be {} in {reader:?}: {e}", if present { "present" } else { "absent" }))
+        pcscd::wait_for_card(&reader, present, timeout).map_err(|e| {
+            format!(
+                "waiting for the card to be {} in {reader:?}: {e}",
+                if present { "present" } else { "absent" }
+            )
+        })
     }
 
     fn ctl(args: &[String]) -> Result<(), String> {
@@ -93,10 +108,13 @@ mod imp {
             }
         }
         let socket = socket.ok_or("--control SOCKET is required")?;
-        let mut s = UnixStream::connect(&socket).map_err(|e| format!("cannot reach the card at {}: {e}", socket.display()))?;
+        let mut s = UnixStream::connect(&socket)
+            .map_err(|e| format!("cannot reach the card at {}: {e}", socket.display()))?;
         writeln!(s, "{}", words.join(" ")).map_err(|e| e.to_string())?;
         let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).map_err(|e| e.to_string())?;
+        BufReader::new(s)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         let line = line.trim();
         println!("{line}");
         if line.starts_with("ok") {
@@ -150,8 +168,16 @@ mod imp {
                 }
                 ["status"] => format!(
                     "ok {} {} {}",
-                    if s.want_present { "inserted" } else { "removed" },
-                    if s.connected { "connected" } else { "not-connected" },
+                    if s.want_present {
+                        "inserted"
+                    } else {
+                        "removed"
+                    },
+                    if s.connected {
+                        "connected"
+                    } else {
+                        "not-connected"
+                    },
                     s.holder.card_number
                 ),
                 ["quit"] => {
@@ -210,7 +236,9 @@ mod imp {
                 "--holders" => holders_path = value(&mut it, a)?.into(),
                 "--model" => {
                     let m = value(&mut it, a)?;
-                    model = Model::parse(&m).ok_or(format!("unknown model {m:?} (classic, get-response, select-6d00, not-nhi)"))?;
+                    model = Model::parse(&m).ok_or(format!(
+                        "unknown model {m:?} (classic, get-response, select-6d00, not-nhi)"
+                    ))?;
                 }
                 "--host" => host = value(&mut it, a)?,
                 "--port" => port = value(&mut it, a)?.parse().map_err(|_| "bad --port")?,
@@ -223,7 +251,8 @@ mod imp {
             }
         }
         let holders = vcard::load_holders(&holders_path).map_err(|e| e.to_string())?;
-        let holder = vcard::pick_holder(&holders, holder_sel.as_deref()).map_err(|e| e.to_string())?;
+        let holder =
+            vcard::pick_holder(&holders, holder_sel.as_deref()).map_err(|e| e.to_string())?;
         let master = MasterKey::from_hex(&master_hex).map_err(|e| format!("--master-key: {e}"))?;
 
         let state = Arc::new(State {
@@ -240,7 +269,8 @@ mod imp {
         });
 
         // Signals.
-        let mut signals = Signals::new([SIGUSR1, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
+        let mut signals =
+            Signals::new([SIGUSR1, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
         {
             let state = state.clone();
             let holders = holders.clone();
@@ -255,7 +285,8 @@ mod imp {
         // Control socket.
         if let Some(path) = &control {
             let _ = std::fs::remove_file(path);
-            let listener = UnixListener::bind(path).map_err(|e| format!("control socket {}: {e}", path.display()))?;
+            let listener = UnixListener::bind(path)
+                .map_err(|e| format!("control socket {}: {e}", path.display()))?;
             let state = state.clone();
             let holders = holders.clone();
             std::thread::spawn(move || {
@@ -274,7 +305,10 @@ mod imp {
             });
         }
 
-        log(&format!("card {} ({:?}) for vpcd {host}:{port}", holder.card_number, model));
+        log(&format!(
+            "card {} ({:?}) for vpcd {host}:{port}",
+            holder.card_number, model
+        ));
         let mut card = VirtualCard::new(&holder, &master, model).map_err(|e| e.to_string())?;
         let mut unreachable_logged = false;
         loop {
@@ -344,7 +378,10 @@ mod imp {
                 s.want_present && !s.quit
             };
             match result {
-                Ok((st, _)) if !still_wanted => log(&format!("card removed (after {} APDUs, {} ATR polls)", st.apdus, st.atr_polls)),
+                Ok((st, _)) if !still_wanted => log(&format!(
+                    "card removed (after {} APDUs, {} ATR polls)",
+                    st.apdus, st.atr_polls
+                )),
                 Ok(_) => log("vpcd closed the connection (pcscd stopped?); reconnecting"),
                 Err(e) if !still_wanted => log(&format!("card removed ({e})")),
                 Err(e) => log(&format!("connection error: {e}; reconnecting")),

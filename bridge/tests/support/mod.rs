@@ -32,7 +32,12 @@ const VPCD_CONF: &str = "/etc/reader.conf.d";
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn find_pcscd() -> PathBuf {
-    for p in ["/usr/sbin/pcscd", "/usr/bin/pcscd", "/sbin/pcscd", "/usr/local/sbin/pcscd"] {
+    for p in [
+        "/usr/sbin/pcscd",
+        "/usr/bin/pcscd",
+        "/sbin/pcscd",
+        "/usr/local/sbin/pcscd",
+    ] {
         if Path::new(p).exists() {
             return p.into();
         }
@@ -43,14 +48,20 @@ fn find_pcscd() -> PathBuf {
 /// Whether `pid` runs (not a zombie).
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Ok(s) => s
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
         Err(_) => false,
     }
 }
 
 fn other_pcscd() -> Option<u32> {
     let raw = std::fs::read(PCSCD_PIDFILE).ok()?;
-    let text: String = raw.iter().filter(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+    let text: String = raw
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
     let pid: u32 = text.parse().ok()?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     (alive(pid) && comm.trim() == "pcscd").then_some(pid)
@@ -75,7 +86,11 @@ pub struct CardOpts {
 
 impl Default for CardOpts {
     fn default() -> Self {
-        Self { holder: None, model: "classic", inserted: true }
+        Self {
+            holder: None,
+            model: "classic",
+            inserted: true,
+        }
     }
 }
 
@@ -108,7 +123,11 @@ impl Stack {
         if let Some(pid) = other_pcscd() {
             panic!("a pcscd this test did not start is running (pid {pid}); stop it first (scripts/vcard.sh stop, or systemctl stop pcscd.socket pcscd.service)");
         }
-        let dir = std::env::temp_dir().join(format!("nhi-bridge-test-{}-{}", std::process::id(), unique()));
+        let dir = std::env::temp_dir().join(format!(
+            "nhi-bridge-test-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::create_dir_all(dir.join("no-readers")).expect("empty reader.conf.d");
         std::fs::write(
@@ -122,7 +141,15 @@ impl Stack {
         )
         .expect("config");
         let control = dir.join("card.sock");
-        let mut s = Stack { _serial: serial, _lock: lock, dir, readers, pcscd: None, card: None, control };
+        let mut s = Stack {
+            _serial: serial,
+            _lock: lock,
+            dir,
+            readers,
+            pcscd: None,
+            card: None,
+            control,
+        };
         s.start_pcscd();
         if let Some(opts) = card {
             s.start_card(&opts);
@@ -163,7 +190,10 @@ impl Stack {
 
     pub fn start_card(&mut self, opts: &CardOpts) {
         let mut cmd = Command::new(VCARD);
-        cmd.arg("--control").arg(&self.control).arg("--model").arg(opts.model);
+        cmd.arg("--control")
+            .arg(&self.control)
+            .arg("--model")
+            .arg(opts.model);
         if let Some(h) = &opts.holder {
             cmd.arg("--holder").arg(h);
         }
@@ -171,12 +201,20 @@ impl Stack {
             cmd.arg("--absent");
         }
         let log = File::create(self.dir.join("card.log")).expect("card log");
-        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("start nhi-vcard");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nhi-vcard");
         self.card = Some(child);
         // The control socket exists once the card is listening.
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(&self.control).is_err() {
-            assert!(Instant::now() < deadline, "nhi-vcard did not open its control socket");
+            assert!(
+                Instant::now() < deadline,
+                "nhi-vcard did not open its control socket"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         if opts.inserted {
@@ -186,7 +224,8 @@ impl Stack {
 
     /// Sends a control command to the card ("remove", "insert", "fault remove-on-read", ...).
     pub fn ctl(&self, cmd: &str) -> String {
-        let mut s = std::os::unix::net::UnixStream::connect(&self.control).expect("card control socket");
+        let mut s =
+            std::os::unix::net::UnixStream::connect(&self.control).expect("card control socket");
         writeln!(s, "{cmd}").expect("send");
         let mut line = String::new();
         BufReader::new(s).read_line(&mut line).expect("reply");
@@ -207,13 +246,19 @@ impl Stack {
     pub fn wait_card(&self, present: bool) {
         if let Err(e) = pcscd::wait_for_card(VPCD_READER, present, Duration::from_secs(10)) {
             let log = std::fs::read_to_string(self.dir.join("card.log")).unwrap_or_default();
-            panic!("card not {} in {VPCD_READER}: {e}\ncard log:\n{log}", if present { "present" } else { "absent" });
+            panic!(
+                "card not {} in {VPCD_READER}: {e}\ncard log:\n{log}",
+                if present { "present" } else { "absent" }
+            );
         }
     }
 
     /// Starts a host process as Chromium would for the development extension.
     pub fn host(&self) -> Host {
-        Host::spawn(&self.dir, &format!("chrome-extension://{DEV_EXTENSION_ID}/"))
+        Host::spawn(
+            &self.dir,
+            &format!("chrome-extension://{DEV_EXTENSION_ID}/"),
+        )
     }
 
     /// Runs `nhi-bridge doctor`; returns (exit code, output).
@@ -224,7 +269,10 @@ impl Stack {
             .env("HOME", &self.dir)
             .output()
             .expect("run doctor");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 }
 
@@ -292,7 +340,8 @@ impl Host {
             loop {
                 match framing::read_frame(&mut stdout, usize::MAX >> 1, &mut buf) {
                     Ok(true) => {
-                        let v: Value = serde_json::from_slice(&buf).unwrap_or_else(|e| json!({"unparseable": e.to_string()}));
+                        let v: Value = serde_json::from_slice(&buf)
+                            .unwrap_or_else(|e| json!({"unparseable": e.to_string()}));
                         if tx.send(Some(v)).is_err() {
                             return;
                         }
@@ -304,7 +353,12 @@ impl Host {
                 }
             }
         });
-        Host { child, stdin, rx, next_id: 1 }
+        Host {
+            child,
+            stdin,
+            rx,
+            next_id: 1,
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -320,19 +374,22 @@ impl Host {
 
     /// The next message from the host (fails the test after 10 s or at end of stream).
     pub fn recv(&mut self) -> Value {
-        self.try_recv(Duration::from_secs(10)).expect("a message from the host")
+        self.try_recv(Duration::from_secs(10))
+            .expect("a message from the host")
     }
 
     pub fn try_recv(&mut self, timeout: Duration) -> Option<Value> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(v) => v,
-            Err(_) => None,
-        }
+        self.rx.recv_timeout(timeout).unwrap_or_default()
     }
 
     /// Sends `cmd` with a fresh id (and `origin`, as the extension would) and returns the reply
     /// to it; events arriving meanwhile are returned in `events`.
-    pub fn request_with(&mut self, origin: Option<&str>, cmd: Value, events: &mut Vec<Value>) -> Value {
+    pub fn request_with(
+        &mut self,
+        origin: Option<&str>,
+        cmd: Value,
+        events: &mut Vec<Value>,
+    ) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let mut req = json!({"v": 1, "id": id, "cmd": cmd});
@@ -409,7 +466,10 @@ pub fn ok(reply: &Value) -> &Value {
 
 /// The error code of a reply.
 pub fn err_code(reply: &Value) -> String {
-    reply["result"]["err"]["code"].as_str().unwrap_or_else(|| panic!("expected an error, got {reply}")).to_string()
+    reply["result"]["err"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {reply}"))
+        .to_string()
 }
 
 /// Reads a whole file as text (for log assertions).
