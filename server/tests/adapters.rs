@@ -20,7 +20,10 @@ use nhi_server::app::Overrides;
 use nhi_server::config::{MailerKind, RegistryKind};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// An aiosmtpd process writing every message into a maildir; killed on drop.
@@ -31,26 +34,50 @@ struct SmtpServer {
 }
 
 impl SmtpServer {
-    fn start(dir: &Path) -> Option<Self> {
-        let python = ["/usr/bin/python3", "python3"].into_iter().find(|p| {
-            Command::new(p).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    fn python() -> Option<&'static str> {
+        let found = ["/usr/bin/python3", "python3"].into_iter().find(|p| {
+            Command::new(p)
+                .args(["-c", "import aiosmtpd"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
         });
-        let Some(python) = python else {
+        if found.is_none() {
             eprintln!("SKIPPED: SMTP test: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-            return None;
-        };
-        let port = free_port();
-        let maildir = dir.join("smtp-maildir");
+        }
+        found
+    }
+
+    fn start(dir: &Path) -> Option<Self> {
+        Self::start_on(dir, free_port())
+    }
+
+    fn start_on(dir: &Path, port: u16) -> Option<Self> {
+        let python = Self::python()?;
+        let maildir = dir.join(format!("smtp-maildir-{port}"));
         let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn aiosmtpd");
+        let server = Self {
+            child,
+            port,
+            maildir,
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Self { child, port, maildir });
+                return Some(server);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -59,7 +86,11 @@ impl SmtpServer {
 
     fn messages(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.maildir.join("new"))
-            .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -73,29 +104,41 @@ impl Drop for SmtpServer {
     }
 }
 
-both_engines!(mails_go_out_through_a_real_smtp_server, |h: Harness| async move {
-    let Some(smtp) = SmtpServer::start(h.dir.path()) else { return };
-    // A second app on the same database, configured for SMTP.
-    let url = h.app.services.config.database_url.clone();
-    let port = smtp.port;
-    let h2 = Harness::new(h.engine, move |c| {
-        c.database_url = url;
-        c.mailer = MailerKind::Smtp;
-        c.smtp_port = port;
-        c.smtp_timeout_ms = 5000;
-    })
-    .await
-    .expect("harness");
-    assert_eq!(h2.register(&holder(0), "wang@example.com").await.status, StatusCode::ACCEPTED);
-    h2.drain_outbox().await;
-    let msgs = smtp.messages();
-    assert_eq!(msgs.len(), 1, "{msgs:?}");
-    let m = &msgs[0];
-    assert!(m.contains("To: wang@example.com"), "{m}");
-    assert!(m.contains("Message-ID: <") && m.contains("@nhi-registration>"));
-    assert!(m.contains("multipart/alternative") && m.contains("text/html") && m.contains("text/plain"));
-    assert!(h2.outbox().await.iter().all(|m| m.3), "marked sent");
-});
+both_engines!(
+    mails_go_out_through_a_real_smtp_server,
+    |h: Harness| async move {
+        let Some(smtp) = SmtpServer::start(h.dir.path()) else {
+            return;
+        };
+        // A second app on the same database, configured for SMTP.
+        let url = h.app.services.config.database_url.clone();
+        let port = smtp.port;
+        let h2 = Harness::new(h.engine, move |c| {
+            c.database_url = url;
+            c.mailer = MailerKind::Smtp;
+            c.smtp_port = port;
+            c.smtp_timeout_ms = 5000;
+        })
+        .await
+        .expect("harness");
+        assert_eq!(
+            h2.register(&holder(0), "wang@example.com").await.status,
+            StatusCode::ACCEPTED
+        );
+        h2.drain_outbox().await;
+        let msgs = smtp.messages();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        let m = &msgs[0];
+        assert!(m.contains("To: wang@example.com"), "{m}");
+        assert!(m.contains("Message-ID: <") && m.contains("@nhi-registration>"));
+        assert!(
+            m.contains("multipart/alternative")
+                && m.contains("text/html")
+                && m.contains("text/plain")
+        );
+        assert!(h2.outbox().await.iter().all(|m| m.3), "marked sent");
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_means_retry_later_not_loss() {
@@ -111,39 +154,21 @@ async fn smtp_down_means_retry_later_not_loss() {
     h.register(&holder(1), "chen@example.com").await;
     h.drain_outbox().await; // connection refused → retry scheduled
     let (attempts, next, err): (i64, i64, Option<String>) =
-        sqlx::query_as("SELECT attempts, next_attempt_at, last_error FROM outbox").fetch_one(h.app.services.db.pool()).await.expect("row");
+        sqlx::query_as("SELECT attempts, next_attempt_at, last_error FROM outbox")
+            .fetch_one(h.app.services.db.pool())
+            .await
+            .expect("row");
     assert_eq!(attempts, 1);
     assert!(next > nhi_server::storage::now(), "backoff");
     assert!(err.is_some());
     // The server comes up on that port; once due, the mail goes out exactly once.
-    let Some(smtp) = SmtpServer::start_on(dir.path(), port) else { return };
+    let Some(smtp) = SmtpServer::start_on(dir.path(), port) else {
+        return;
+    };
     h.exec("UPDATE outbox SET next_attempt_at = 0").await;
     h.drain_outbox().await;
     h.drain_outbox().await;
     assert_eq!(smtp.messages().len(), 1);
-}
-
-impl SmtpServer {
-    fn start_on(dir: &Path, port: u16) -> Option<Self> {
-        // Start on a random port first to find python, then restart on the wanted one.
-        let probe = Self::start(dir)?;
-        drop(probe);
-        let maildir = dir.join("smtp-maildir-2");
-        let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn aiosmtpd");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Self { child, port, maildir });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("aiosmtpd did not start");
-    }
 }
 
 /// Fails the first `fail` sends, then records.
@@ -164,99 +189,150 @@ impl Mailer for FlakyMailer {
     }
 }
 
-both_engines!(outbox_retries_with_backoff_and_gives_up_after_max_attempts, |h: Harness| async move {
-    let mailer = Arc::new(FlakyMailer { fail: AtomicU32::new(2), sent: Mutex::new(Vec::new()) });
-    let url = h.app.services.config.database_url.clone();
-    let h = Harness::with_overrides(h.engine, move |c| {
-        c.database_url = url;
-        c.outbox_max_attempts = 3;
-    }, Overrides { mailer: Some(mailer.clone()), ..Overrides::default() })
-    .await
-    .expect("harness");
-    h.register(&holder(2), "lin@example.com").await;
-    for expected_attempts in 1..=2 {
+both_engines!(
+    outbox_retries_with_backoff_and_gives_up_after_max_attempts,
+    |h: Harness| async move {
+        let mailer = Arc::new(FlakyMailer {
+            fail: AtomicU32::new(2),
+            sent: Mutex::new(Vec::new()),
+        });
+        let url = h.app.services.config.database_url.clone();
+        let h = Harness::with_overrides(
+            h.engine,
+            move |c| {
+                c.database_url = url;
+                c.outbox_max_attempts = 3;
+            },
+            Overrides {
+                mailer: Some(mailer.clone()),
+                ..Overrides::default()
+            },
+        )
+        .await
+        .expect("harness");
+        h.register(&holder(2), "lin@example.com").await;
+        for expected_attempts in 1..=2 {
+            h.drain_outbox().await;
+            let (attempts, next): (i64, i64) =
+                sqlx::query_as("SELECT attempts, next_attempt_at - created_at FROM outbox")
+                    .fetch_one(h.app.services.db.pool())
+                    .await
+                    .expect("row");
+            assert_eq!(attempts, expected_attempts);
+            assert!(
+                next >= 5 * (1 << (expected_attempts - 1)),
+                "backoff grows: {next}"
+            );
+            assert!(mailer.sent.lock().expect("lock").is_empty());
+            h.exec("UPDATE outbox SET next_attempt_at = 0").await;
+        }
         h.drain_outbox().await;
-        let (attempts, next): (i64, i64) =
-            sqlx::query_as("SELECT attempts, next_attempt_at - created_at FROM outbox").fetch_one(h.app.services.db.pool()).await.expect("row");
-        assert_eq!(attempts, expected_attempts);
-        assert!(next >= 5 * (1 << (expected_attempts - 1)), "backoff grows: {next}");
-        assert!(mailer.sent.lock().expect("lock").is_empty());
-        h.exec("UPDATE outbox SET next_attempt_at = 0").await;
-    }
-    h.drain_outbox().await;
-    assert_eq!(mailer.sent.lock().expect("lock").len(), 1);
-    h.drain_outbox().await;
-    assert_eq!(mailer.sent.lock().expect("lock").len(), 1, "sent once");
+        assert_eq!(mailer.sent.lock().expect("lock").len(), 1);
+        h.drain_outbox().await;
+        assert_eq!(mailer.sent.lock().expect("lock").len(), 1, "sent once");
 
-    // A mail that keeps failing is given up after outbox_max_attempts and kept for inspection.
-    mailer.fail.store(100, Ordering::SeqCst);
-    h.register(&holder(3), "huang@example.com").await;
-    for _ in 0..5 {
-        h.drain_outbox().await;
-        h.exec("UPDATE outbox SET next_attempt_at = 0").await;
+        // A mail that keeps failing is given up after outbox_max_attempts and kept for inspection.
+        mailer.fail.store(100, Ordering::SeqCst);
+        h.register(&holder(3), "huang@example.com").await;
+        for _ in 0..5 {
+            h.drain_outbox().await;
+            h.exec("UPDATE outbox SET next_attempt_at = 0").await;
+        }
+        let failed: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL AND attempts = 3",
+        )
+        .fetch_one(h.app.services.db.pool())
+        .await
+        .expect("row");
+        assert_eq!(failed.0, 1);
     }
-    let failed: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL AND attempts = 3")
-        .fetch_one(h.app.services.db.pool()).await.expect("row");
-    assert_eq!(failed.0, 1);
-});
+);
 
 async fn start_registry(delay: Duration) -> String {
     let app = Router::new().route(
         "/check",
         post(move |Json(q): Json<RegistryQuery>| async move {
             tokio::time::sleep(delay).await;
-            Json(RegistryAnswer { matches: q.national_id == "B223456719" && q.household_number == "B0012345" && q.neighbourhood == 12 })
+            Json(RegistryAnswer {
+                matches: q.national_id == "B223456719"
+                    && q.household_number == "B0012345"
+                    && q.neighbourhood == 12,
+            })
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/check")
 }
 
-both_engines!(http_registry_adapter_follows_the_contract_and_times_out, |h: Harness| async move {
-    let url = start_registry(Duration::ZERO).await;
-    let db = h.app.services.config.database_url.clone();
-    let h = Harness::new(h.engine, move |c| {
-        c.database_url = db;
-        c.registry = RegistryKind::Http;
-        c.registry_url = Some(url);
-        c.registry_timeout_ms = 500;
-    })
-    .await
-    .expect("harness");
-    let chen = holder(1);
-    let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": chen.household });
-    assert_eq!(h.post("/api/v1/registrations/household-check", body).await.status, StatusCode::OK);
-    let mut other = chen.household.clone();
-    other.neighbourhood = 13;
-    let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": other });
-    assert_eq!(h.post("/api/v1/registrations/household-check", body).await.code(), "household_mismatch");
+both_engines!(
+    http_registry_adapter_follows_the_contract_and_times_out,
+    |h: Harness| async move {
+        let url = start_registry(Duration::ZERO).await;
+        let db = h.app.services.config.database_url.clone();
+        let h = Harness::new(h.engine, move |c| {
+            c.database_url = db;
+            c.registry = RegistryKind::Http;
+            c.registry_url = Some(url);
+            c.registry_timeout_ms = 500;
+        })
+        .await
+        .expect("harness");
+        let chen = holder(1);
+        let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": chen.household });
+        assert_eq!(
+            h.post("/api/v1/registrations/household-check", body)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let mut other = chen.household.clone();
+        other.neighbourhood = 13;
+        let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": other });
+        assert_eq!(
+            h.post("/api/v1/registrations/household-check", body)
+                .await
+                .code(),
+            "household_mismatch"
+        );
 
-    let slow = start_registry(Duration::from_secs(3)).await;
-    let db = h.app.services.config.database_url.clone();
-    let h = Harness::new(h.engine, move |c| {
-        c.database_url = db;
-        c.registry = RegistryKind::Http;
-        c.registry_url = Some(slow);
-        c.registry_timeout_ms = 300;
-    })
-    .await
-    .expect("harness");
-    let started = std::time::Instant::now();
-    let r = h.register(&chen, "chen@example.com").await;
-    assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable"));
-    assert!(started.elapsed() < Duration::from_secs(2), "bounded by the timeout");
-    assert!(h.outbox().await.is_empty(), "nothing half-done");
+        let slow = start_registry(Duration::from_secs(3)).await;
+        let db = h.app.services.config.database_url.clone();
+        let h = Harness::new(h.engine, move |c| {
+            c.database_url = db;
+            c.registry = RegistryKind::Http;
+            c.registry_url = Some(slow);
+            c.registry_timeout_ms = 300;
+        })
+        .await
+        .expect("harness");
+        let started = std::time::Instant::now();
+        let r = h.register(&chen, "chen@example.com").await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable")
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "bounded by the timeout"
+        );
+        assert!(h.outbox().await.is_empty(), "nothing half-done");
 
-    let dead = format!("http://127.0.0.1:{}/check", free_port());
-    let db = h.app.services.config.database_url.clone();
-    let h = Harness::new(h.engine, move |c| {
-        c.database_url = db;
-        c.registry = RegistryKind::Http;
-        c.registry_url = Some(dead);
-    })
-    .await
-    .expect("harness");
-    assert_eq!(h.register(&chen, "chen@example.com").await.code(), "registry_unavailable");
-});
+        let dead = format!("http://127.0.0.1:{}/check", free_port());
+        let db = h.app.services.config.database_url.clone();
+        let h = Harness::new(h.engine, move |c| {
+            c.database_url = db;
+            c.registry = RegistryKind::Http;
+            c.registry_url = Some(dead);
+        })
+        .await
+        .expect("harness");
+        assert_eq!(
+            h.register(&chen, "chen@example.com").await.code(),
+            "registry_unavailable"
+        );
+    }
+);

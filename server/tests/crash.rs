@@ -29,7 +29,10 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
 }
 
 async fn start(dir: &Path, db: &str, worker: bool, abort_after_send: bool) -> Server {
@@ -49,16 +52,23 @@ async fn start(dir: &Path, db: &str, worker: bool, abort_after_send: bool) -> Se
         .env_remove("NHI_CONFIG")
         .env_remove("NHI_FAULT_ABORT_AFTER_SEND")
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.join(format!("server-{port}.log"))).expect("log")));
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join(format!("server-{port}.log"))).expect("log"),
+        ));
     if abort_after_send {
         cmd.env("NHI_FAULT_ABORT_AFTER_SEND", "1");
     }
-    let child = cmd.spawn().expect("spawn nhi-server");
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Server {
+        child: cmd.spawn().expect("spawn nhi-server"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            return Server { child, base };
+        if reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -96,7 +106,11 @@ async fn register(base: &str, h: &Holder) {
 
 fn mail_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir.join("mail"))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -110,10 +124,14 @@ async fn wait_for_mails(dir: &Path, n: usize) {
 async fn outbox_state(db: &str) -> Vec<(i64, bool)> {
     let db = nhi_server::storage::Db::connect(db, 2).await.expect("db");
     let mut conn = db.conn().await.expect("conn");
-    let rows = nhi_server::storage::outbox::all(&mut conn).await.expect("rows");
+    let rows = nhi_server::storage::outbox::all(&mut conn)
+        .await
+        .expect("rows");
     drop(conn);
     db.close().await;
-    rows.into_iter().map(|(m, sent)| (m.attempts, sent.is_some())).collect()
+    rows.into_iter()
+        .map(|(m, sent)| (m.attempts, sent.is_some()))
+        .collect()
 }
 
 async fn killed_before_sending(db: String) {
@@ -123,7 +141,11 @@ async fn killed_before_sending(db: String) {
     s.child.kill().expect("SIGKILL");
     let _ = s.child.wait();
     assert!(mail_files(dir.path()).is_empty(), "killed before any send");
-    assert_eq!(outbox_state(&db).await, vec![(0, false)], "the mail survived the crash in the outbox");
+    assert_eq!(
+        outbox_state(&db).await,
+        vec![(0, false)],
+        "the mail survived the crash in the outbox"
+    );
 
     let s = start(dir.path(), &db, true, false).await;
     wait_for_mails(dir.path(), 1).await;
@@ -147,14 +169,26 @@ async fn aborted_after_sending(db: String) {
     while s.child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(s.child.try_wait().expect("wait").is_some(), "the fault hook aborted the server");
+    assert!(
+        s.child.try_wait().expect("wait").is_some(),
+        "the fault hook aborted the server"
+    );
     assert_eq!(mail_files(dir.path()).len(), 1);
-    assert_eq!(outbox_state(&db).await, vec![(1, false)], "sent but not marked");
+    assert_eq!(
+        outbox_state(&db).await,
+        vec![(1, false)],
+        "sent but not marked"
+    );
 
     // The lease of the crashed claim must run out before another worker may retry.
     let db_url = db.clone();
-    let conn_db = nhi_server::storage::Db::connect(&db_url, 2).await.expect("db");
-    sqlx::query("UPDATE outbox SET claimed_until = 0").execute(conn_db.pool()).await.expect("expire lease");
+    let conn_db = nhi_server::storage::Db::connect(&db_url, 2)
+        .await
+        .expect("db");
+    sqlx::query("UPDATE outbox SET claimed_until = 0")
+        .execute(conn_db.pool())
+        .await
+        .expect("expire lease");
     conn_db.close().await;
 
     let s = start(dir.path(), &db, true, false).await;
@@ -164,7 +198,11 @@ async fn aborted_after_sending(db: String) {
     }
     drop(s);
     assert_eq!(outbox_state(&db).await, vec![(2, true)]);
-    assert_eq!(mail_files(dir.path()).len(), 1, "re-delivery overwrote the same mail file");
+    assert_eq!(
+        mail_files(dir.path()).len(),
+        1,
+        "re-delivery overwrote the same mail file"
+    );
 }
 
 fn sqlite_url() -> (tempfile::TempDir, String) {

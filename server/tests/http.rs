@@ -6,58 +6,125 @@ use axum::http::{header, Method, StatusCode};
 use common::{holder, Engine, Harness, ORIGIN, PASSWORD};
 use serde_json::json;
 
-both_engines!(state_changing_requests_need_the_header_and_our_origin, |h: Harness| async move {
-    let no_header = h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[("x-nhi-request", "0")]).await;
-    assert_eq!((no_header.status, no_header.code()), (StatusCode::FORBIDDEN, "csrf_rejected"));
-    let foreign = h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[("origin", "https://evil.example")]).await;
-    assert_eq!(foreign.code(), "csrf_rejected");
-    let ok = h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await;
-    assert_eq!(ok.status, StatusCode::OK);
-    assert_eq!(ok.json["nonce"].as_str().map(str::len), Some(64));
-    assert_eq!(ok.json["expires_in_seconds"], 300);
-});
-
-both_engines!(every_answer_carries_the_security_headers, |h: Harness| async move {
-    for path in ["/healthz", "/api/v1/places", "/register", "/missing.js"] {
-        let r = h.get(path).await;
-        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
-        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{path}: {csp}");
-        assert!(csp.contains("frame-ancestors 'none'"));
-        assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(r.headers[header::REFERRER_POLICY], "no-referrer");
+both_engines!(
+    state_changing_requests_need_the_header_and_our_origin,
+    |h: Harness| async move {
+        let no_header = h
+            .request(
+                Method::POST,
+                "/api/v1/card-proof/nonce",
+                None,
+                &[("x-nhi-request", "0")],
+            )
+            .await;
+        assert_eq!(
+            (no_header.status, no_header.code()),
+            (StatusCode::FORBIDDEN, "csrf_rejected")
+        );
+        let foreign = h
+            .request(
+                Method::POST,
+                "/api/v1/card-proof/nonce",
+                None,
+                &[("origin", "https://evil.example")],
+            )
+            .await;
+        assert_eq!(foreign.code(), "csrf_rejected");
+        let ok = h
+            .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+            .await;
+        assert_eq!(ok.status, StatusCode::OK);
+        assert_eq!(ok.json["nonce"].as_str().map(str::len), Some(64));
+        assert_eq!(ok.json["expires_in_seconds"], 300);
     }
-    assert_eq!(h.get("/api/v1/places").await.headers[header::CACHE_CONTROL], "no-store");
-});
+);
+
+both_engines!(
+    every_answer_carries_the_security_headers,
+    |h: Harness| async move {
+        for path in ["/healthz", "/api/v1/places", "/register", "/missing.js"] {
+            let r = h.get(path).await;
+            let csp = r.headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .expect("csp");
+            assert!(
+                csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+                "{path}: {csp}"
+            );
+            assert!(csp.contains("frame-ancestors 'none'"));
+            assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(r.headers[header::REFERRER_POLICY], "no-referrer");
+        }
+        assert_eq!(
+            h.get("/api/v1/places").await.headers[header::CACHE_CONTROL],
+            "no-store"
+        );
+    }
+);
 
 both_engines!(malformed_bodies_name_the_field, |h: Harness| async move {
     let p = holder(0);
     let mut body = h.register_body(&p, "a@example.com", PASSWORD).await;
     body["card"]["national_id"] = json!("A123456788");
     let r = h.post("/api/v1/registrations", body).await;
-    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad_request"));
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
     assert_eq!(r.json["field"], "card.national_id");
     let mut body = h.register_body(&p, "a@example.com", PASSWORD).await;
     body["email"] = json!("not an email");
-    assert_eq!(h.post("/api/v1/registrations", body).await.json["field"], "email");
-    let r = h.request(Method::POST, "/api/v1/session", None, &[("content-type", "application/json")]).await;
+    assert_eq!(
+        h.post("/api/v1/registrations", body).await.json["field"],
+        "email"
+    );
+    let r = h
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
     assert_eq!(r.code(), "bad_request");
-    let r = h.request(Method::POST, "/api/v1/session", None, &[("content-type", "text/plain")]).await;
+    let r = h
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            &[("content-type", "text/plain")],
+        )
+        .await;
     assert_eq!(r.json["field"], "content-type");
     let huge = json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p).await });
     let r = h.post("/api/v1/registrations/confirm", huge).await;
     assert_eq!(r.code(), "bad_request");
 });
 
-both_engines!(places_list_counties_townships_villages, |h: Harness| async move {
-    let r = h.get("/api/v1/places").await;
-    assert_eq!(r.status, StatusCode::OK);
-    let counties = r.json["counties"].as_array().expect("counties");
-    assert!(counties.len() >= 5);
-    let taipei = counties.iter().find(|c| c["name"] == "臺北市").expect("臺北市");
-    let daan = taipei["townships"].as_array().expect("t").iter().find(|t| t["name"] == "大安區").expect("大安區");
-    assert!(daan["villages"].as_array().expect("v").contains(&json!("龍坡里")));
-});
+both_engines!(
+    places_list_counties_townships_villages,
+    |h: Harness| async move {
+        let r = h.get("/api/v1/places").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let counties = r.json["counties"].as_array().expect("counties");
+        assert!(counties.len() >= 5);
+        let taipei = counties
+            .iter()
+            .find(|c| c["name"] == "臺北市")
+            .expect("臺北市");
+        let daan = taipei["townships"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .find(|t| t["name"] == "大安區")
+            .expect("大安區");
+        assert!(daan["villages"]
+            .as_array()
+            .expect("v")
+            .contains(&json!("龍坡里")));
+    }
+);
 
 #[tokio::test]
 async fn per_ip_rate_limit_answers_429_with_retry_after() {
@@ -68,10 +135,20 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
     .await
     .expect("harness");
     for _ in 0..3 {
-        assert_eq!(h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await.status, StatusCode::OK);
+        assert_eq!(
+            h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+                .await
+                .status,
+            StatusCode::OK
+        );
     }
-    let r = h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await;
-    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    let r = h
+        .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     // GETs are not limited.
     assert_eq!(h.get("/api/v1/places").await.status, StatusCode::OK);
@@ -79,12 +156,18 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn secure_cookies_on_https_origins() {
-    let h = Harness::new(Engine::Sqlite, |c| c.public_origin = "https://nhi.example".into()).await.expect("harness");
+    let h = Harness::new(Engine::Sqlite, |c| {
+        c.public_origin = "https://nhi.example".into()
+    })
+    .await
+    .expect("harness");
     assert!(h.app.services.config.secure_cookies());
     let r = h.get("/healthz").await;
     assert!(r.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     // Our test ORIGIN is now foreign.
-    let r = h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await;
+    let r = h
+        .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+        .await;
     assert_eq!(r.code(), "csrf_rejected");
     let _ = ORIGIN;
 }
@@ -104,9 +187,16 @@ async fn spa_fallback_serves_index_but_not_for_assets() {
     assert!(r.text.contains("<title>NHI"));
     let r = h.get("/app.js").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers[header::CONTENT_TYPE].to_str().expect("ct").contains("javascript"));
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .expect("ct")
+        .contains("javascript"));
     for missing in ["/app-typo.js", "/assets/x.css", "/pkg/app_bg.wasm"] {
-        assert_eq!(h.get(missing).await.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(
+            h.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
     }
     let r = h.get("/api/v1/nope").await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
@@ -122,8 +212,16 @@ async fn operations_endpoints() {
     assert!(m.text.contains("nhi_outbox_mails{state=\"pending\"} 1"));
     let doc = h.get("/api/openapi.json").await;
     assert_eq!(doc.status, StatusCode::OK);
-    assert!(doc.json["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
-    for path in ["/api/v1/registrations", "/api/v1/registrations/confirm", "/api/v1/registrations/resend", "/api/v1/session", "/api/v1/card-proof/nonce"] {
+    assert!(doc.json["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/api/v1/registrations",
+        "/api/v1/registrations/confirm",
+        "/api/v1/registrations/resend",
+        "/api/v1/session",
+        "/api/v1/card-proof/nonce",
+    ] {
         assert!(doc.json["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc.json["components"]["schemas"]["RegisterDoc"].is_object());

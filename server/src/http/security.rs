@@ -106,11 +106,14 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
+/// Tokens left and when they were counted.
+type Bucket = (f64, Instant);
+
 /// A token bucket per (IP, endpoint class).
 pub struct RateLimiter {
     per_minute: u32,
     burst: u32,
-    buckets: Mutex<HashMap<(IpAddr, &'static str), (f64, Instant)>>,
+    buckets: Mutex<HashMap<(IpAddr, &'static str), Bucket>>,
 }
 
 impl RateLimiter {

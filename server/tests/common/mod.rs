@@ -35,7 +35,9 @@ macro_rules! both_engines {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let h = common::Harness::new(common::Engine::Sqlite, |_| {}).await.expect("sqlite harness");
+                let h = common::Harness::new(common::Engine::Sqlite, |_| {})
+                    .await
+                    .expect("sqlite harness");
                 ($body)(h).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,8 +58,13 @@ pub async fn postgres_url() -> Option<String> {
         return None;
     };
     let name = format!("nhi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to NHI_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to NHI_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
     Some(format!("{prefix}/{name}"))
 }
@@ -78,7 +85,8 @@ pub struct Holder {
 }
 
 pub fn holders() -> Vec<Holder> {
-    let v: Value = serde_json::from_str(include_str!("../../../data/sample/card-holders.json")).expect("json");
+    let v: Value =
+        serde_json::from_str(include_str!("../../../data/sample/card-holders.json")).expect("json");
     v["holders"]
         .as_array()
         .expect("holders")
@@ -113,7 +121,11 @@ impl Harness {
         Self::with_overrides(engine, tweak, Overrides::default()).await
     }
 
-    pub async fn with_overrides(engine: Engine, tweak: impl FnOnce(&mut Config), o: Overrides) -> Option<Self> {
+    pub async fn with_overrides(
+        engine: Engine,
+        tweak: impl FnOnce(&mut Config),
+        o: Overrides,
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
         if engine == Engine::Postgres {
@@ -123,10 +135,22 @@ impl Harness {
         let mail_dir = config.mail_dir.clone();
         let app = build(config, o).await.expect("app builds");
         let master = MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("key");
-        Some(Self { app, engine, dir, mail_dir, master })
+        Some(Self {
+            app,
+            engine,
+            dir,
+            mail_dir,
+            master,
+        })
     }
 
-    pub async fn request(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut b = Request::builder().method(method.clone()).uri(path);
         let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
         if method != Method::GET {
@@ -141,16 +165,29 @@ impl Harness {
             b = b.header(*k, *v);
         }
         let req = match body {
-            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string())),
             None => b.body(Body::empty()),
         }
         .expect("request");
-        let resp = self.app.router.clone().oneshot(req).await.expect("infallible");
+        let resp = self
+            .app
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, json, text: String::from_utf8_lossy(&bytes).into_owned() }
+        Resp {
+            status,
+            headers,
+            json,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
@@ -162,7 +199,9 @@ impl Harness {
     }
 
     pub async fn nonce(&self) -> Nonce {
-        let r = self.request(Method::POST, "/api/v1/card-proof/nonce", None, &[]).await;
+        let r = self
+            .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         serde_json::from_value(r.json["nonce"].clone()).expect("nonce")
     }
@@ -171,7 +210,11 @@ impl Harness {
     pub fn answer(&self, card: &CardBasicData, origin: &str, nonce: Nonce) -> CardProof {
         let key = card_proof::derive_card_key(&self.master, &card.card_number);
         let mac = card_proof::card_mac(&key, &card_proof::challenge(origin, &nonce));
-        CardProof { card_number: card.card_number.clone(), nonce, mac }
+        CardProof {
+            card_number: card.card_number.clone(),
+            nonce,
+            mac,
+        }
     }
 
     pub async fn proof(&self, h: &Holder) -> Value {
@@ -215,14 +258,21 @@ impl Harness {
     /// The ticket of the newest activation mail to `email`.
     pub async fn ticket_for(&self, email: &str) -> String {
         let mails = self.outbox().await;
-        let (_, _, text, _) =
-            mails.iter().rev().find(|(k, to, _, _)| k == "activation" && to == email).expect("activation mail");
+        let (_, _, text, _) = mails
+            .iter()
+            .rev()
+            .find(|(k, to, _, _)| k == "activation" && to == email)
+            .expect("activation mail");
         ticket_in(text)
     }
 
     pub fn mail_files(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(&self.mail_dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -248,7 +298,10 @@ impl Harness {
     }
 
     pub async fn exec(&self, sql: &str) {
-        sqlx::query(sql).execute(self.app.services.db.pool()).await.expect("sql");
+        sqlx::query(sql)
+            .execute(self.app.services.db.pool())
+            .await
+            .expect("sql");
     }
 
     pub async fn audit_actions(&self) -> Vec<(String, String)> {
@@ -266,7 +319,10 @@ impl Harness {
 
 pub fn ticket_in(text: &str) -> String {
     let start = text.find("ticket=").expect("link in mail") + "ticket=".len();
-    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }
 
 pub struct Resp {
