@@ -1,0 +1,22 @@
+//! The virtual card's APDU parser (and the status-word splitter the host uses): arbitrary
+//! command APDUs get a status word, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nhi_bridge::vcard::{Model, VirtualCard};
+use nhi_protocol::card_proof::{MasterKey, TEST_MASTER_KEY_HEX};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(holders) = nhi_bridge::vcard::load_holders(&nhi_bridge::vcard::default_holders_path()) else { return };
+    let Some(holder) = holders.first() else { return };
+    let Ok(master) = MasterKey::from_hex(TEST_MASTER_KEY_HEX) else { return };
+    for model in [Model::Classic, Model::GetResponse, Model::SelectRefused, Model::NotNhi] {
+        let Ok(mut card) = VirtualCard::new(holder, &master, model) else { return };
+        // Several APDUs per input, split on a 0xFF 0xFF marker.
+        for apdu in data.split(|&b| b == 0xFF) {
+            let r = card.process(apdu);
+            assert!(r.len() >= 2, "every answer ends in a status word");
+            let _ = nhi_protocol::apdu::split_response(&r).expect("splits");
+        }
+    }
+});
