@@ -1,20 +1,81 @@
-//! The citizen-facing single-page app: registration, confirmation, login and online services.
+//! The citizen-facing single-page app: self-check (F0), registration (F1), email
+//! confirmation (F2), login (F3) and resend (F8).
 //!
-//! Built by Trunk from `app/index.html` into `dist/`, which the server serves.
+//! Built by Trunk from `app/index.html` into `dist/`, which the server serves. The zxcvbn
+//! strength check is a separate worker (`src/bin/nhi-strength.rs`) started on demand.
+
+pub mod api;
+pub mod bridge;
+pub mod components;
+pub mod i18n;
+pub mod pages;
+pub mod route;
+pub mod strength;
+pub mod util;
 
 use leptos::prelude::*;
 
-/// The application shell.
+use crate::i18n::{use_i18n, I18n, T};
+use crate::route::{use_route, Link};
+
+/// The application shell: skip link, header with the language switch, navigation, the page.
 #[component]
 pub fn App() -> impl IntoView {
+    let i = I18n::init();
+    provide_context(i);
+    let route = use_route();
+    let page = move || match route.path.get().as_str() {
+        "/" | "/index.html" => pages::landing::Landing().into_any(),
+        "/check" => pages::check::SelfCheck().into_any(),
+        "/register" => pages::register::Register().into_any(),
+        "/confirm" => pages::confirm::Confirm().into_any(),
+        "/resend" => pages::resend::Resend().into_any(),
+        "/login" => pages::login::Login().into_any(),
+        "/home" => pages::home::Home().into_any(),
+        "/download" => pages::landing::Download().into_any(),
+        _ => pages::landing::NotFound().into_any(),
+    };
+    crate::util::set_timeout(0, || crate::util::mark("nhi-interactive"));
     view! {
+        <a class="skip-link" href="#main">{move || i.t(T::SkipToMain)}</a>
         <header class="site-header">
-            <p class="site-name" lang="zh-Hant-TW">"衛生福利部中央健康保險署"</p>
-            <p class="site-name-en" lang="en">"National Health Insurance Administration"</p>
+            <div class="header-inner">
+                <Link href="/" class="brand">
+                    <span class="brand-agency">{move || i.t(T::Agency)}</span>
+                    <span class="brand-title">{move || i.t(T::AppTitle)}</span>
+                </Link>
+                <LangSwitch />
+            </div>
+            <nav class="site-nav" aria-label=move || i.t(T::NavLabel)>
+                <ul>
+                    <li><Link href="/check">{move || i.t(T::NavCheck)}</Link></li>
+                    <li><Link href="/register">{move || i.t(T::NavRegister)}</Link></li>
+                    <li><Link href="/resend">{move || i.t(T::NavResend)}</Link></li>
+                    <li><Link href="/login">{move || i.t(T::NavLogin)}</Link></li>
+                </ul>
+            </nav>
         </header>
-        <main id="main" class="page">
-            <h1>"健保卡網路服務註冊"</h1>
-            <p lang="en">"NHI card online service registration"</p>
-        </main>
+        <main id="main" class="page" tabindex="-1">{page}</main>
+        <footer class="site-footer">
+            <p>{move || i.t(T::Footer)}</p>
+        </footer>
+    }
+}
+
+/// The zh-TW / English switch; the choice persists (localStorage).
+#[component]
+fn LangSwitch() -> impl IntoView {
+    let i = use_i18n();
+    view! {
+        <button
+            type="button"
+            id="lang-switch"
+            class="button button-quiet lang-switch"
+            lang=move || i.get().other().tag()
+            aria-label=move || i.t(T::LangSwitchLabel)
+            on:click=move |_| i.set(i.get().other())
+        >
+            {move || i.t(T::LangSwitch)}
+        </button>
     }
 }

@@ -1,0 +1,286 @@
+//! The page side of the card bridge: `window.postMessage` to the extension's content script
+//! (bridge/extension/README) and the replies and events it posts back.
+//!
+//! Requests carry `{channel: "nhi-card-bridge:page", v, id, cmd, timeout_ms}`; answers come
+//! as `{channel: "nhi-card-bridge:ext", kind: "reply"|"event"|"ready", …}` with the shapes of
+//! [`nhi_protocol::bridge::HostMessage`]. Everything the extension posts is treated as
+//! untrusted input: anything that does not parse is ignored or becomes a coded error.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use nhi_protocol::bridge::{
+    Answer, BridgeError, Command, ErrorCode, Event, HostMessage, Outcome, PROTOCOL_VERSION,
+};
+use nhi_protocol::card_proof::Nonce;
+use nhi_protocol::CardBasicData;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+const TO_EXT: &str = "nhi-card-bridge:page";
+const FROM_EXT: &str = "nhi-card-bridge:ext";
+/// How long the extension may take for one command (it answers `timeout` itself after this).
+const DEFAULT_TIMEOUT_MS: u32 = 20_000;
+
+type Reply = Result<Answer, BridgeError>;
+type Listener = Rc<dyn Fn(&Event)>;
+
+#[derive(Default)]
+struct State {
+    installed: bool,
+    next_id: u32,
+    pending: HashMap<u32, oneshot::Sender<Reply>>,
+    listeners: Vec<(u32, Listener)>,
+    next_listener: u32,
+    /// The host pushes events on this page's connection once subscribed.
+    subscribed: bool,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// Whether the extension's content script marked this page (it runs at document_start).
+pub fn extension_present() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .is_some_and(|e| e.has_attribute("data-nhi-card-bridge"))
+}
+
+fn install() {
+    let already = STATE.with(|s| std::mem::replace(&mut s.borrow_mut().installed, true));
+    if already {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(on_message);
+    let _ = window.add_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
+    handler.forget(); // lives as long as the page
+}
+
+fn on_message(ev: web_sys::MessageEvent) {
+    // Only our own window's messages (the content script posts into the page's window).
+    let own = web_sys::window().map(JsValue::from);
+    if ev.source().map(JsValue::from) != own {
+        return;
+    }
+    let Some(json) = js_sys::JSON::stringify(&ev.data())
+        .ok()
+        .and_then(|s| s.as_string())
+    else {
+        return;
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) else {
+        return;
+    };
+    if value.get("channel").and_then(|c| c.as_str()) != Some(FROM_EXT) {
+        return;
+    }
+    if value.get("kind").and_then(|k| k.as_str()) == Some("ready") {
+        return;
+    }
+    match serde_json::from_value::<HostMessage>(value.clone()) {
+        Ok(HostMessage::Reply {
+            id: Some(id),
+            result,
+            ..
+        }) => settle(id, result.into()),
+        Ok(HostMessage::Reply {
+            id: None, result, ..
+        }) => {
+            // An error for everything in flight (the host exited, or refused the extension).
+            let err = match result {
+                Outcome::Err(e) => e,
+                Outcome::Ok(_) => BridgeError::new(ErrorCode::BadRequest, "reply without id"),
+            };
+            let all: Vec<u32> = STATE.with(|s| s.borrow().pending.keys().copied().collect());
+            for id in all {
+                settle(id, Err(err.clone()));
+            }
+        }
+        Ok(HostMessage::Event { event, .. }) => {
+            let listeners: Vec<Listener> = STATE.with(|s| {
+                s.borrow()
+                    .listeners
+                    .iter()
+                    .map(|(_, l)| l.clone())
+                    .collect()
+            });
+            for l in listeners {
+                l(&event);
+            }
+        }
+        Err(_) => {
+            // A reply we cannot parse still answers its request, as a coded error.
+            if let Some(id) = value
+                .get("id")
+                .and_then(|i| i.as_u64())
+                .and_then(|i| u32::try_from(i).ok())
+            {
+                settle(
+                    id,
+                    Err(BridgeError::new(ErrorCode::Internal, "unreadable answer")),
+                );
+            }
+        }
+    }
+}
+
+fn settle(id: u32, reply: Reply) {
+    if let Some(tx) = STATE.with(|s| s.borrow_mut().pending.remove(&id)) {
+        let _ = tx.send(reply);
+    }
+}
+
+/// Sends one command and waits for its answer (the extension enforces `timeout_ms`; the
+/// page adds its own guard in case the extension goes away).
+pub async fn request(cmd: Command) -> Reply {
+    if !extension_present() {
+        return Err(BridgeError::new(
+            ErrorCode::ExtensionMissing,
+            "no content script",
+        ));
+    }
+    install();
+    let (tx, rx) = oneshot::channel();
+    let id = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.next_id = s.next_id.wrapping_add(1).max(1);
+        let id = s.next_id;
+        s.pending.insert(id, tx);
+        id
+    });
+    let msg = serde_json::json!({
+        "channel": TO_EXT,
+        "v": PROTOCOL_VERSION,
+        "id": id,
+        "cmd": cmd,
+        "timeout_ms": DEFAULT_TIMEOUT_MS,
+    });
+    let posted = web_sys::window().is_some_and(|w| {
+        let Ok(js) = js_sys::JSON::parse(&msg.to_string()) else {
+            return false;
+        };
+        let origin = w.location().origin().unwrap_or_else(|_| "*".into());
+        w.post_message(&js, &origin).is_ok()
+    });
+    if !posted {
+        settle(
+            id,
+            Err(BridgeError::new(ErrorCode::Internal, "postMessage failed")),
+        );
+    }
+    crate::util::set_timeout(DEFAULT_TIMEOUT_MS + 2_000, move || {
+        settle(
+            id,
+            Err(BridgeError::new(
+                ErrorCode::Timeout,
+                "no answer from the extension",
+            )),
+        );
+    });
+    rx.await
+        .unwrap_or_else(|_| Err(BridgeError::new(ErrorCode::Internal, "request dropped")))
+}
+
+/// The handshake: extension and bridge versions.
+pub async fn hello() -> Result<(String, String), BridgeError> {
+    match request(Command::Hello {
+        client: Some(format!("nhi-app/{}", env!("CARGO_PKG_VERSION"))),
+    })
+    .await?
+    {
+        Answer::Hello {
+            bridge_version,
+            extension_version,
+            ..
+        } => Ok((extension_version.unwrap_or_default(), bridge_version)),
+        _ => Err(unexpected()),
+    }
+}
+
+pub async fn status() -> Result<nhi_protocol::bridge::Status, BridgeError> {
+    match request(Command::Status).await? {
+        Answer::Status(s) | Answer::Subscribed(s) => Ok(s),
+        _ => Err(unexpected()),
+    }
+}
+
+pub async fn read_basic_data() -> Result<CardBasicData, BridgeError> {
+    match request(Command::ReadBasicData).await? {
+        Answer::BasicData { data, .. } => Ok(data),
+        _ => Err(unexpected()),
+    }
+}
+
+/// The card's answer to a server nonce, as the API wants it.
+pub async fn card_proof(nonce: Nonce) -> Result<nhi_protocol::api::CardProof, BridgeError> {
+    match request(Command::CardProof { nonce }).await? {
+        Answer::CardProof {
+            card_number, mac, ..
+        } => Ok(nhi_protocol::api::CardProof {
+            card_number,
+            nonce,
+            mac,
+        }),
+        _ => Err(unexpected()),
+    }
+}
+
+/// Subscribes to card and reader events; `on_event` runs for each until the returned
+/// guard's [`Subscription::cancel`].
+pub async fn subscribe(
+    on_event: impl Fn(&Event) + 'static,
+) -> Result<(Subscription, nhi_protocol::bridge::Status), BridgeError> {
+    install();
+    let key = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.next_listener += 1;
+        let key = s.next_listener;
+        s.listeners.push((key, Rc::new(on_event)));
+        key
+    });
+    let sub = Subscription(key);
+    if STATE.with(|s| s.borrow().subscribed) {
+        return match status().await {
+            Ok(st) => Ok((sub, st)),
+            Err(e) => {
+                sub.cancel();
+                Err(e)
+            }
+        };
+    }
+    match request(Command::Subscribe).await {
+        Ok(Answer::Subscribed(status)) => {
+            STATE.with(|s| s.borrow_mut().subscribed = true);
+            Ok((sub, status))
+        }
+        Ok(_) => {
+            sub.cancel();
+            Err(unexpected())
+        }
+        Err(e) => {
+            sub.cancel();
+            Err(e)
+        }
+    }
+}
+
+/// A registered event listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Subscription(u32);
+
+impl Subscription {
+    pub fn cancel(self) {
+        STATE.with(|s| s.borrow_mut().listeners.retain(|(k, _)| *k != self.0));
+    }
+}
+
+fn unexpected() -> BridgeError {
+    BridgeError::new(ErrorCode::Internal, "unexpected answer type")
+}

@@ -1,0 +1,92 @@
+//! F2: the link from the activation mail. Read the card that applied; with no card, say so,
+//! 「確定」, read again.
+
+use leptos::prelude::*;
+use nhi_protocol::api::{ConfirmRequest, ConfirmResponse, CONFIRM_TICKET_PARAM};
+use nhi_protocol::bridge::{BridgeError, ErrorCode};
+use nhi_protocol::CardBasicData;
+
+use crate::api;
+use crate::components::{CardReader, MessageBox, PageTitle};
+use crate::i18n::{use_i18n, Msg, T};
+use crate::route::Link;
+use crate::util::{focus_id, query_param};
+
+#[component]
+pub fn Confirm() -> impl IntoView {
+    let i = use_i18n();
+    let ticket = query_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty());
+    let card = RwSignal::new(None::<CardBasicData>);
+    let card_error = RwSignal::new(None::<BridgeError>);
+    let error = RwSignal::new(None::<Msg>);
+    let done = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let has_ticket = ticket.is_some();
+    let confirm = Callback::new(move |_card: CardBasicData| {
+        let Some(ticket) = ticket.clone() else {
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = async {
+                let proof = api::prove_card().await?;
+                api::post::<_, ConfirmResponse>(
+                    "/registrations/confirm",
+                    &ConfirmRequest { ticket, proof },
+                )
+                .await
+            }
+            .await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(_) => {
+                    let _ = done.try_set(true);
+                    focus_id("confirm-done");
+                }
+                Err(api::Failure::Bridge(e)) => {
+                    let _ = card_error.try_set(Some(e));
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(Msg::from(&e)));
+                }
+            }
+        });
+    });
+    let no_card =
+        move || card_error.with(|e| e.as_ref().is_some_and(|e| e.code == ErrorCode::NoCard));
+    let acknowledge = move |_| {
+        card_error.set(None);
+        focus_id("read-card");
+    };
+    view! {
+        <PageTitle key=T::ConfirmTitle />
+        <Show
+            when=move || has_ticket
+            fallback=move || view! { <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::ConfirmNoTicket))) /> }
+        >
+            <Show
+                when=move || done.get()
+                fallback=move || view! {
+                    <p class="lead">{move || i.t(T::ConfirmIntro)}</p>
+                    <div role="alert" class=move || if no_card() { "message message-error" } else { "message-empty" }>
+                        <Show when=no_card>
+                            <p id="no-card">{move || i.t(T::ConfirmNoCard)}</p>
+                            <button type="button" id="no-card-ok" class="button button-primary" on:click=acknowledge>
+                                {move || i.t(T::Ok)}
+                            </button>
+                        </Show>
+                    </div>
+                    <CardReader card error=card_error on_read=confirm hide_error=ErrorCode::NoCard />
+                    <p class="hint" hidden=move || !busy.get()>{move || i.t(T::Sending)}</p>
+                    <MessageBox msg=error />
+                }
+            >
+                <div id="confirm-done" tabindex="-1">
+                    <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::ConfirmDone))) notice=true />
+                    <p><Link href="/login" class="button button-primary">{move || i.t(T::GoLogin)}</Link></p>
+                </div>
+            </Show>
+        </Show>
+    }
+}

@@ -1,0 +1,73 @@
+//! F3 login: card + registration password, then the logged-in home.
+
+use leptos::prelude::*;
+use nhi_protocol::api::{LoginRequest, UserInfo};
+use nhi_protocol::bridge::BridgeError;
+use nhi_protocol::CardBasicData;
+
+use crate::api;
+use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
+use crate::i18n::{use_i18n, Msg, T};
+use crate::route::navigate;
+
+#[component]
+pub fn Login() -> impl IntoView {
+    let i = use_i18n();
+    let card = RwSignal::new(None::<CardBasicData>);
+    let card_error = RwSignal::new(None::<BridgeError>);
+    let password = RwSignal::new(String::new());
+    let e_password = RwSignal::new(None::<Msg>);
+    let error = RwSignal::new(None::<Msg>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let pw = password.get_untracked();
+        e_password.set(pw.is_empty().then_some(Msg::Key(T::FieldRequired)));
+        if card.with_untracked(Option::is_none) {
+            error.set(Some(Msg::Key(T::CardNeeded)));
+            return;
+        }
+        if pw.is_empty() {
+            error.set(Some(Msg::Key(T::FixErrors)));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = async {
+                let proof = api::prove_card().await?;
+                api::post::<_, UserInfo>(
+                    "/session",
+                    &LoginRequest {
+                        proof,
+                        password: pw,
+                    },
+                )
+                .await
+            }
+            .await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(_) => navigate("/home"),
+                Err(e) => {
+                    let _ = error.try_set(Some(Msg::from(&e)));
+                }
+            }
+        });
+    };
+    view! {
+        <PageTitle key=T::LoginTitle />
+        <p class="lead">{move || i.t(T::LoginIntro)}</p>
+        <CardReader card error=card_error />
+        <form on:submit=submit novalidate>
+            <Field id="password" label=T::Password value=password error=e_password kind="password" autocomplete="current-password" required=true />
+            <MessageBox msg=error />
+            <div class="actions">
+                <SubmitButton label=T::LoginSubmit busy id="submit" />
+            </div>
+        </form>
+    }
+}

@@ -1,0 +1,109 @@
+//! The password meter: the policy's rules right away (same code as the server), the zxcvbn
+//! score and advice from the strength worker, announced politely to screen readers.
+
+use leptos::prelude::*;
+use nhi_protocol::password::{PasswordPolicy, PersonalData, Strength};
+
+use crate::i18n::{
+    password_problem, score_text, strength_suggestion, strength_warning, use_i18n, T,
+};
+use crate::strength::StrengthState;
+
+#[derive(Clone, Copy)]
+pub struct PasswordMeterState {
+    pub state: RwSignal<StrengthState>,
+}
+
+impl PasswordMeterState {
+    pub fn new() -> Self {
+        Self {
+            state: RwSignal::new(StrengthState::Loading),
+        }
+    }
+
+    /// The latest estimate, if the worker has answered.
+    pub fn strength(&self) -> Option<Strength> {
+        match self.state.get_untracked() {
+            StrengthState::Ready(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Default for PasswordMeterState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[component]
+pub fn PasswordMeter(
+    password: RwSignal<String>,
+    #[prop(into)] person: Signal<PersonalData>,
+    state: PasswordMeterState,
+) -> impl IntoView {
+    let i = use_i18n();
+    let policy = PasswordPolicy::default();
+    Effect::new(move |_| {
+        let pw = password.get();
+        let p = person.get();
+        crate::strength::estimate(&pw, &p, state.state);
+    });
+    let score = move || match state.state.get() {
+        StrengthState::Ready(s) if !password.with(String::is_empty) => s.score,
+        _ => 0,
+    };
+    let summary = move || {
+        let lang = i.get();
+        if password.with(String::is_empty) {
+            return i.t(T::StrengthEmpty).to_string();
+        }
+        match state.state.get() {
+            StrengthState::Loading => i.t(T::StrengthLoading).to_string(),
+            StrengthState::Unavailable => i.t(T::StrengthUnavailable).to_string(),
+            StrengthState::Ready(s) => score_text(lang, s.score),
+        }
+    };
+    let advice = move || {
+        let lang = i.get();
+        let pw = password.get();
+        if pw.is_empty() {
+            return Vec::new();
+        }
+        let mut lines: Vec<String> = policy
+            .check_rules(&pw, &person.get())
+            .into_iter()
+            .map(|p| password_problem(lang, p))
+            .collect();
+        if let StrengthState::Ready(s) = state.state.get() {
+            lines.extend(s.warning.map(|w| strength_warning(lang, w).to_string()));
+            lines.extend(
+                s.suggestions
+                    .iter()
+                    .map(|x| strength_suggestion(lang, *x).to_string()),
+            );
+        }
+        lines
+    };
+    view! {
+        <div class="strength" id="strength">
+            <meter
+                id="strength-meter"
+                class=move || format!("score-{}", score())
+                min="0"
+                max="4"
+                low="2"
+                high="3"
+                optimum="4"
+                aria-label=move || i.t(T::Strength)
+                prop:value=move || f64::from(score())
+            ></meter>
+            <div id="strength-text" aria-live="polite" aria-atomic="true">
+                <p class="strength-summary" data-score=move || score().to_string()>{summary}</p>
+                <ul class="strength-advice">
+                    {move || advice().into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}
+                </ul>
+            </div>
+        </div>
+    }
+}

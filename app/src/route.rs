@@ -1,0 +1,79 @@
+//! A small client-side router: the path as a signal, `history.pushState`, and `<Link>`.
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub path: RwSignal<String>,
+}
+
+fn current_path() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .unwrap_or_else(|| "/".into())
+}
+
+impl Route {
+    /// Reads the current path and follows the browser's back/forward buttons.
+    pub fn init() -> Self {
+        let path = RwSignal::new(current_path());
+        let _ = leptos::prelude::window_event_listener(leptos::ev::popstate, move |_| {
+            path.set(current_path());
+        });
+        Self { path }
+    }
+}
+
+thread_local! {
+    static ROUTE: std::cell::Cell<Option<Route>> = const { std::cell::Cell::new(None) };
+}
+
+/// The app's route (usable from event handlers, where there is no reactive owner).
+pub fn use_route() -> Route {
+    ROUTE.with(|r| r.get()).unwrap_or_else(|| {
+        let route = Route::init();
+        ROUTE.with(|r| r.set(Some(route)));
+        route
+    })
+}
+
+/// Goes to `to` (a same-site path, optionally with a query) without reloading.
+pub fn navigate(to: &str) {
+    let route = use_route();
+    if let Some(w) = web_sys::window() {
+        if let Ok(h) = w.history() {
+            let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
+        }
+        w.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+    route.path.set(current_path());
+    crate::util::focus_id("page-title");
+}
+
+/// An in-app link: a real `<a href>` (works with the keyboard, middle-click and without
+/// the router), routed client-side on a plain click.
+#[component]
+pub fn Link(
+    href: &'static str,
+    children: Children,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    let route = use_route();
+    let current = move || (route.path.get() == href).then_some("page");
+    view! {
+        <a
+            href=href
+            class=class
+            aria-current=current
+            on:click=move |ev: leptos::ev::MouseEvent| {
+                if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() || ev.button() != 0 {
+                    return;
+                }
+                ev.prevent_default();
+                navigate(href);
+            }
+        >
+            {children()}
+        </a>
+    }
+}

@@ -1,0 +1,110 @@
+//! Small browser helpers: timers, performance marks, the query string.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Runs `f` once after `ms` milliseconds.
+pub fn set_timeout(ms: u32, f: impl FnOnce() + 'static) {
+    let Some(w) = web_sys::window() else {
+        return;
+    };
+    let cb = Closure::once_into_js(f);
+    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+        cb.unchecked_ref(),
+        i32::try_from(ms).unwrap_or(i32::MAX),
+    );
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: u32) {
+    let (tx, rx) = futures_channel::oneshot::channel::<()>();
+    set_timeout(ms, move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+/// `performance.mark(name)`; the e2e suite reads the marks and measures.
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
+/// `performance.measure(name, start)` after the next frame has been painted with the
+/// change, i.e. when the user can see it.
+pub fn measure_after_paint(name: &'static str, start: &'static str) {
+    let Some(w) = web_sys::window() else {
+        return;
+    };
+    let cb = Closure::once_into_js(move || {
+        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = p.measure_with_start_mark(name, start);
+        }
+    });
+    let _ = w.request_animation_frame(cb.unchecked_ref());
+}
+
+/// A query parameter of the current URL.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// Moves keyboard focus to the element with `id` (after a page or step change, so screen
+/// readers and keyboard users start at the new heading).
+pub fn focus_id(id: &'static str) {
+    set_timeout(0, move || {
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    });
+}
+
+/// The user's OS and browser, for the self-check's remedies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Windows,
+    Mac,
+    Linux,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chrome,
+    Edge,
+    Firefox,
+    Other,
+}
+
+pub fn platform() -> (Os, Browser) {
+    let ua = web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default();
+    let os = if ua.contains("Windows") {
+        Os::Windows
+    } else if ua.contains("Mac OS") {
+        Os::Mac
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        Os::Linux
+    } else {
+        Os::Other
+    };
+    let browser = if ua.contains("Edg/") {
+        Browser::Edge
+    } else if ua.contains("Firefox/") {
+        Browser::Firefox
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        Browser::Chrome
+    } else {
+        Browser::Other
+    };
+    (os, browser)
+}
