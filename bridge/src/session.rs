@@ -199,6 +199,19 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_frame_gets_a_step_and_replies_serialise(frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..8)) {
+            let mut s = session();
+            s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"hello"}})));
+            for f in frames {
+                if let Step::Reply(m) = s.on_frame(&f) {
+                    proptest::prop_assert!(serde_json::to_vec(&m).is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn garbage_gets_a_coded_reply() {
         let mut s = session();

@@ -329,6 +329,8 @@ pub enum Fault {
     None,
     /// Drop the connection (pull the card out) instead of answering the next READ.
     RemoveOnRead,
+    /// Answer the next READ only after this long (a card or reader that hangs).
+    Stall(std::time::Duration),
 }
 
 /// Counters of one connection.
@@ -361,9 +363,16 @@ pub fn serve<S: Read + Write>(
             [c] => log(format!("unknown control byte {c:#04x}")),
             apdu => {
                 st.apdus += 1;
-                if fault(apdu) == Fault::RemoveOnRead {
-                    log("fault: pulling the card out instead of answering".into());
-                    return Ok((st, true));
+                match fault(apdu) {
+                    Fault::RemoveOnRead => {
+                        log("fault: pulling the card out instead of answering".into());
+                        return Ok((st, true));
+                    }
+                    Fault::Stall(d) => {
+                        log(format!("fault: stalling {d:?} before answering"));
+                        std::thread::sleep(d);
+                    }
+                    Fault::None => {}
                 }
                 let resp = card.process(apdu);
                 write_msg(s, &resp)?;

@@ -158,6 +158,23 @@ fn card_removed_mid_read_then_reinserted() {
 }
 
 #[test]
+fn a_hanging_card_times_out_and_the_host_recovers() {
+    let stack = Stack::start();
+    let mut host = stack.host().ready();
+    // The harness configures request_timeout_ms = 2000; the card hangs longer than that.
+    stack.ctl("fault stall-on-read 2600");
+    let t = std::time::Instant::now();
+    let r = read(&mut host);
+    assert_eq!(err_code(&r), "timeout");
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "answered at the deadline, not when the card woke up"
+    );
+    // The late answer is dropped; the next request gets its own reply.
+    ok(&read(&mut host));
+}
+
+#[test]
 fn pcscd_stopped_and_restarted_under_a_running_host() {
     let mut stack = Stack::start();
     let mut host = stack.host().ready();

@@ -4,7 +4,7 @@
 //! nhi-vcard [run] [--holder ID|CARD_NO|INDEX] [--holders FILE] [--model classic|get-response|select-6d00|not-nhi]
 //!                 [--port 35963] [--host 127.0.0.1] [--control SOCKET] [--master-key HEX]
 //!                 [--absent] [--no-quickack] [-v]
-//! nhi-vcard ctl --control SOCKET insert|remove|toggle|status|quit|holder ID|fault remove-on-read|fault none
+//! nhi-vcard ctl --control SOCKET insert|remove|toggle|status|quit|holder ID|fault remove-on-read|fault stall-on-read MS|fault none
 //! nhi-vcard wait [--reader NAME] --present|--absent [--timeout-ms N]
 //! ```
 //!
@@ -189,6 +189,13 @@ mod imp {
                     s.fault = Fault::RemoveOnRead;
                     "ok fault armed".to_string()
                 }
+                ["fault", "stall-on-read", ms] => match ms.parse::<u64>() {
+                    Ok(ms) => {
+                        s.fault = Fault::Stall(Duration::from_millis(ms));
+                        "ok fault armed".to_string()
+                    }
+                    Err(_) => format!("error bad milliseconds {ms:?}"),
+                },
                 ["fault", "none"] => {
                     s.fault = Fault::None;
                     "ok no fault".to_string()
@@ -356,12 +363,14 @@ mod imp {
             let mut fault = move |apdu: &[u8]| {
                 let mut s = fault_state.lock();
                 // The READ command (INS CA) is where a "removed mid-read" is injected.
-                if s.fault == Fault::RemoveOnRead && apdu.get(1) == Some(&0xCA) {
-                    s.fault = Fault::None;
-                    s.want_present = false;
-                    return Fault::RemoveOnRead;
+                if s.fault == Fault::None || apdu.get(1) != Some(&0xCA) {
+                    return Fault::None;
                 }
-                Fault::None
+                let f = std::mem::replace(&mut s.fault, Fault::None);
+                if f == Fault::RemoveOnRead {
+                    s.want_present = false;
+                }
+                f
             };
             let mut logger = |m: String| {
                 if verbose {

@@ -135,7 +135,7 @@ impl Stack {
             json!({
                 "origins": [TEST_ORIGIN, "http://127.0.0.1:*"],
                 "busy_timeout_ms": 500,
-                "request_timeout_ms": 8000,
+                "request_timeout_ms": 2000,
             })
             .to_string(),
         )
