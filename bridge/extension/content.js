@@ -36,8 +36,13 @@
       if (!msg || typeof msg !== "object") return;
       if (msg.kind === "reply") {
         if (typeof msg.id !== "number") {
-          // An error without id (frame-level, or the bridge refusing the extension): it
-          // concerns everything in flight.
+          // An error without id (frame-level, or the bridge refusing the extension or
+          // exiting): it concerns everything in flight; with nothing in flight the page still
+          // learns of it (e.g. to update its environment check).
+          if (pending.size === 0) {
+            toPage({ ...msg, id: null });
+            return;
+          }
           for (const ourId of [...pending.keys()]) {
             const p = settle(ourId);
             toPage({ ...msg, id: p.pageId });

@@ -116,9 +116,20 @@ fn run(
         if stop.load(Ordering::SeqCst) {
             return;
         }
+        let started = std::time::Instant::now();
         watch(&ctx, stop, &mut known, first_look, emit);
         if let Ok(mut g) = slot.lock() {
             *g = None;
+        }
+        // A context that fails at once (pcscd half up) must not turn this into a busy loop.
+        let ran = started.elapsed();
+        if ran < SERVICE_RETRY
+            && !matches!(
+                wait.recv_timeout(SERVICE_RETRY - ran),
+                Err(mpsc::RecvTimeoutError::Timeout)
+            )
+        {
+            return;
         }
     }
 }
