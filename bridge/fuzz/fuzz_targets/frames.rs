@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     // Small limit too, so the skip path of oversize frames is exercised.
     for max in [MAX_REQUEST_FRAME, 16] {
         let mut input = Cursor::new(data);
-        let mut session = Session::new(vec!["https://nhi.example".into(), "http://127.0.0.1:*".into()]);
+        let mut session = Session::new(vec![
+            "https://nhi.example".into(),
+            "http://127.0.0.1:*".into(),
+        ]);
         let mut buf = Vec::new();
         loop {
             match read_frame(&mut input, max, &mut buf) {

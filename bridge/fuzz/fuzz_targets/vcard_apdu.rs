@@ -12,17 +12,27 @@ use nhi_protocol::CardBasicData;
 fn holder() -> &'static CardBasicData {
     static H: OnceLock<CardBasicData> = OnceLock::new();
     H.get_or_init(|| {
-        let all = nhi_bridge::vcard::load_holders(&nhi_bridge::vcard::default_holders_path()).expect("holders file");
+        let all = nhi_bridge::vcard::load_holders(&nhi_bridge::vcard::default_holders_path())
+            .expect("holders file");
         all.into_iter().next().expect("at least one holder")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let holder = holder();
-    let Ok(master) = MasterKey::from_hex(TEST_MASTER_KEY_HEX) else { return };
-    for model in [Model::Classic, Model::GetResponse, Model::SelectRefused, Model::NotNhi] {
-        let Ok(mut card) = VirtualCard::new(holder, &master, model) else { return };
-        // Several APDUs per input, split on a 0xFF 0xFF marker.
+    let Ok(master) = MasterKey::from_hex(TEST_MASTER_KEY_HEX) else {
+        return;
+    };
+    for model in [
+        Model::Classic,
+        Model::GetResponse,
+        Model::SelectRefused,
+        Model::NotNhi,
+    ] {
+        let Ok(mut card) = VirtualCard::new(holder, &master, model) else {
+            return;
+        };
+        // Several APDUs per input, separated by 0xFF bytes.
         for apdu in data.split(|&b| b == 0xFF) {
             let r = card.process(apdu);
             assert!(r.len() >= 2, "every answer ends in a status word");
