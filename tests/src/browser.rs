@@ -19,13 +19,18 @@ impl Chromedriver {
     /// in the artefacts folder, never to the test's stdout (a browser that outlives a
     /// panicking test would otherwise hold the pipe and hang the run).
     pub async fn start() -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let logs = crate::artefacts_dir();
         let stdio = std::fs::File::create(logs.join(format!("chromedriver-{port}.out")))?;
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", logs.join(format!("chrome-{port}.log")).display()))
+            .arg(format!(
+                "--log-path={}",
+                logs.join(format!("chrome-{port}.log")).display()
+            ))
             .arg("--enable-chrome-logs")
             .stdout(stdio.try_clone()?)
             .stderr(stdio)
@@ -34,7 +39,10 @@ impl Chromedriver {
             .with_context(|| format!("starting {bin} (apt-get install chromium-driver)"))?;
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(Self { _child: child, url });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -61,12 +69,15 @@ impl Chromedriver {
             args.push(format!("--load-extension={}", ext.display()));
             args.push(format!("--disable-extensions-except={}", ext.display()));
         }
-        let bin = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+        let bin =
+            std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": bin, "args": args }
         });
-        let Value::Object(caps) = caps else { bail!("capabilities are an object") };
+        let Value::Object(caps) = caps else {
+            bail!("capabilities are an object")
+        };
         let conn = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(conn)
             .capabilities(caps)

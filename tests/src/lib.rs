@@ -7,6 +7,9 @@
 //! (default `<workspace>/target/e2e-artefacts`: screenshots and browser logs).
 
 pub mod browser;
+pub mod mail;
+pub mod page;
+pub mod stack;
 
 use std::path::PathBuf;
 

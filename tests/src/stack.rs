@@ -1,0 +1,224 @@
+//! The real parts the citizen suite runs against: pcscd with the virtual NHI card
+//! (`scripts/vcard.sh`), the server binary on SQLite with its file outbox, and a browser
+//! profile with the unpacked extension and the native host registered in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use tokio::process::{Child, Command};
+
+use crate::{artefacts_dir, workspace_dir};
+
+/// One stack at a time on this machine: pcscd and vpcd's ports are machine-wide.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A binary of another workspace crate, built by `cargo test --workspace` into the same
+/// target folder as this test.
+pub fn sibling_bin(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/debug/deps/<test> → target/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary has no target folder")?;
+    let bin = dir.join(name);
+    ensure!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p nhi-server -p nhi-bridge --bins` (cargo test --workspace does)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// pcscd + the virtual card, through `scripts/vcard.sh` (which holds the machine-wide lock
+/// shared with the bridge's tests). Stopped on drop.
+pub struct VirtualCard {
+    run_dir: PathBuf,
+    vcard: PathBuf,
+}
+
+impl VirtualCard {
+    /// Starts pcscd and inserts a card playing `holder` (a national ID from
+    /// data/sample/card-holders.json).
+    pub fn start(holder: &str) -> Result<Self> {
+        let run_dir = artefacts_dir().join("vcard");
+        std::fs::create_dir_all(&run_dir)?;
+        let card = Self {
+            run_dir,
+            vcard: sibling_bin("nhi-vcard")?,
+        };
+        card.script(&["start", "--holder", holder])
+            .context("scripts/vcard.sh start (see target/e2e-artefacts/vcard/*.log)")?;
+        Ok(card)
+    }
+
+    fn script(&self, args: &[&str]) -> Result<()> {
+        let out = StdCommand::new("bash")
+            .arg(workspace_dir().join("scripts/vcard.sh"))
+            .args(args)
+            .env("NHI_RUN_DIR", &self.run_dir)
+            .env("NHI_VCARD_BIN", &self.vcard)
+            .stdin(Stdio::null())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "vcard.sh {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// Pulls the card out and waits until PC/SC sees the reader empty.
+    pub fn remove(&self) -> Result<()> {
+        self.script(&["remove"])
+    }
+
+    /// Puts the card back and waits until PC/SC sees it.
+    pub fn insert(&self) -> Result<()> {
+        self.script(&["insert"])
+    }
+
+    /// Swaps the card for another holder's.
+    pub fn holder(&self, id: &str) -> Result<()> {
+        self.script(&["holder", id])
+    }
+}
+
+impl Drop for VirtualCard {
+    fn drop(&mut self) {
+        let _ = self.script(&["stop"]);
+    }
+}
+
+/// The server binary on a fresh SQLite database, the file mailer and the built SPA.
+pub struct Server {
+    _child: Child,
+    pub origin: String,
+    pub mail_dir: PathBuf,
+}
+
+impl Server {
+    pub async fn start(name: &str) -> Result<Self> {
+        let dist = crate::dist_dir();
+        ensure!(
+            dist.join("index.html").exists(),
+            "no SPA build in {} — run scripts/build-app.sh first",
+            dist.display()
+        );
+        let dir = artefacts_dir().join("server").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let origin = format!("http://127.0.0.1:{port}");
+        let mail_dir = dir.join("mail");
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let child = Command::new(sibling_bin("nhi-server")?)
+            .env("NHI_LISTEN", format!("127.0.0.1:{port}"))
+            .env("NHI_PUBLIC_ORIGIN", &origin)
+            .env(
+                "NHI_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", dir.join("nhi.db").display()),
+            )
+            .env("NHI_DIST_DIR", &dist)
+            .env("NHI_MAIL_DIR", &mail_dir)
+            .env("NHI_OUTBOX_POLL_MS", "100")
+            .env("NHI_RATE_LIMIT_PER_MINUTE", "0")
+            .env("NHI_RESEND_INTERVAL_SECONDS", "0")
+            .env("NHI_ARGON2_MEMORY_KIB", "4096")
+            .env("NHI_ARGON2_ITERATIONS", "1")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting nhi-server")?;
+        let server = Self {
+            _child: child,
+            origin,
+            mail_dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if healthy(port).await {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "nhi-server did not answer /healthz within 30 s (see {})",
+                    dir.join("server.log").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// Waits for the `n`-th mail (counting from 1, in the order sent) to `to` and returns its
+    /// decoded text.
+    pub async fn mail(&self, to: &str, n: usize) -> Result<crate::mail::Mail> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mails: Vec<_> = crate::mail::read_dir(&self.mail_dir)?
+                .into_iter()
+                .filter(|m| m.to.contains(to))
+                .collect();
+            if mails.len() >= n {
+                return Ok(mails[n - 1].clone());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "mail #{n} to {to} did not arrive within 20 s ({} so far)",
+                    mails.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn healthy(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    buf.starts_with(b"HTTP/1.1 200")
+}
+
+/// A fresh browser profile with the native host registered in it by `nhi-bridge install
+/// --profile` (the bridge's own installer).
+pub fn profile_with_bridge(name: &str) -> Result<PathBuf> {
+    let dir = crate::browser::fresh_profile(name)?;
+    let out = StdCommand::new(sibling_bin("nhi-bridge")?)
+        .args(["install", "--profile"])
+        .arg(&dir)
+        .env(
+            "NHI_BRIDGE_LOG",
+            artefacts_dir().join(format!("bridge-{name}.log")),
+        )
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "nhi-bridge install --profile failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(dir)
+}
+
+/// The unpacked extension.
+pub fn extension_dir() -> PathBuf {
+    workspace_dir().join("bridge/extension")
+}

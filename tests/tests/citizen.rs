@@ -1,0 +1,499 @@
+//! The citizen SPA end to end: headless Chromium with the unpacked extension and the native
+//! host registered in its profile, pcscd with the virtual NHI card, the real server on SQLite
+//! with its file outbox. FLOWS F0, F1, F2, F3, F8.
+//!
+//! Every page is audited with axe-core (zero violations) and photographed in zh-TW and
+//! English into target/e2e-artefacts/screenshots/. The scenarios share pcscd, so they run
+//! one at a time (`SERIAL`).
+
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use fantoccini::key::Key;
+use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::page::Page;
+use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
+
+struct Holder {
+    id: &'static str,
+    household: &'static str,
+    county: &'static str,
+    township: &'static str,
+    village: &'static str,
+    neighbourhood: &'static str,
+}
+
+const WANG: Holder = Holder {
+    id: "A123456789",
+    household: "F1234567",
+    county: "臺北市",
+    township: "大安區",
+    village: "龍坡里",
+    neighbourhood: "5",
+};
+const CHEN: Holder = Holder {
+    id: "B223456719",
+    household: "B0012345",
+    county: "臺中市",
+    township: "西屯區",
+    village: "福安里",
+    neighbourhood: "12",
+};
+const LIN: Holder = Holder {
+    id: "F135792464",
+    household: "H7654321",
+    county: "新北市",
+    township: "板橋區",
+    village: "留侯里",
+    neighbourhood: "3",
+};
+
+const GOOD_PASSWORD: &str = "tide-Lamp-47";
+
+struct Stack {
+    card: VirtualCard,
+    server: Server,
+    page: Page,
+    _driver: Chromedriver,
+}
+
+impl Stack {
+    async fn start(name: &str, holder: &Holder) -> Result<Self> {
+        let card = VirtualCard::start(holder.id)?;
+        let server = Server::start(name).await?;
+        let driver = Chromedriver::start().await?;
+        let profile = profile_with_bridge(name)?;
+        let client = driver.session(&profile, Some(&extension_dir())).await?;
+        let page = Page::new(client, &server.origin);
+        Ok(Self {
+            card,
+            server,
+            page,
+            _driver: driver,
+        })
+    }
+}
+
+/// Runs one scenario on a fresh stack and always closes the browser.
+macro_rules! scenario {
+    ($name:ident, $holder:expr, |$s:ident| $body:block) => {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() -> Result<()> {
+            let _serial = SERIAL.lock().await;
+            let $s = Stack::start(stringify!($name), &$holder).await?;
+            let result: Result<()> = async { $body }.await;
+            if result.is_err() {
+                let _ = nhi_e2e::browser::screenshot(
+                    &$s.page.client,
+                    concat!("FAILED-", stringify!($name)),
+                )
+                .await;
+            }
+            $s.page.client.clone().close().await.ok();
+            result
+        }
+    };
+}
+
+/// F1 with the mouse, up to the pending page; returns the masked address shown.
+async fn register(p: &Page, h: &Holder, email: &str, password: &str) -> Result<()> {
+    p.open("/register").await?;
+    p.click("#agree").await?;
+    p.click("#next").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.click("#next").await?;
+    household(p, h, h.neighbourhood).await?;
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    p.fill("#password", password).await?;
+    p.fill("#password2", password).await?;
+    p.fill("#email", email).await?;
+    p.click("#submit").await?;
+    p.wait_css("#pending").await?;
+    Ok(())
+}
+
+async fn household(p: &Page, h: &Holder, neighbourhood: &str) -> Result<()> {
+    p.fill("#household", h.household).await?;
+    p.select("#county", h.county).await?;
+    p.select("#township", h.township).await?;
+    p.select("#village", h.village).await?;
+    p.fill("#neighbourhood", neighbourhood).await?;
+    Ok(())
+}
+
+async fn all_checks(p: &Page, state: &str) -> Result<()> {
+    p.wait_js(
+        &format!("[...document.querySelectorAll('li.check')].length === 7 && [...document.querySelectorAll('li.check')].every(li => li.dataset.state === {state:?})"),
+        &format!("every check {state}"),
+    )
+    .await
+    .map(|_| ())
+}
+
+scenario!(self_check_is_all_green_and_follows_the_card, WANG, |s| {
+    let p = &s.page;
+    p.open("/").await?;
+    p.audit("landing").await?;
+    p.open("/download").await?;
+    p.audit("download").await?;
+    p.open("/no-such-page").await?;
+    p.audit("not-found").await?;
+
+    p.open("/check").await?;
+    all_checks(p, "pass").await?;
+    p.wait_css("#check-summary").await?;
+    let readers = p.text("#check-readers").await?;
+    ensure!(
+        readers.contains("Virtual PCD"),
+        "reader names listed: {readers}"
+    );
+    p.audit("check-all-green").await?;
+
+    // Removal shows within a second, without reloading (the bridge's event subscription).
+    s.card.remove()?;
+    let t = Instant::now();
+    p.wait_js(
+        "document.getElementById('check-card').dataset.state === 'fail'",
+        "card shown removed",
+    )
+    .await?;
+    let removed_ms = t.elapsed().as_millis();
+    ensure!(
+        removed_ms <= 1000,
+        "card removal shown after {removed_ms} ms"
+    );
+    p.audit("check-card-removed").await?;
+
+    s.card.insert()?;
+    let t = Instant::now();
+    p.wait_js(
+        "document.getElementById('check-card').dataset.state === 'pass'",
+        "card shown inserted",
+    )
+    .await?;
+    let inserted_ms = t.elapsed().as_millis();
+    ensure!(
+        inserted_ms <= 1000,
+        "card insertion shown after {inserted_ms} ms"
+    );
+    all_checks(p, "pass").await?;
+    eprintln!("F0: removal shown after {removed_ms} ms, insertion after {inserted_ms} ms");
+    Ok(())
+});
+
+scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
+    let p = &s.page;
+    let email = "wang@example.com";
+    p.open("/register").await?;
+    p.audit("register-1-terms").await?;
+    // Keyboard alone from here to the pending page.
+    p.tab_to("agree").await?;
+    p.press(Key::Space).await?;
+    p.tab_to("next").await?;
+    p.press(Key::Enter).await?;
+    p.wait_css("#read-card").await?;
+    p.audit("register-2-card").await?;
+    p.tab_to("read-card").await?;
+    p.press(Key::Enter).await?;
+    p.wait_css("#card-data").await?;
+    let shown = p.text("#card-data").await?;
+    ensure!(
+        !shown.contains("A123456789") && !shown.contains("王小明"),
+        "card data must be masked: {shown}"
+    );
+    p.audit("register-2-card-read").await?;
+    p.tab_to("next").await?;
+    p.press(Key::Enter).await?;
+    p.wait_css("#household").await?;
+    p.audit("register-3-household").await?;
+    p.tab_to("household").await?;
+    p.type_text(WANG.household).await?;
+    p.arrow_to_option("county", WANG.county).await?;
+    p.arrow_to_option("township", WANG.township).await?;
+    p.arrow_to_option("village", WANG.village).await?;
+    p.tab_to("neighbourhood").await?;
+    p.type_text(WANG.neighbourhood).await?;
+    p.tab_to("next").await?;
+    p.press(Key::Enter).await?;
+    p.wait_css("#password").await?;
+    p.tab_to("password").await?;
+    p.type_text(GOOD_PASSWORD).await?;
+    p.wait_js(
+        "Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
+        "the strength meter",
+    )
+    .await?;
+    p.tab_to("password2").await?;
+    p.type_text(GOOD_PASSWORD).await?;
+    p.tab_to("email").await?;
+    p.type_text(email).await?;
+    p.audit("register-4-password").await?;
+    p.tab_to("submit").await?;
+    p.press(Key::Enter).await?;
+    p.wait_css("#pending").await?;
+    p.audit("register-5-pending").await?;
+
+    // F2: the link from the activation mail.
+    let mail = s.server.mail(email, 1).await?;
+    ensure!(
+        mail.text.contains("進入電子信箱認證畫面"),
+        "activation mail: {}",
+        mail.text
+    );
+    let link = mail.confirm_path().context("link in the activation mail")?;
+    p.open(&link).await?;
+    p.audit("confirm").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#confirm-done").await?;
+    p.audit("confirm-done").await?;
+    let done = s.server.mail(email, 2).await?;
+    ensure!(
+        done.confirm_path().is_none(),
+        "the completion notice has no link"
+    );
+
+    // F3: login, home, logout.
+    p.click("#confirm-done a").await?;
+    p.wait_css("#password").await?;
+    p.audit("login").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.fill("#password", GOOD_PASSWORD).await?;
+    p.click("#submit").await?;
+    p.wait_css("#me").await?;
+    p.audit("home").await?;
+    p.click("#logout").await?;
+    p.wait_js("location.pathname === '/login'", "back on the login page")
+        .await?;
+    p.open("/home").await?;
+    p.wait_js("location.pathname === '/login'", "home needs a session")
+        .await?;
+    Ok(())
+});
+
+scenario!(confirm_without_a_card_then_with_it, CHEN, |s| {
+    let p = &s.page;
+    let email = "chen@example.com";
+    register(p, &CHEN, email, GOOD_PASSWORD).await?;
+    let link = s
+        .server
+        .mail(email, 1)
+        .await?
+        .confirm_path()
+        .context("link")?;
+    s.card.remove()?;
+    p.open(&link).await?;
+    p.click("#read-card").await?;
+    p.wait_css("#no-card").await?;
+    p.audit("confirm-no-card").await?;
+    p.click("#no-card-ok").await?;
+    p.wait_js(
+        "!document.getElementById('no-card')",
+        "the message dismissed",
+    )
+    .await?;
+    s.card.insert()?;
+    p.click("#read-card").await?;
+    p.wait_css("#confirm-done").await?;
+    Ok(())
+});
+
+scenario!(wrong_household_data_is_refused_and_kept, LIN, |s| {
+    let p = &s.page;
+    p.open("/register").await?;
+    p.click("#agree").await?;
+    p.click("#next").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.click("#next").await?;
+    // Empty submit: field-level messages.
+    p.click("#next").await?;
+    p.wait_css("#household-error:not([hidden])").await?;
+    p.audit("register-3-household-empty").await?;
+    household(p, &LIN, "4").await?; // the registry says 3
+    p.click("#next").await?;
+    p.wait_text("[role=alert].message-error", "戶號或戶籍地址與戶政資料不符")
+        .await?;
+    p.audit("register-3-household-mismatch").await?;
+    ensure!(
+        p.value("#household").await? == LIN.household,
+        "household number kept"
+    );
+    ensure!(p.value("#village").await? == LIN.village, "village kept");
+    ensure!(
+        p.value("#neighbourhood").await? == "4",
+        "neighbourhood kept"
+    );
+    p.fill("#neighbourhood", LIN.neighbourhood).await?;
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    Ok(())
+});
+
+scenario!(a_weak_password_is_refused, WANG, |s| {
+    let p = &s.page;
+    p.open("/register").await?;
+    p.click("#agree").await?;
+    p.click("#next").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.click("#next").await?;
+    household(p, &WANG, WANG.neighbourhood).await?;
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    p.fill("#password", "123456").await?;
+    p.fill("#password2", "123456").await?;
+    p.fill("#email", "weak@example.com").await?;
+    p.wait_js(
+        "document.querySelector('.strength-summary')?.dataset.score === '0' && document.querySelector('.strength-advice li')",
+        "the meter's verdict",
+    )
+    .await?;
+    p.click("#submit").await?;
+    p.wait_css("#password-error:not([hidden])").await?;
+    p.wait_js(
+        "!document.getElementById('pending') && !!document.getElementById('password')",
+        "still on the password step",
+    )
+    .await?;
+    ensure!(p.value("#email").await? == "weak@example.com", "email kept");
+    p.audit("register-4-weak-password").await?;
+    // The ID number is refused by the shared rule as well.
+    p.fill("#password", "A123456789x").await?;
+    p.fill("#password2", "A123456789x").await?;
+    p.click("#submit").await?;
+    p.wait_text("#password-error", "身分證號").await?;
+    p.fill("#password", GOOD_PASSWORD).await?;
+    p.fill("#password2", GOOD_PASSWORD).await?;
+    p.wait_js(
+        "Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
+        "the meter's verdict",
+    )
+    .await?;
+    p.click("#submit").await?;
+    p.wait_css("#pending").await?;
+    Ok(())
+});
+
+scenario!(resend_replaces_the_link, CHEN, |s| {
+    let p = &s.page;
+    let email = "chen@example.com";
+    register(p, &CHEN, email, GOOD_PASSWORD).await?;
+    let old = s
+        .server
+        .mail(email, 1)
+        .await?
+        .confirm_path()
+        .context("first link")?;
+    p.open("/resend").await?;
+    p.audit("resend").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.fill("#email", email).await?;
+    p.click("#submit").await?;
+    p.wait_css("#resend-done").await?;
+    p.audit("resend-done").await?;
+    let new = s
+        .server
+        .mail(email, 2)
+        .await?
+        .confirm_path()
+        .context("second link")?;
+    ensure!(new != old, "the resent link is new");
+    p.open(&old).await?;
+    p.click("#read-card").await?;
+    p.wait_text("[role=alert].message-error", "此認證連結無效或已使用過")
+        .await?;
+    p.audit("confirm-old-link").await?;
+    p.open(&new).await?;
+    p.click("#read-card").await?;
+    p.wait_css("#confirm-done").await?;
+    Ok(())
+});
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn gzip_size(path: &std::path::Path) -> Result<u64> {
+    let out = std::process::Command::new("gzip")
+        .arg("-9c")
+        .arg(path)
+        .output()?;
+    Ok(out.stdout.len() as u64)
+}
+
+scenario!(performance_budget, WANG, |s| {
+    let p = &s.page;
+    // Initial download: the HTML's JS + wasm (+ CSS); the strength worker is separate.
+    let dist = nhi_e2e::dist_dir();
+    let (mut initial, mut worker) = (0u64, 0u64);
+    for e in std::fs::read_dir(&dist)? {
+        let path = e?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let size = gzip_size(&path)?;
+        if name.starts_with("nhi-strength") {
+            worker += size;
+        } else if name.ends_with(".js") || name.ends_with(".wasm") || name.ends_with(".css") {
+            initial += size;
+        }
+    }
+
+    // Page load → interactive (the app's `nhi-interactive` mark, after mount), 5 loads.
+    let mut loads = Vec::new();
+    for _ in 0..5 {
+        p.open("/login").await?;
+        let v = p
+            .wait_js(
+                "performance.getEntriesByName('nhi-interactive')[0]?.startTime",
+                "the interactive mark",
+            )
+            .await?;
+        loads.push(v.as_f64().unwrap_or(f64::NAN));
+    }
+
+    // 「讀取」 → data painted, 25 times.
+    p.open("/login").await?;
+    let mut reads = Vec::new();
+    for n in 1..=25 {
+        p.click("#read-card").await?;
+        let v = p
+            .wait_js(
+                &format!("performance.getEntriesByName('nhi-read').length >= {n} && performance.getEntriesByName('nhi-read')[{}].duration", n - 1),
+                "the read measure",
+            )
+            .await?;
+        reads.push(v.as_f64().unwrap_or(f64::NAN));
+    }
+    let read_median = median(reads.clone());
+    let load_median = median(loads.clone());
+    let report = serde_json::json!({
+        "initial_gzip_bytes": initial,
+        "strength_worker_gzip_bytes": worker,
+        "load_to_interactive_ms_median": load_median,
+        "load_to_interactive_ms": loads,
+        "read_to_shown_ms_median": read_median,
+        "read_to_shown_ms": reads,
+    });
+    std::fs::write(
+        nhi_e2e::artefacts_dir().join("performance.json"),
+        serde_json::to_vec_pretty(&report)?,
+    )?;
+    eprintln!("performance: {report}");
+    ensure!(
+        initial <= 400 * 1024,
+        "initial download {initial} B gzip > 400 KB"
+    );
+    ensure!(
+        read_median <= 50.0,
+        "「讀取」→ shown median {read_median} ms > 50 ms"
+    );
+    Ok(())
+});
