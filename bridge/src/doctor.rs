@@ -135,6 +135,11 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
             &format!("Registered with: {list}"),
         );
     }
+    r.line(
+        "INFO",
+        "瀏覽器擴充功能是否已安裝，請開啟健保卡網路服務的「環境檢測」頁查看（本程式無法從瀏覽器外得知）",
+        "Whether the browser extension is installed is shown on the service's environment check page (this program cannot see inside the browser)",
+    );
     let origins = config.origins.join(", ");
     r.ok(
         &format!("服務的網站：{origins}"),
