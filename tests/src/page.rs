@@ -245,7 +245,10 @@ impl Page {
                 vec![],
             )
             .await?;
-        let violations = out.as_array().cloned().unwrap_or_default();
+        let violations = out
+            .as_array()
+            .cloned()
+            .with_context(|| format!("axe did not run on {name}: {out}"))?;
         if !violations.is_empty() {
             bail!(
                 "axe: {} violation(s) on {name}:\n{}",
@@ -256,21 +259,42 @@ impl Page {
         Ok(())
     }
 
-    /// axe and a screenshot in both languages (zh-TW and English), leaving the page in the
-    /// language it was in.
+    /// A screenshot of the whole page (the window is stretched to the page's height).
+    pub async fn full_screenshot(&self, label: &str, width: u32) -> Result<()> {
+        let (w0, h0) = self.client.get_window_size().await?;
+        self.client.set_window_size(width, 900).await?;
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await?
+            .as_u64()
+            .unwrap_or(900)
+            .clamp(600, 6000) as u32;
+        self.client.set_window_size(width, height + 140).await?;
+        let shot = crate::browser::screenshot(&self.client, label).await;
+        self.client.set_window_size(w0 as u32, h0 as u32).await?;
+        shot.map(|_| ())
+    }
+
+    /// axe and a full-page screenshot in both languages (zh-TW and English), plus axe and a
+    /// screenshot 360 px wide in zh-TW; leaves the page in the language it was in.
     pub async fn audit(&self, name: &str) -> Result<()> {
         for _ in 0..2 {
             let lang = self.lang().await?;
-            let label = format!(
-                "{name}-{}",
-                if lang.starts_with("zh") {
-                    "zh-TW"
-                } else {
-                    "en"
-                }
-            );
-            crate::browser::screenshot(&self.client, &label).await?;
+            let zh = lang.starts_with("zh");
+            let label = format!("{name}-{}", if zh { "zh-TW" } else { "en" });
+            self.full_screenshot(&label, 1280).await?;
             self.axe(&label).await?;
+            if zh {
+                let (w0, h0) = self.client.get_window_size().await?;
+                self.client.set_window_size(360, 800).await?;
+                let narrow = format!("{label}-360px");
+                let checked = self.axe(&narrow).await;
+                let shot = self.full_screenshot(&narrow, 360).await;
+                self.client.set_window_size(w0 as u32, h0 as u32).await?;
+                checked?;
+                shot?;
+            }
             self.switch_lang().await?;
         }
         Ok(())

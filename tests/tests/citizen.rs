@@ -140,6 +140,12 @@ scenario!(self_check_is_all_green_and_follows_the_card, WANG, |s| {
     p.audit("download").await?;
     p.open("/no-such-page").await?;
     p.audit("not-found").await?;
+    // The language choice persists across loads.
+    ensure!(p.lang().await?.starts_with("zh"), "zh-TW by default");
+    p.switch_lang().await?;
+    p.open("/").await?;
+    ensure!(p.lang().await? == "en", "English kept after a reload");
+    p.switch_lang().await?;
 
     p.open("/check").await?;
     all_checks(p, "pass").await?;
