@@ -82,6 +82,17 @@ fn main() {
         }
     }
 
+    // What a page sees the first time: the browser spawns the host, handshake, first read.
+    let cold_runs = (runs / 10).max(10);
+    let mut cold = Vec::with_capacity(cold_runs);
+    for _ in 0..cold_runs {
+        let t = Instant::now();
+        let mut h = stack.host().ready();
+        support::ok(&h.request(json!({"type": "read_basic_data"})));
+        cold.push(t.elapsed());
+        drop(h);
+    }
+
     let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("context");
     let reader = CString::new(nhi_bridge::pcscd::VPCD_READER).expect("name");
     let mut buf = [0u8; 300];
@@ -123,6 +134,7 @@ fn main() {
     println!("\nnhi-bridge round trips (virtual card on pcscd/vpcd, {runs} runs each after 20 warm-up runs)");
     let read_med = stats("host: read_basic_data → decoded data", read);
     let proof_med = stats("host: card_proof → MAC", proof);
+    stats("new host process: spawn+hello+first read", cold);
     let raw_med = stats("raw: one APDU (SELECT) through pcscd", raw);
     let direct_med = stats("raw: connect+SELECT+READ+disconnect", direct);
     println!(
