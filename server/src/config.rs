@@ -334,3 +334,13 @@ mod tests {
         assert!(Config::load(None, |k| (k == "NHI_REGISTRY").then(|| "http".into())).is_err());
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn the_example_configuration_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("nhi.example.toml");
+        let cfg = super::Config::load(Some(&path), |_| None).expect("example loads");
+        assert_eq!(cfg.argon2_memory_kib, 19456);
+    }
+}
