@@ -145,6 +145,18 @@ fn no_card_then_inserted() {
 }
 
 #[test]
+fn sigusr1_pulls_and_reinserts_the_virtual_card() {
+    let stack = Stack::start();
+    let mut host = stack.host().ready();
+    stack.signal_card(libc::SIGUSR1);
+    stack.wait_card(false);
+    assert_eq!(err_code(&read(&mut host)), "no_card");
+    stack.signal_card(libc::SIGUSR1);
+    stack.wait_card(true);
+    ok(&read(&mut host));
+}
+
+#[test]
 fn card_removed_mid_read_then_reinserted() {
     let stack = Stack::start();
     let mut host = stack.host().ready();

@@ -233,6 +233,15 @@ impl Stack {
         line.trim().to_string()
     }
 
+    /// Sends a signal to the virtual card process (SIGUSR1 toggles removal).
+    pub fn signal_card(&self, sig: libc::c_int) {
+        let pid = self.card.as_ref().expect("card running").id();
+        // SAFETY: signalling our own child by PID.
+        unsafe {
+            libc::kill(pid as libc::pid_t, sig);
+        }
+    }
+
     pub fn remove_card(&self) {
         self.ctl("remove");
         self.wait_card(false);
