@@ -4,12 +4,19 @@ use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Mutex;
 
+/// Size at which the log is rotated (at start-up) to `*.log.1`.
+pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+
 /// Routes `tracing` output to `path` (created with its folder). Logging stays off when the file
 /// cannot be opened; the host works the same without it.
 pub fn init_file(path: Option<&Path>, default_level: &str) {
     let Some(path) = path else { return };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
+    }
+    // Keep the log small: one previous generation.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
     }
     let Ok(file) = OpenOptions::new().create(true).append(true).open(path) else {
         return;
