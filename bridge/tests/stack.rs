@@ -356,15 +356,23 @@ fn only_the_configured_extension_may_start_the_host() {
     let r = host.recv();
     assert_eq!(err_code(&r), "origin_not_allowed");
     assert_eq!(host.exit_code(), Some(1));
-    // Firefox's calling convention with an unknown add-on id.
-    let mut host = Host::spawn(
+    // Firefox's calling convention (manifest path, add-on id) with an unknown add-on id ...
+    let manifest = "/usr/lib/mozilla/native-messaging-hosts/tw.nhi.card_bridge.json";
+    let mut host = Host::spawn_args(&stack.dir, &[manifest, "evil@example.org"]);
+    assert_eq!(err_code(&host.recv()), "origin_not_allowed");
+    assert_eq!(host.exit_code(), Some(1));
+    // ... and with the configured one.
+    let mut host = Host::spawn_args(
         &stack.dir,
-        "/usr/lib/mozilla/native-messaging-hosts/tw.nhi.card_bridge.json",
-    );
-    assert!(
-        host.try_recv(Duration::from_secs(2)).is_none(),
-        "not a browser call: no frames"
-    );
+        &[manifest, nhi_bridge::config::FIREFOX_EXTENSION_ID],
+    )
+    .ready();
+    ok(&read(&mut host));
+    assert_eq!(host.exit_code(), Some(0));
+    // Arguments no browser passes: usage on stderr, exit 2, nothing on stdout.
+    let mut host = Host::spawn_args(&stack.dir, &["--bogus"]);
+    assert!(host.try_recv(Duration::from_secs(5)).is_none(), "no frames");
+    assert_eq!(host.exit_code(), Some(2));
     // The log went to the log file, nothing but frames to stdout.
     let log = support::read_text(&stack.dir.join("host.log"));
     assert!(log.contains("caller not allowed"), "{log}");

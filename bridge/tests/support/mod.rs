@@ -332,8 +332,13 @@ pub struct Host {
 
 impl Host {
     pub fn spawn(dir: &Path, caller: &str) -> Host {
+        Self::spawn_args(dir, &[caller])
+    }
+
+    /// Starts the host with the arguments a browser passes.
+    pub fn spawn_args(dir: &Path, args: &[&str]) -> Host {
         let mut child = Command::new(BRIDGE)
-            .arg(caller)
+            .args(args)
             .env("NHI_BRIDGE_CONFIG", dir.join("host-config.json"))
             .env("NHI_BRIDGE_LOG", dir.join("host.log"))
             .stdin(Stdio::piped())
