@@ -51,16 +51,59 @@ macro_rules! both_engines {
     };
 }
 
-/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line) when not configured.
+/// The PostgreSQL server for the tests: `NHI_TEST_POSTGRES_URL`, or else the private cluster
+/// that `scripts/postgres.sh start` installs/starts (once per test binary). None (and a loud
+/// SKIPPED line per test) only when that is impossible or `NHI_TEST_POSTGRES=skip`.
+fn postgres_base_url() -> Option<String> {
+    static BASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        if let Ok(url) = std::env::var("NHI_TEST_POSTGRES_URL") {
+            return Some(url);
+        }
+        if std::env::var("NHI_TEST_POSTGRES").is_ok_and(|v| v == "skip") {
+            return None;
+        }
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
+        let out = match std::process::Command::new(&script).arg("start").output() {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("cannot run {}: {e}", script.display());
+                return None;
+            }
+        };
+        if !out.status.success() {
+            eprintln!(
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("export NHI_TEST_POSTGRES_URL="))
+            .map(str::to_owned)
+    })
+    .clone()
+}
+
+/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line).
 pub async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("NHI_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: PostgreSQL variant: NHI_TEST_POSTGRES_URL is not set (run `eval \"$(scripts/postgres.sh)\"`)");
+    let Some(base) = tokio::task::spawn_blocking(postgres_base_url)
+        .await
+        .ok()
+        .flatten()
+    else {
+        eprintln!(
+            "SKIPPED: PostgreSQL variant: no PostgreSQL (set NHI_TEST_POSTGRES_URL or let scripts/postgres.sh start one)"
+        );
         return None;
     };
     let name = format!("nhi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
     let mut conn = sqlx::PgConnection::connect(&base)
         .await
-        .expect("connect to NHI_TEST_POSTGRES_URL");
+        .expect("connect to the test PostgreSQL");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
