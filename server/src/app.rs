@@ -127,7 +127,12 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
     let worker_enabled = config.outbox_worker;
     let app = build(config, Overrides::default()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = worker_enabled.then(|| tokio::spawn(app.worker.clone().run(stop_rx)));
+    let worker = worker_enabled.then(|| tokio::spawn(app.worker.clone().run(stop_rx.clone())));
+    let janitor = tokio::spawn(crate::workers::janitor(
+        app.services.db.clone(),
+        Duration::from_secs(60),
+        stop_rx,
+    ));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, origin = app.services.config.origin(), "listening");
     let service = app
@@ -142,6 +147,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
     if let Some(w) = worker {
         let _ = w.await;
     }
+    let _ = janitor.await;
     app.services.db.close().await;
     Ok(())
 }

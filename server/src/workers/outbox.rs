@@ -63,7 +63,6 @@ impl OutboxWorker {
         let now = storage::now();
         let rows = {
             let mut conn = self.db.conn().await?;
-            storage::purge_expired(&mut conn, now).await?;
             outbox::claim(
                 &mut conn,
                 self.db.backend(),
