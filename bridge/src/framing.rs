@@ -1,10 +1,15 @@
 //! Native-messaging framing: each message is a 4-byte length in the platform's native byte
 //! order followed by that many bytes of UTF-8 JSON, in both directions.
 //!
-//! Incoming frames larger than the limit are *skipped* (their bytes read and discarded) so the
-//! stream stays in step and the host can answer `frame_too_large` and keep serving.
+//! The wire format is the `native_messaging` crate's ([`native_messaging::host`]); this module
+//! adds what a host facing untrusted input needs on top of it: incoming frames larger than the
+//! limit are *skipped* (their bytes read and discarded) so the stream stays in step and the
+//! host can answer `frame_too_large` and keep serving, and a frame that is not UTF-8 is handed
+//! on as bytes so that it gets a `bad_request` answer instead of ending the session.
 
 use std::io::{self, Read, Write};
+
+use native_messaging::host::{self as nm, NmError};
 
 /// Why no frame could be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,37 +31,39 @@ impl FrameError {
     }
 }
 
-/// Reads one frame into `buf` (cleared first). `Ok(false)` on a clean end of stream before a
+fn io_error(e: io::Error) -> FrameError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(e),
+    }
+}
+
+/// Reads one frame into `buf` (replaced). `Ok(false)` on a clean end of stream before a
 /// frame started.
 pub fn read_frame<R: Read>(r: &mut R, max: usize, buf: &mut Vec<u8>) -> Result<bool, FrameError> {
     buf.clear();
-    let mut len = [0u8; 4];
-    let mut got = 0;
-    while got < len.len() {
-        match r.read(&mut len[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => return Err(FrameError::Truncated),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+    match nm::decode_message_opt(r, max) {
+        Ok(None) => Ok(false),
+        Ok(Some(text)) => {
+            *buf = text.into_bytes();
+            Ok(true)
         }
-    }
-    let len = u64::from(u32::from_ne_bytes(len));
-    if len > max as u64 {
-        let skipped = io::copy(&mut r.take(len), &mut io::sink())?;
-        if skipped < len {
-            return Err(FrameError::Truncated);
+        Err(NmError::IncomingNotUtf8(e)) => {
+            *buf = e.into_bytes();
+            Ok(true)
         }
-        return Err(FrameError::TooLarge { len, max });
+        Err(NmError::IncomingTooLarge { len, .. }) => {
+            let len = len as u64;
+            let skipped = io::copy(&mut r.take(len), &mut io::sink())?;
+            if skipped < len {
+                return Err(FrameError::Truncated);
+            }
+            Err(FrameError::TooLarge { len, max })
+        }
+        Err(NmError::Io(e)) => Err(io_error(e)),
+        Err(NmError::Disconnected) => Err(FrameError::Truncated),
+        Err(other) => Err(FrameError::Io(io::Error::other(other.to_string()))),
     }
-    // `len <= max`, so this fits in usize.
-    let len = usize::try_from(len).map_err(|_| FrameError::TooLarge { len, max })?;
-    buf.resize(len, 0);
-    r.read_exact(buf).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
-    Ok(true)
 }
 
 /// Why a frame could not be written.
@@ -70,19 +77,16 @@ pub enum WriteError {
 
 /// Writes `payload` as one frame (length and body in one write) and flushes.
 pub fn write_frame<W: Write>(w: &mut W, payload: &[u8], max: usize) -> Result<(), WriteError> {
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|&l| l as usize <= max)
-        .ok_or(WriteError::TooLarge {
+    if payload.len() > max.min(nm::MAX_TO_BROWSER) {
+        return Err(WriteError::TooLarge {
             len: payload.len(),
             max,
-        })?;
-    let mut msg = Vec::with_capacity(payload.len() + 4);
-    msg.extend_from_slice(&len.to_ne_bytes());
-    msg.extend_from_slice(payload);
-    w.write_all(&msg)?;
-    w.flush()?;
-    Ok(())
+        });
+    }
+    nm::send_frame(w, &encode_frame(payload)).map_err(|e| match e {
+        NmError::Io(e) => WriteError::Io(e),
+        other => WriteError::Io(io::Error::other(other.to_string())),
+    })
 }
 
 /// Encodes one frame (for tests and clients).
@@ -124,6 +128,18 @@ mod tests {
         let e = read_frame(&mut r, 10, &mut buf).expect_err("too large");
         assert!(matches!(e, FrameError::TooLarge { len: 100, max: 10 }));
         assert!(e.is_recoverable());
+        assert!(read_frame(&mut r, 10, &mut buf).expect("next"));
+        assert_eq!(buf, b"ok");
+    }
+
+    #[test]
+    fn frames_that_are_not_utf8_are_handed_on_as_bytes() {
+        let mut input = encode_frame(&[0xFF, 0xFE]);
+        input.extend(encode_frame(b"ok"));
+        let mut r = Cursor::new(input);
+        let mut buf = Vec::new();
+        assert!(read_frame(&mut r, 10, &mut buf).expect("not UTF-8, still a frame"));
+        assert_eq!(buf, [0xFF, 0xFE]);
         assert!(read_frame(&mut r, 10, &mut buf).expect("next"));
         assert_eq!(buf, b"ok");
     }
