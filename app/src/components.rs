@@ -10,6 +10,18 @@ use crate::i18n::{use_i18n, Msg, T};
 #[component]
 pub fn PageTitle(key: T) -> impl IntoView {
     let i = use_i18n();
+    // Each page has its own document title (WCAG 2.4.2), in the chosen language.
+    Effect::new(move |_| {
+        let (page, app) = (i.t(key), i.t(T::AppTitle));
+        let title = if page == app {
+            app.to_string()
+        } else {
+            format!("{page} · {app}")
+        };
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            doc.set_title(&title);
+        }
+    });
     view! { <h1 id="page-title" tabindex="-1">{move || i.t(key)}</h1> }
 }
 

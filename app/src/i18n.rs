@@ -248,9 +248,6 @@ impl I18n {
             if let Some(el) = document_element() {
                 let _ = el.set_attribute("lang", l.tag());
             }
-            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-                doc.set_title(text(l, T::AppTitle));
-            }
         });
         Self { lang }
     }
@@ -316,10 +313,10 @@ pub fn version_text(lang: Lang, what: &str, version: &str) -> String {
     }
 }
 
-pub fn readers_text(lang: Lang, names: &str) -> String {
+pub fn readers_text(lang: Lang, names: &[String]) -> String {
     match lang {
-        Lang::ZhTw => format!("找到讀卡機：{names}"),
-        Lang::En => format!("Reader found: {names}"),
+        Lang::ZhTw => format!("找到讀卡機：{}", names.join("、")),
+        Lang::En => format!("Readers found: {}", names.join(", ")),
     }
 }
 
@@ -610,5 +607,132 @@ pub fn remedy(
             _ => l.pick("找不到讀卡機：請接上讀卡機，必要時安裝廠商提供的驅動程式。", "No card reader found: plug in the reader and, if needed, install the maker's driver.").into(),
         },
         other => bridge_error(lang, other).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_cjk(s: &str) -> bool {
+        s.chars().any(|c| {
+            ('\u{3000}'..='\u{303f}').contains(&c)
+                || ('\u{4e00}'..='\u{9fff}').contains(&c)
+                || ('\u{ff00}'..='\u{ffef}').contains(&c)
+        })
+    }
+
+    #[test]
+    fn every_server_and_bridge_code_has_a_message_in_both_languages() {
+        use ApiCode::*;
+        let api = [
+            BadRequest,
+            NonceInvalid,
+            CardProofInvalid,
+            CardMismatch,
+            HouseholdMismatch,
+            RegistryUnavailable,
+            AlreadyRegistered,
+            RegistrationPending,
+            PasswordRejected,
+            TicketInvalid,
+            TicketExpired,
+            WrongCard,
+            LoginFailed,
+            AccountNotActive,
+            AccountLocked,
+            RateLimited,
+            CsrfRejected,
+            Unauthenticated,
+            NotFound,
+            Internal,
+        ];
+        for code in api {
+            for retry in [None, Some(90)] {
+                let (zh, en) = (
+                    api_error(Lang::ZhTw, code, retry),
+                    api_error(Lang::En, code, retry),
+                );
+                assert!(has_cjk(&zh) && !has_cjk(&en), "{code:?}: {zh} / {en}");
+            }
+        }
+        for code in BridgeCode::ALL {
+            assert!(has_cjk(bridge_error(Lang::ZhTw, code)), "{code:?}");
+            assert!(!has_cjk(bridge_error(Lang::En, code)), "{code:?}");
+            for os in [
+                crate::util::Os::Windows,
+                crate::util::Os::Mac,
+                crate::util::Os::Linux,
+                crate::util::Os::Other,
+            ] {
+                for b in [
+                    crate::util::Browser::Chrome,
+                    crate::util::Browser::Edge,
+                    crate::util::Browser::Firefox,
+                    crate::util::Browser::Other,
+                ] {
+                    assert!(has_cjk(&remedy(Lang::ZhTw, code, os, b)));
+                    assert!(!remedy(Lang::En, code, os, b).is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn password_feedback_is_translated() {
+        for w in StrengthWarning::ALL {
+            assert!(
+                has_cjk(strength_warning(Lang::ZhTw, *w))
+                    && !has_cjk(strength_warning(Lang::En, *w))
+            );
+        }
+        for s in StrengthSuggestion::ALL {
+            assert!(
+                has_cjk(strength_suggestion(Lang::ZhTw, *s))
+                    && !has_cjk(strength_suggestion(Lang::En, *s))
+            );
+        }
+        for p in [
+            PasswordProblem::TooShort { min: 6 },
+            PasswordProblem::TooLong { max: 12 },
+            PasswordProblem::ControlCharacter,
+            PasswordProblem::ContainsNationalId,
+            PasswordProblem::ContainsCardNumber,
+            PasswordProblem::ContainsBirthDate,
+            PasswordProblem::TooWeak { score: 0, min: 1 },
+        ] {
+            assert!(
+                has_cjk(&password_problem(Lang::ZhTw, p))
+                    && !has_cjk(&password_problem(Lang::En, p))
+            );
+        }
+    }
+
+    /// Every user-facing string goes through this module: no other source file of the app
+    /// may contain Chinese text.
+    #[test]
+    fn no_chinese_text_outside_the_i18n_layer() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src readable") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("i18n.rs")
+                {
+                    let text = std::fs::read_to_string(&path).expect("readable");
+                    for (n, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or_default();
+                        assert!(
+                            !has_cjk(code),
+                            "{}:{}: user-facing text outside i18n.rs: {line}",
+                            path.display(),
+                            n + 1
+                        );
+                    }
+                }
+            }
+        }
     }
 }

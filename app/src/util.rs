@@ -31,16 +31,18 @@ pub fn mark(name: &str) {
     }
 }
 
-/// `performance.measure(name, start)` after the next frame has been painted with the
-/// change, i.e. when the user can see it.
+/// `performance.measure(name, start)` once the next frame, which shows the change, has been
+/// painted: a task queued from `requestAnimationFrame` runs after that frame's paint.
 pub fn measure_after_paint(name: &'static str, start: &'static str) {
     let Some(w) = web_sys::window() else {
         return;
     };
     let cb = Closure::once_into_js(move || {
-        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-            let _ = p.measure_with_start_mark(name, start);
-        }
+        set_timeout(0, move || {
+            if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                let _ = p.measure_with_start_mark(name, start);
+            }
+        });
     });
     let _ = w.request_animation_frame(cb.unchecked_ref());
 }

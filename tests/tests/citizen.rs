@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::key::Key;
-use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::browser::{fresh_profile, Chromedriver};
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
 
@@ -503,3 +503,64 @@ scenario!(performance_budget, WANG, |s| {
     );
     Ok(())
 });
+
+/// F0 when a layer is missing: the remedy for this OS and browser and the link to get it.
+#[tokio::test(flavor = "multi_thread")]
+async fn self_check_without_the_extension_or_the_bridge() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start("self_check_missing_layers").await?;
+    let driver = Chromedriver::start().await?;
+
+    let client = driver
+        .session(&fresh_profile("no-extension")?, None)
+        .await?;
+    let p = Page::new(client, &server.origin);
+    let result = async {
+        p.open("/check").await?;
+        p.wait_js(
+            "document.getElementById('check-extension')?.dataset.state === 'fail'",
+            "the extension reported missing",
+        )
+        .await?;
+        p.wait_text("#check-extension", "chrome://extensions")
+            .await?;
+        p.wait_css("#check-extension a[href='/download']").await?;
+        p.wait_js(
+            "document.getElementById('check-nhi')?.dataset.state === 'skipped'",
+            "later layers skipped",
+        )
+        .await?;
+        p.audit("check-no-extension").await
+    }
+    .await;
+    p.client.clone().close().await.ok();
+    result?;
+
+    let system_host =
+        std::path::Path::new("/etc/chromium/native-messaging-hosts/tw.nhi.card_bridge.json");
+    if system_host.exists() {
+        eprintln!(
+            "SKIPPED: bridge-missing case: a system-wide host manifest exists ({})",
+            system_host.display()
+        );
+        return Ok(());
+    }
+    let client = driver
+        .session(&fresh_profile("no-bridge")?, Some(&extension_dir()))
+        .await?;
+    let p = Page::new(client, &server.origin);
+    let result = async {
+        p.open("/check").await?;
+        p.wait_js(
+            "document.getElementById('check-bridge')?.dataset.state === 'fail'",
+            "the bridge reported missing",
+        )
+        .await?;
+        p.wait_text("#check-bridge", "nhi-bridge install").await?;
+        p.wait_css("#check-bridge a[href='/download']").await?;
+        p.audit("check-no-bridge").await
+    }
+    .await;
+    p.client.clone().close().await.ok();
+    result
+}

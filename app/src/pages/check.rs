@@ -13,7 +13,7 @@ use crate::util::{platform, Browser, Os};
 enum Detail {
     Key(T),
     Version(T, String),
-    Readers(String),
+    Readers(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,9 +143,8 @@ async fn apply_status(l: Layers, status: Status, generation: u32) {
         l.skip_from(5);
         return;
     }
-    let names: Vec<&str> = status.readers.iter().map(|r| r.name.as_str()).collect();
-    l.readers
-        .set(Check::Pass(Detail::Readers(names.join("、"))));
+    let names = status.readers.iter().map(|r| r.name.clone()).collect();
+    l.readers.set(Check::Pass(Detail::Readers(names)));
     let best = status
         .readers
         .iter()
@@ -275,6 +274,10 @@ pub fn SelfCheck() -> impl IntoView {
                 .map(|(name, title, sig)| view! { <CheckRow name title check=sig os browser /> })
                 .collect_view()}
         </ol>
+        <ul class="downloads">
+            <li><Link href="/download">{move || i.t(T::GetExtension)}</Link></li>
+            <li><Link href="/download">{move || i.t(T::GetBridge)}</Link></li>
+        </ul>
         <div class="actions">
             <button
                 type="button"
