@@ -58,7 +58,8 @@ fn static_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
 
 /// Adds the security headers to every answer, `no-store` to API answers, and counts requests.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
+    let path = req.uri().path().to_owned();
+    let is_api = path.starts_with("/api/");
     let mut resp = next.run(req).await;
     let metrics = &state.services.metrics;
     metrics.inc(&metrics.http_requests);
@@ -73,6 +74,13 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     }
     if is_api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if !h.contains_key(header::CACHE_CONTROL) {
+        let policy = if super::spa::is_fingerprinted(&path) {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     resp
 }

@@ -15,6 +15,19 @@ pub fn looks_like_asset(path: &str) -> bool {
     path.starts_with("/assets/") || last.contains('.')
 }
 
+/// Trunk's content-hashed file names (`name-<16 hex>.ext`, `name-<16 hex>_bg.wasm`) never
+/// change content, so they may be cached for a year.
+pub fn is_fingerprinted(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let stem = last
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("_bg");
+    stem.rsplit_once('-')
+        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The fallback after the static files: index.html, or 404.
 pub async fn fallback(dist: PathBuf, uri: Uri) -> Response {
     let path = uri.path();
@@ -54,5 +67,14 @@ mod tests {
         assert!(super::looks_like_asset("/app-123.wasm"));
         assert!(!super::looks_like_asset("/register"));
         assert!(!super::looks_like_asset("/confirm"));
+    }
+
+    #[test]
+    fn fingerprinted_names_are_recognised() {
+        assert!(super::is_fingerprinted("/nhi-app-86125c6eb673b161_bg.wasm"));
+        assert!(super::is_fingerprinted("/main-7c3e55873242d7b8.css"));
+        assert!(!super::is_fingerprinted("/boot.js"));
+        assert!(!super::is_fingerprinted("/"));
+        assert!(!super::is_fingerprinted("/nhi-strength.js"));
     }
 }
