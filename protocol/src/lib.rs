@@ -12,6 +12,7 @@
 //! - [`card_proof`]: the origin-bound challenge-response that authenticates a card.
 //! - [`bridge`]: messages between the page, the extension and the native host.
 //! - [`api`]: HTTP API request and response bodies.
+//! - [`online`]: API bodies of the online services after login (F9).
 
 pub mod apdu;
 pub mod api;
@@ -23,6 +24,7 @@ pub mod date;
 pub mod household;
 pub mod id;
 pub mod mask;
+pub mod online;
 pub mod password;
 pub mod sex;
 
