@@ -25,7 +25,9 @@ const FROM_EXT: &str = "nhi-card-bridge:ext";
 const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 
 type Reply = Result<Answer, BridgeError>;
-type Listener = Rc<dyn Fn(&Event)>;
+/// Called with each event, or with `None` when the connection to the host was lost (the
+/// subscription with it).
+type Listener = Rc<dyn Fn(Option<&Event>)>;
 
 #[derive(Default)]
 struct State {
@@ -102,6 +104,16 @@ fn on_message(ev: web_sys::MessageEvent) {
             for id in all {
                 settle(id, Err(err.clone()));
             }
+            // The host is gone, and with it the event subscription: let the listeners look
+            // again (the extension starts a new host on the next request).
+            let listeners: Vec<Listener> = STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.subscribed = false;
+                s.listeners.iter().map(|(_, l)| l.clone()).collect()
+            });
+            for l in listeners {
+                l(None);
+            }
         }
         Ok(HostMessage::Event { event, .. }) => {
             let listeners: Vec<Listener> = STATE.with(|s| {
@@ -112,7 +124,7 @@ fn on_message(ev: web_sys::MessageEvent) {
                     .collect()
             });
             for l in listeners {
-                l(&event);
+                l(Some(&event));
             }
         }
         Err(_) => {
@@ -232,10 +244,10 @@ pub async fn card_proof(nonce: Nonce) -> Result<nhi_protocol::api::CardProof, Br
     }
 }
 
-/// Subscribes to card and reader events; `on_event` runs for each until the returned
-/// guard's [`Subscription::cancel`].
+/// Subscribes to card and reader events; `on_event` runs for each (and with `None` if the
+/// host goes away) until [`Subscription::cancel`].
 pub async fn subscribe(
-    on_event: impl Fn(&Event) + 'static,
+    on_event: impl Fn(Option<&Event>) + 'static,
 ) -> Result<(Subscription, nhi_protocol::bridge::Status), BridgeError> {
     install();
     let key = STATE.with(|s| {

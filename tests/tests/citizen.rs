@@ -140,6 +140,9 @@ scenario!(self_check_is_all_green_and_follows_the_card, WANG, |s| {
     p.audit("download").await?;
     p.open("/no-such-page").await?;
     p.audit("not-found").await?;
+    p.open("/confirm").await?;
+    p.wait_css("[role=alert].message-error").await?;
+    p.audit("confirm-no-ticket").await?;
     // The language choice persists across loads.
     ensure!(p.lang().await?.starts_with("zh"), "zh-TW by default");
     p.switch_lang().await?;
@@ -266,6 +269,11 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
     p.audit("login").await?;
     p.click("#read-card").await?;
     p.wait_css("#card-data").await?;
+    p.fill("#password", "wrong-pass-1").await?;
+    p.click("#submit").await?;
+    p.wait_text("[role=alert].message-error", "健保卡或註冊密碼不正確")
+        .await?;
+    p.audit("login-failed").await?;
     p.fill("#password", GOOD_PASSWORD).await?;
     p.click("#submit").await?;
     p.wait_css("#me").await?;

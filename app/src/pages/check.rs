@@ -207,8 +207,10 @@ async fn start(l: Layers, sub: StoredValue<Option<crate::bridge::Subscription>>)
     if !run_handshake(l).await {
         return;
     }
-    let on_event = move |_: &nhi_protocol::bridge::Event| {
-        leptos::task::spawn_local(refresh(l));
+    let on_event = move |event: Option<&nhi_protocol::bridge::Event>| match event {
+        Some(_) => leptos::task::spawn_local(refresh(l)),
+        // The bridge went away: check every layer again (and subscribe anew).
+        None => leptos::task::spawn_local(start(l, sub)),
     };
     match crate::bridge::subscribe(on_event).await {
         Ok((s, status)) => {
