@@ -91,6 +91,14 @@ pub struct Config {
     pub resend_interval_seconds: u64,
     /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Operators of the online applications API (F9): comma-separated `name:sha256hex`, the
+    /// SHA-256 (hex) of each operator's bearer token. Empty: the operator API refuses all.
+    pub operators: String,
+    /// The CJK font embedded (subset) in the 投保證明 PDF: a TrueType/OpenType file or
+    /// collection (Debian fonts-noto-cjk).
+    pub certificate_font: PathBuf,
+    /// Index of the face in a font collection (.ttc); 3 is Noto Sans CJK TC.
+    pub certificate_font_index: u32,
 }
 
 impl Default for Config {
@@ -131,6 +139,11 @@ impl Default for Config {
             rate_limit_burst: 10,
             resend_interval_seconds: 60,
             trust_forwarded_for: false,
+            operators: String::new(),
+            certificate_font: PathBuf::from(
+                "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+            ),
+            certificate_font_index: 3,
         }
     }
 }
@@ -172,6 +185,9 @@ const ENV_KEYS: &[&str] = &[
     "rate_limit_burst",
     "resend_interval_seconds",
     "trust_forwarded_for",
+    "operators",
+    "certificate_font",
+    "certificate_font_index",
 ];
 
 impl Config {
@@ -287,6 +303,8 @@ const STRING_KEYS: &[&str] = &[
     "smtp_host",
     "smtp_username",
     "smtp_password",
+    "operators",
+    "certificate_font",
 ];
 
 /// Environment values are strings; numbers and booleans are recognised for the typed keys.

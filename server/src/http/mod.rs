@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod online;
 pub mod openapi;
 pub mod security;
 pub mod spa;
@@ -15,7 +16,8 @@ use axum::{middleware, Json, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::services::Services;
 
@@ -55,6 +57,7 @@ pub fn router(services: Arc<Services>) -> Router {
             post(handlers::login).delete(handlers::logout),
         )
         .route("/api/v1/me", get(handlers::me))
+        .merge(online::citizen_routes())
         .route(
             "/api/openapi.json",
             get(move || async move { Json((*openapi).clone()) }),
@@ -79,6 +82,7 @@ pub fn router(services: Arc<Services>) -> Router {
         }));
     Router::new()
         .merge(api)
+        .merge(online::operator_routes().layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         .route("/healthz", get(handlers::healthz))
         .route("/metrics", get(handlers::metrics))
         .fallback_service(spa)
@@ -91,6 +95,10 @@ pub fn router(services: Arc<Services>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .with_state(state)
 }

@@ -1,7 +1,11 @@
 //! Domain services: registration (F1), confirmation (F2), resend (F8), login (F3).
 //! They know nothing about HTTP; the HTTP layer maps [`ServiceError`] to API errors.
 
+pub mod applications;
+pub mod certificate_pdf;
+pub mod health_bank;
 pub mod mails;
+pub mod online;
 pub mod passwords;
 pub mod proof;
 pub mod registration;

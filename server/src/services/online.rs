@@ -1,0 +1,176 @@
+//! Online services after login (FLOWS F9): what the health bank and the applications share —
+//! their error type, the logged-in person behind a session cookie, the operator behind a
+//! bearer token, and dates in Taiwan time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use time::{Date, Month, OffsetDateTime};
+
+use super::{token_hash, Services};
+use crate::storage::accounts::{self, AccountRow};
+use crate::storage::{self, sessions, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnlineError {
+    /// No cookie, an unknown or expired session, or an account that is not active.
+    #[error("not logged in or the session expired")]
+    Unauthenticated,
+    /// The operator token is missing or unknown.
+    #[error("operator token missing or not valid")]
+    OperatorUnauthenticated,
+    /// Unknown, or another person's (never revealed as such).
+    #[error("no such application")]
+    NotFound,
+    #[error("{field}: {message}")]
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
+    /// The certificate is not issued (yet).
+    #[error("the certificate is not issued")]
+    CertificateNotIssued,
+    /// The CJK font for the certificate cannot be loaded.
+    #[error("certificate font: {0}")]
+    Font(String),
+    #[error("PDF generation failed: {0}")]
+    Pdf(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<sqlx::Error> for OnlineError {
+    fn from(e: sqlx::Error) -> Self {
+        OnlineError::Storage(StorageError::Sqlx(e))
+    }
+}
+
+pub type OnlineResult<T> = Result<T, OnlineError>;
+
+impl OnlineError {
+    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        OnlineError::BadRequest {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// An authenticated operator of the applications API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub name: String,
+}
+
+impl Operator {
+    /// The actor recorded in the audit log and the status timeline.
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.name)
+    }
+}
+
+/// Today in Taiwan (UTC+8).
+pub fn today() -> Date {
+    OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+8))
+        .date()
+}
+
+/// `YYYY-MM-DD` → a date.
+pub fn parse_iso(s: &str) -> Option<Date> {
+    let mut parts = s.trim().splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let month = Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
+pub fn iso(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Parses `name:sha256hex,name:sha256hex` (whitespace ignored); bad entries are skipped with
+/// a warning.
+pub fn parse_operators(spec: &str) -> Vec<(String, String)> {
+    spec.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .filter_map(|entry| {
+            let parsed = entry.split_once(':').and_then(|(name, hash)| {
+                let hash = hash.trim().to_ascii_lowercase();
+                let ok = !name.trim().is_empty()
+                    && hash.len() == 64
+                    && hash.bytes().all(|b| b.is_ascii_hexdigit());
+                ok.then(|| (name.trim().to_owned(), hash))
+            });
+            if parsed.is_none() {
+                tracing::warn!("ignoring a malformed `operators` entry (want name:sha256hex)");
+            }
+            parsed
+        })
+        .collect()
+}
+
+/// Compares without an early exit.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Services {
+    /// The active account of a live session.
+    pub async fn session_account(&self, token: Option<&str>) -> OnlineResult<AccountRow> {
+        let hash = token
+            .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
+            .filter(|raw| raw.len() == 32)
+            .map(|raw| token_hash(&raw))
+            .ok_or(OnlineError::Unauthenticated)?;
+        let mut conn = self.db.conn().await?;
+        let id = sessions::account_of(&mut conn, &hash, storage::now())
+            .await?
+            .ok_or(OnlineError::Unauthenticated)?;
+        let account = accounts::by_id(&mut conn, id)
+            .await?
+            .ok_or(OnlineError::Unauthenticated)?;
+        if account.status != accounts::ACTIVE {
+            return Err(OnlineError::Unauthenticated);
+        }
+        Ok(account)
+    }
+
+    /// The operator whose bearer token this is.
+    pub fn operator(&self, bearer: Option<&str>) -> OnlineResult<Operator> {
+        let token = bearer
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(OnlineError::OperatorUnauthenticated)?;
+        let hash = hex::encode(Sha256::digest(token.as_bytes()));
+        let mut found = None;
+        for (name, expected) in parse_operators(&self.config.operators) {
+            if same(hash.as_bytes(), expected.as_bytes()) {
+                found = Some(name);
+            }
+        }
+        found
+            .map(|name| Operator { name })
+            .ok_or(OnlineError::OperatorUnauthenticated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_operator_specs() {
+        let d = parse_iso("2026-02-28").expect("date");
+        assert_eq!(iso(d), "2026-02-28");
+        assert!(parse_iso("2026-02-30").is_none());
+        assert!(parse_iso("26-02-01").is_none());
+        assert!(parse_iso("2026-2-1").is_none());
+        let ops = parse_operators(&format!(" alice:{} , bad, bob:xyz ,", "AB".repeat(32)));
+        assert_eq!(ops, vec![("alice".to_owned(), "ab".repeat(32))]);
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+    }
+}
