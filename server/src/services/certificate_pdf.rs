@@ -108,7 +108,7 @@ const MARGIN: f32 = 50.0;
 const COLUMNS: [(f32, &str); 5] = [
     (MARGIN, "投保單位名稱"),
     (MARGIN + 140.0, "投保單位代號"),
-    (MARGIN + 215.0 + 5.0, "身分別"),
+    (MARGIN + 220.0, "身分別"),
     (MARGIN + 345.0, "加保日期"),
     (MARGIN + 420.0, "退保日期"),
 ];
