@@ -40,7 +40,7 @@ pub fn MessageBox(
     // The live region stays in the DOM; only its text changes, so it is announced.
     view! {
         <div role=role class=move || if msg.with(Option::is_some) { class } else { "message-empty" }>
-            {move || msg.get().map(|m| m.render(i.get()))}
+            {move || msg.get().map(|m| m.render(i))}
         </div>
     }
 }
@@ -83,7 +83,7 @@ pub fn Field(
             </label>
             {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || i.t(h)}</p> })}
             <p class="field-error" id=err_id.clone() hidden=move || error.with(Option::is_none)>
-                {move || error.get().map(|m| m.render(i.get()))}
+                {move || error.get().map(|m| m.render(i))}
             </p>
             <input
                 id=id

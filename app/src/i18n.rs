@@ -1,17 +1,22 @@
-//! The one i18n layer: every user-facing string of the SPA comes from here, in Traditional
-//! Chinese (zh-TW, the default) and English. The chosen language persists in localStorage.
+//! The one i18n layer: every user-facing string of the SPA comes from the Fluent resources
+//! in `app/locales/{zh-TW,en}/main.ftl`, through leptos-fluent. zh-TW is the default; the
+//! choice persists in localStorage (`nhi.lang`) and `<html lang>` follows it.
 //!
-//! Fixed strings are [`T`] keys looked up with [`I18n::t`]; strings with values (counts,
-//! codes from the bridge, the server and the password policy) are functions below that take
-//! the [`Lang`].
+//! Fixed strings are [`T`] keys (each names one FTL message) looked up with [`I18n::t`];
+//! strings with values (counts, codes from the bridge, the server and the password policy)
+//! are the functions below. Tests check that both FTL files define every message the code
+//! uses, and that no Chinese text hides in the Rust sources.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use leptos::prelude::*;
+use leptos_fluent::__reexports::fluent_bundle::FluentValue;
 use nhi_protocol::api::ErrorCode as ApiCode;
-use nhi_protocol::bridge::{ErrorCode as BridgeCode, Lang as BridgeLang};
+use nhi_protocol::bridge::ErrorCode as BridgeCode;
 use nhi_protocol::password::{PasswordProblem, StrengthSuggestion, StrengthWarning};
 
-const STORAGE_KEY: &str = "nhi.lang";
-
+/// The two languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     ZhTw,
@@ -19,7 +24,7 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The BCP 47 tag for `<html lang>`.
+    /// The BCP 47 tag for `lang` attributes.
     pub fn tag(self) -> &'static str {
         match self {
             Lang::ZhTw => "zh-Hant-TW",
@@ -27,18 +32,11 @@ impl Lang {
         }
     }
 
-    fn code(self) -> &'static str {
+    /// The FTL folder / leptos-fluent language id.
+    fn id(self) -> &'static str {
         match self {
             Lang::ZhTw => "zh-TW",
             Lang::En => "en",
-        }
-    }
-
-    fn from_code(s: &str) -> Option<Lang> {
-        match s {
-            "zh-TW" => Some(Lang::ZhTw),
-            "en" => Some(Lang::En),
-            _ => None,
         }
     }
 
@@ -48,253 +46,282 @@ impl Lang {
             Lang::En => Lang::ZhTw,
         }
     }
-
-    fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
-        match self {
-            Lang::ZhTw => zh,
-            Lang::En => en,
-        }
-    }
 }
 
-macro_rules! strings {
-    ($($key:ident => $zh:literal, $en:literal;)*) => {
-        /// Keys of the fixed strings.
+macro_rules! keys {
+    ($($key:ident => $id:literal;)*) => {
+        /// Keys of the fixed strings; each is one message in the FTL files.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum T { $($key),* }
 
-        /// The text of `key` in `lang`.
-        pub fn text(lang: Lang, key: T) -> &'static str {
-            match key { $(T::$key => lang.pick($zh, $en)),* }
+        impl T {
+            pub const ALL: &'static [T] = &[$(T::$key),*];
+
+            /// The FTL message id.
+            pub fn id(self) -> &'static str {
+                match self { $(T::$key => $id),* }
+            }
         }
     };
 }
 
-strings! {
-    SkipToMain => "跳到主要內容", "Skip to main content";
-    Agency => "衛生福利部中央健康保險署", "National Health Insurance Administration";
-    AppTitle => "健保卡網路服務註冊", "NHI card online registration";
-    NavLabel => "主選單", "Main menu";
-    NavHome => "首頁", "Home";
-    NavCheck => "電腦環境檢測", "System check";
-    NavRegister => "首次登入請先申請", "Register";
-    NavResend => "重寄認證信", "Resend confirmation mail";
-    NavLogin => "登入", "Log in";
-    NavDownload => "下載元件", "Downloads";
-    LangSwitch => "English", "中文";
-    LangSwitchLabel => "Switch to English", "切換為中文";
-    Footer => "示範系統：所有資料皆為虛構。客服專線 0800-030-598", "Demonstration system: all data is fictitious. Help line 0800-030-598";
-    LandingIntro => "只要有健保卡、讀卡機與新版瀏覽器，就能申請並使用健保卡網路服務，不必安裝 ActiveX 或調整瀏覽器設定。", "With your NHI card, a card reader and an up-to-date browser you can register for and use the NHI online services. No ActiveX and no browser settings to change.";
-    LandingSteps => "申請步驟", "How it works";
-    LandingStep1 => "檢測電腦環境：安裝瀏覽器擴充功能與讀卡元件。", "Check your computer: install the browser extension and the card reader component.";
-    LandingStep2 => "首次申請：讀取健保卡、輸入戶籍資料、設定註冊密碼。", "Register: read your card, enter your household details, choose a password.";
-    LandingStep3 => "開啟認證信中的連結並讀取健保卡，完成認證。", "Open the link in the confirmation mail and read your card again.";
-    LandingStep4 => "以健保卡與註冊密碼登入。", "Log in with your card and password.";
-    NotFoundTitle => "找不到此頁面", "Page not found";
-    NotFoundBody => "您要找的頁面不存在，請由選單選擇服務。", "This page does not exist. Please choose a service from the menu.";
-    // F0
-    CheckTitle => "電腦環境檢測", "System check";
-    CheckIntro => "本頁即時檢查使用健保卡網路服務所需的每一項環境；插入或拔出卡片時會自動更新，不必重新整理。", "This page checks everything the NHI online services need, live. Inserting or removing the card updates it without reloading.";
-    CheckBrowser => "瀏覽器功能", "Browser features";
-    CheckExtension => "瀏覽器擴充功能", "Browser extension";
-    CheckBridge => "讀卡元件", "Card reader component";
-    CheckPcsc => "讀卡機服務（PC/SC）", "Smart card service (PC/SC)";
-    CheckReaders => "讀卡機", "Card reader";
-    CheckCard => "卡片", "Card";
-    CheckNhi => "健保卡讀取", "NHI card readable";
-    StatePass => "通過", "OK";
-    StateFail => "未通過", "Problem";
-    StatePending => "檢查中…", "Checking…";
-    StateSkipped => "尚未檢查", "Not checked yet";
-    SkippedBody => "請先解決上方未通過的項目。", "Fix the problem above first.";
-    BrowserOk => "此瀏覽器支援本服務。", "This browser supports the service.";
-    BrowserFail => "此瀏覽器缺少必要功能，請改用新版 Chrome、Edge 或 Firefox。", "This browser lacks required features. Use an up-to-date Chrome, Edge or Firefox.";
-    PcscOk => "讀卡機服務執行中。", "The smart card service is running.";
-    CardPresent => "讀卡機內有卡片。", "A card is in the reader.";
-    CardInUse => "卡片正被其他程式使用，請關閉其他讀卡程式。", "Another program is using the card. Close other card programs.";
-    CardMute => "卡片沒有回應，可能插反了，請晶片朝上、朝內重新插入。", "The card does not answer; it may be upside down. Reinsert it chip first, facing up.";
-    NhiOk => "已讀取健保卡。", "The NHI card was read.";
-    CheckAllGood => "全部通過，您可以開始申請或登入。", "All checks passed. You can register or log in.";
-    CheckAgain => "重新檢測", "Check again";
-    GetExtension => "取得瀏覽器擴充功能", "Get the browser extension";
-    GetBridge => "下載讀卡元件", "Download the card reader component";
-    CheckLive => "檢測結果", "Check results";
-    // downloads
-    DownloadTitle => "下載元件", "Downloads";
-    DownloadExtTitle => "瀏覽器擴充功能", "Browser extension";
-    DownloadExtBody => "Chrome、Edge：開啟擴充功能頁面，啟用「開發人員模式」，選擇「載入未封裝項目」並指定 bridge/extension 資料夾。Firefox：在 about:debugging 載入 manifest.json。", "Chrome, Edge: open the extensions page, turn on Developer mode, choose Load unpacked and pick the bridge/extension folder. Firefox: load manifest.json in about:debugging.";
-    DownloadBridgeTitle => "讀卡元件（nhi-bridge）", "Card reader component (nhi-bridge)";
-    DownloadBridgeBody => "下載 nhi-bridge 後執行「nhi-bridge install」，再重新啟動瀏覽器；「nhi-bridge doctor」會逐項說明目前狀態。", "Download nhi-bridge, run “nhi-bridge install”, then restart the browser; “nhi-bridge doctor” explains every layer's state.";
-    // card reading
-    ReadCard => "讀取", "Read card";
-    Reading => "讀取中…", "Reading…";
-    CardDataTitle => "卡片資料（部分遮蔽）", "Card data (partly hidden)";
-    CardNumber => "卡號", "Card number";
-    Name => "姓名", "Name";
-    NationalId => "身分證號", "ID number";
-    BirthDate => "出生日期", "Date of birth";
-    Sex => "性別", "Sex";
-    Male => "男", "Male";
-    Female => "女", "Female";
-    InsertCardPrompt => "請將健保卡晶片朝上插入讀卡機，再按「讀取」。", "Insert your NHI card in the reader, chip facing up, then press “Read card”.";
-    CardNeeded => "請先按「讀取」讀取健保卡。", "Read your card first (“Read card”).";
-    Ok => "確定", "OK";
-    // F1
-    RegTitle => "首次登入請先申請", "Register for the NHI online services";
-    StepTerms => "閱讀注意事項", "Terms";
-    StepCard => "讀取健保卡", "Read the card";
-    StepHousehold => "戶籍資料", "Household";
-    StepPassword => "密碼與聯絡資料", "Password and contacts";
-    StepDone => "完成", "Done";
-    StepsLabel => "申請步驟", "Registration steps";
-    TermsTitle => "全民健康保險網路服務註冊管理作業要點", "Rules for registering for the NHI online services";
-    Terms1 => "一、本服務供全民健康保險保險對象以本人健保卡申請使用，不得冒用他人卡片。", "1. The service is for insured persons using their own NHI card. Using another person's card is forbidden.";
-    Terms2 => "二、申請時須讀取健保卡並輸入戶號及戶籍地址，由系統與戶政資料即時比對。", "2. To apply you read your card and enter your household number and address, which are checked against the household registry in real time.";
-    Terms3 => "三、註冊密碼請自行妥善保管；密碼連續輸入錯誤將暫停登入。", "3. Keep your registration password to yourself. Repeated wrong passwords suspend logging in.";
-    Terms4 => "四、申請後請於5日內開啟認證信中的連結完成認證，逾期請使用「重寄認證信」。", "4. Open the link in the confirmation mail within 5 days. After that, use “Resend confirmation mail”.";
-    TermsAgree => "我已閱讀完畢，並瞭解相關規定", "I have read and understood the rules";
-    TermsMustAgree => "請先勾選「我已閱讀完畢，並瞭解相關規定」。", "Please tick “I have read and understood the rules” first.";
-    Next => "下一步", "Next";
-    Back => "上一步", "Back";
-    HouseholdNumber => "戶號", "Household number (戶號)";
-    HouseholdHint => "戶口名簿上的8碼戶號，英文字母或數字。", "The 8 letters or digits in your household register.";
-    HouseholdInvalid => "戶號為8碼英文字母或數字。", "The household number is 8 letters or digits.";
-    Address => "戶籍鄉鎮里鄰", "Registered address";
-    County => "縣市", "County or city";
-    Township => "鄉鎮市區", "Township or district";
-    Village => "村里", "Village";
-    Neighbourhood => "鄰", "Neighbourhood (鄰)";
-    ChooseOne => "請選擇", "Choose…";
-    PlacesLoading => "正在載入地區清單…", "Loading the list of places…";
-    FieldRequired => "此欄必填。", "This field is required.";
-    NeighbourhoodInvalid => "請輸入1至99的數字。", "Enter a number from 1 to 99.";
-    Password => "註冊密碼", "Registration password";
-    PasswordHint => "6至12個字元；可以只用英文字母、只用數字或只用特殊符號。", "6–12 characters; letters only, digits only or symbols only are all fine.";
-    PasswordRepeat => "再次輸入註冊密碼", "Repeat the password";
-    PasswordMismatch => "兩次輸入的密碼不同。", "The two passwords differ.";
-    Strength => "密碼強度", "Password strength";
-    StrengthLoading => "正在載入密碼強度檢查…", "Loading the strength check…";
-    StrengthEmpty => "請輸入密碼。", "Type a password.";
-    StrengthUnavailable => "暫時無法估計強度；送出時由伺服器檢查。", "The strength check is not available; the server checks on submit.";
-    Score0 => "非常弱", "Very weak";
-    Score1 => "弱", "Weak";
-    Score2 => "普通", "Fair";
-    Score3 => "強", "Strong";
-    Score4 => "非常強", "Very strong";
-    Email => "電子郵件信箱", "Email address";
-    EmailHint => "認證信將寄到這個信箱。", "The confirmation mail goes to this address.";
-    Mobile => "行動電話（選填）", "Mobile number (optional)";
-    MobileHint => "例如 0912345678", "For example 0912345678";
-    Phone => "聯絡電話（選填）", "Phone number (optional)";
-    PhoneHint => "例如 02-27065866", "For example 02-27065866";
-    EmailInvalid => "電子郵件格式不正確，例如 name@example.com。", "Enter an email address like name@example.com.";
-    MobileInvalid => "行動電話為09開頭的10碼數字。", "A mobile number is 10 digits starting with 09.";
-    PhoneInvalid => "聯絡電話格式不正確，例如 02-27065866。", "Enter a phone number like 02-27065866.";
-    Submit => "確認申請", "Apply";
-    Sending => "處理中…", "Working…";
-    FixErrors => "請修正標示的欄位，您輸入的資料都已保留。", "Please correct the marked fields. Everything you typed is kept.";
-    PendingTitle => "申請已送出，等待電子信箱認證", "Application sent: confirm your email address";
-    PendingNext => "請於5日內開啟認證信中的「進入電子信箱認證畫面」連結，並讀取同一張健保卡完成認證。沒有收到信？請使用「重寄認證信」。", "Within 5 days, open the link “進入電子信箱認證畫面” (confirm your email) in the mail and read the same NHI card. No mail? Use “Resend confirmation mail”.";
-    // F2
-    ConfirmTitle => "電子信箱認證", "Email confirmation";
-    ConfirmIntro => "請插入申請時使用的健保卡，按「讀取」完成認證。", "Insert the NHI card you applied with and press “Read card” to finish.";
-    ConfirmNoTicket => "連結不完整，請直接點選認證信中的連結開啟本頁。", "The link is incomplete. Open this page from the link in the confirmation mail.";
-    ConfirmNoCard => "讀卡機內沒有健保卡。請插入健保卡，按「確定」後再按「讀取」。", "There is no NHI card in the reader. Insert the card, press “OK”, then “Read card” again.";
-    ConfirmDone => "認證完成，您的帳號已啟用，申請完成通知信已寄出。", "Confirmed: your account is active. A completion notice has been mailed to you.";
-    GoLogin => "前往登入", "Go to log in";
-    // F8
-    ResendTitle => "重寄認證信", "Resend confirmation mail";
-    ResendIntro => "未在5日內完成認證、沒有收到信，或要更改電子郵件信箱時，請讀取健保卡並輸入電子郵件信箱。新連結寄出後，舊連結即失效。", "If you did not confirm within 5 days, did not get the mail, or need another address: read your card and enter the email address. Once a new link is sent, the old one stops working.";
-    ResendSubmit => "重寄認證信", "Resend the mail";
-    ResendDone => "已受理。若此卡有等待認證的申請，新的認證信已寄出，舊的連結已失效。", "Done. If this card has an application waiting for confirmation, a new mail has been sent and the old link no longer works.";
-    // F3
-    LoginTitle => "健保卡網路服務登入", "Log in to the NHI online services";
-    LoginIntro => "請插入健保卡，按「讀取」，再輸入註冊密碼。", "Insert your NHI card, press “Read card”, then enter your registration password.";
-    LoginSubmit => "登入", "Log in";
-    HomeTitle => "我的健保卡網路服務", "My NHI online services";
-    HomeWelcome => "您已登入。", "You are logged in.";
-    AccountStatus => "帳號狀態", "Account status";
-    StatusPending => "等待電子信箱認證", "Waiting for email confirmation";
-    StatusActive => "已啟用", "Active";
-    RegisteredAt => "註冊時間", "Registered";
-    HomeServices => "線上申辦服務", "Online services";
-    HomeHealthBank => "健康存摺查詢", "My Health Bank";
-    HomeApplications => "線上申辦業務", "Online applications";
-    HomeSoon => "即將開放。", "Coming soon.";
-    Logout => "登出", "Log out";
-    LoggedOut => "您已登出。", "You have logged out.";
-    Loading => "載入中…", "Loading…";
-    NetworkError => "無法連線到伺服器，請確認網路後再試一次；您輸入的資料都已保留。", "The server cannot be reached. Check your connection and try again; everything you typed is kept.";
-    ServerConfused => "伺服器的回應無法辨識，請稍後再試。", "The server's answer could not be understood. Please try again later.";
-    BridgeConfused => "讀卡元件的回應無法辨識，請重新安裝讀卡元件。", "The card reader component answered something unexpected. Please reinstall it.";
-    ErrorPrefix => "錯誤：", "Error: ";
+keys! {
+    SkipToMain => "skip-to-main";
+    Agency => "agency";
+    AppTitle => "app-title";
+    NavLabel => "nav-label";
+    NavHome => "nav-home";
+    NavCheck => "nav-check";
+    NavRegister => "nav-register";
+    NavResend => "nav-resend";
+    NavLogin => "nav-login";
+    NavDownload => "nav-download";
+    LangSwitch => "lang-switch";
+    LangSwitchLabel => "lang-switch-label";
+    Footer => "footer";
+    LandingIntro => "landing-intro";
+    LandingSteps => "landing-steps";
+    LandingStep1 => "landing-step1";
+    LandingStep2 => "landing-step2";
+    LandingStep3 => "landing-step3";
+    LandingStep4 => "landing-step4";
+    NotFoundTitle => "not-found-title";
+    NotFoundBody => "not-found-body";
+    CheckTitle => "check-title";
+    CheckIntro => "check-intro";
+    CheckBrowser => "check-browser";
+    CheckExtension => "check-extension";
+    CheckBridge => "check-bridge";
+    CheckPcsc => "check-pcsc";
+    CheckReaders => "check-readers";
+    CheckCard => "check-card";
+    CheckNhi => "check-nhi";
+    StatePass => "state-pass";
+    StateFail => "state-fail";
+    StatePending => "state-pending";
+    StateSkipped => "state-skipped";
+    SkippedBody => "skipped-body";
+    BrowserOk => "browser-ok";
+    BrowserFail => "browser-fail";
+    PcscOk => "pcsc-ok";
+    CardPresent => "card-present";
+    CardInUse => "card-in-use";
+    CardMute => "card-mute";
+    NhiOk => "nhi-ok";
+    CheckAllGood => "check-all-good";
+    CheckAgain => "check-again";
+    GetExtension => "get-extension";
+    GetBridge => "get-bridge";
+    CheckLive => "check-live";
+    DownloadTitle => "download-title";
+    DownloadExtTitle => "download-ext-title";
+    DownloadExtBody => "download-ext-body";
+    DownloadBridgeTitle => "download-bridge-title";
+    DownloadBridgeBody => "download-bridge-body";
+    ReadCard => "read-card";
+    Reading => "reading";
+    CardDataTitle => "card-data-title";
+    CardNumber => "card-number";
+    Name => "name";
+    NationalId => "national-id";
+    BirthDate => "birth-date";
+    Sex => "sex";
+    Male => "male";
+    Female => "female";
+    InsertCardPrompt => "insert-card-prompt";
+    CardNeeded => "card-needed";
+    Ok => "ok";
+    RegTitle => "reg-title";
+    StepTerms => "step-terms";
+    StepCard => "step-card";
+    StepHousehold => "step-household";
+    StepPassword => "step-password";
+    StepDone => "step-done";
+    StepsLabel => "steps-label";
+    TermsTitle => "terms-title";
+    Terms1 => "terms1";
+    Terms2 => "terms2";
+    Terms3 => "terms3";
+    Terms4 => "terms4";
+    TermsAgree => "terms-agree";
+    TermsMustAgree => "terms-must-agree";
+    Next => "next";
+    Back => "back";
+    HouseholdNumber => "household-number";
+    HouseholdHint => "household-hint";
+    HouseholdInvalid => "household-invalid";
+    Address => "address";
+    County => "county";
+    Township => "township";
+    Village => "village";
+    Neighbourhood => "neighbourhood";
+    ChooseOne => "choose-one";
+    PlacesLoading => "places-loading";
+    FieldRequired => "field-required";
+    NeighbourhoodInvalid => "neighbourhood-invalid";
+    Password => "password";
+    PasswordHint => "password-hint";
+    PasswordRepeat => "password-repeat";
+    PasswordMismatch => "password-mismatch";
+    Strength => "strength";
+    StrengthLoading => "strength-loading";
+    StrengthEmpty => "strength-empty";
+    StrengthUnavailable => "strength-unavailable";
+    Score0 => "score0";
+    Score1 => "score1";
+    Score2 => "score2";
+    Score3 => "score3";
+    Score4 => "score4";
+    Email => "email";
+    EmailHint => "email-hint";
+    Mobile => "mobile";
+    MobileHint => "mobile-hint";
+    Phone => "phone";
+    PhoneHint => "phone-hint";
+    EmailInvalid => "email-invalid";
+    MobileInvalid => "mobile-invalid";
+    PhoneInvalid => "phone-invalid";
+    Submit => "submit";
+    Sending => "sending";
+    FixErrors => "fix-errors";
+    PendingTitle => "pending-title";
+    PendingNext => "pending-next";
+    ConfirmTitle => "confirm-title";
+    ConfirmIntro => "confirm-intro";
+    ConfirmNoTicket => "confirm-no-ticket";
+    ConfirmNoCard => "confirm-no-card";
+    ConfirmDone => "confirm-done";
+    GoLogin => "go-login";
+    ResendTitle => "resend-title";
+    ResendIntro => "resend-intro";
+    ResendSubmit => "resend-submit";
+    ResendDone => "resend-done";
+    LoginTitle => "login-title";
+    LoginIntro => "login-intro";
+    LoginSubmit => "login-submit";
+    HomeTitle => "home-title";
+    HomeWelcome => "home-welcome";
+    AccountStatus => "account-status";
+    StatusPending => "status-pending";
+    StatusActive => "status-active";
+    RegisteredAt => "registered-at";
+    HomeServices => "home-services";
+    HomeHealthBank => "home-health-bank";
+    HomeApplications => "home-applications";
+    HomeSoon => "home-soon";
+    Logout => "logout";
+    LoggedOut => "logged-out";
+    Loading => "loading";
+    NetworkError => "network-error";
+    ServerConfused => "server-confused";
+    BridgeConfused => "bridge-confused";
+    ErrorPrefix => "error-prefix";
 }
 
-/// The language state, provided as context by the app shell.
+/// Provides the leptos-fluent context (FTL resources, language persisted in localStorage,
+/// `<html lang>` kept in step) around `children`.
+#[component]
+pub fn I18nProvider(children: Children) -> impl IntoView {
+    leptos_fluent::leptos_fluent! {
+        children: children(),
+        locales: "./locales",
+        default_language: "zh-TW",
+        sync_html_tag_lang: true,
+        initial_language_from_local_storage: true,
+        set_language_to_local_storage: true,
+        local_storage_key: "nhi.lang",
+    }
+}
+
+/// The language state and lookups (a thin, typed face over leptos-fluent's context).
 #[derive(Clone, Copy)]
 pub struct I18n {
-    pub lang: RwSignal<Lang>,
+    fluent: leptos_fluent::I18n,
+}
+
+thread_local! {
+    static CURRENT: std::cell::Cell<Option<I18n>> = const { std::cell::Cell::new(None) };
+}
+
+/// The i18n context (also usable from event handlers, which have no reactive owner).
+pub fn use_i18n() -> I18n {
+    if let Some(fluent) = use_context::<leptos_fluent::I18n>() {
+        let i = I18n { fluent };
+        CURRENT.with(|c| c.set(Some(i)));
+        return i;
+    }
+    CURRENT
+        .with(|c| c.get())
+        .expect("use_i18n inside <I18nProvider>")
+}
+
+type Args = HashMap<Cow<'static, str>, FluentValue<'static>>;
+
+fn args<const N: usize>(pairs: [(&'static str, FluentValue<'static>); N]) -> Args {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (Cow::Borrowed(k), v))
+        .collect()
 }
 
 impl I18n {
-    /// Reads the stored choice (zh-TW by default) and keeps `<html lang>` in step.
-    pub fn init() -> Self {
-        let stored = storage()
-            .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
-            .and_then(|c| Lang::from_code(&c));
-        let lang = RwSignal::new(stored.unwrap_or(Lang::ZhTw));
-        Effect::new(move |_| {
-            let l = lang.get();
-            if let Some(el) = document_element() {
-                let _ = el.set_attribute("lang", l.tag());
-            }
-        });
-        Self { lang }
-    }
-
+    /// The current language (tracked).
     pub fn get(&self) -> Lang {
-        self.lang.get()
-    }
-
-    /// The text of `key` in the current language (tracked: use inside closures).
-    pub fn t(&self, key: T) -> &'static str {
-        text(self.lang.get(), key)
+        if self.fluent.language.get().id.starts_with("zh") {
+            Lang::ZhTw
+        } else {
+            Lang::En
+        }
     }
 
     pub fn set(&self, lang: Lang) {
-        if let Some(s) = storage() {
-            let _ = s.set_item(STORAGE_KEY, lang.code());
+        if let Some(l) = self.fluent.languages.iter().find(|l| l.id == lang.id()) {
+            self.fluent.language.set(l);
         }
-        self.lang.set(lang);
+    }
+
+    /// The text of `key` in the current language (tracked: use inside closures).
+    pub fn t(&self, key: T) -> String {
+        self.fluent.tr(key.id())
+    }
+
+    fn tr(&self, id: &str) -> String {
+        self.fluent.tr(id)
+    }
+
+    fn tr_args(&self, id: &str, a: &Args) -> String {
+        self.fluent.tr_with_args(id, a)
     }
 }
 
-pub fn use_i18n() -> I18n {
-    use_context::<I18n>().unwrap_or_else(|| {
-        let i = I18n::init();
-        provide_context(i);
-        i
-    })
+/// FTL ids are the kebab-case of a code's wire name (`no_card` → `bridge-no-card`).
+fn code_id(prefix: &str, wire: &str) -> String {
+    format!("{prefix}-{}", wire.replace('_', "-"))
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
-fn document_element() -> Option<web_sys::Element> {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-}
-
-pub fn step_of(lang: Lang, n: usize, total: usize) -> String {
-    match lang {
-        Lang::ZhTw => format!("第 {n} 步，共 {total} 步"),
-        Lang::En => format!("Step {n} of {total}"),
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && n > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
     }
+    out
 }
 
-pub fn score_text(lang: Lang, score: u8) -> String {
+fn wire_name<S: serde::Serialize>(v: &S) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn step_of(i: I18n, n: usize, total: usize) -> String {
+    i.tr_args("step-of", &args([("n", n.into()), ("total", total.into())]))
+}
+
+pub fn score_text(i: I18n, score: u8) -> String {
     let key = match score {
         0 => T::Score0,
         1 => T::Score1,
@@ -302,225 +329,151 @@ pub fn score_text(lang: Lang, score: u8) -> String {
         3 => T::Score3,
         _ => T::Score4,
     };
-    let sep = lang.pick("：", ": ");
-    format!("{}{sep}{}", text(lang, T::Strength), text(lang, key))
+    i.tr_args("strength-line", &args([("word", i.t(key).into())]))
 }
 
-pub fn version_text(lang: Lang, what: &str, version: &str) -> String {
-    match lang {
-        Lang::ZhTw => format!("{what}已就緒（版本 {version}）。"),
-        Lang::En => format!("{what} ready (version {version})."),
+pub fn version_text(i: I18n, what: T, version: &str) -> String {
+    i.tr_args(
+        "version-ready",
+        &args([
+            ("what", i.t(what).into()),
+            ("version", version.to_string().into()),
+        ]),
+    )
+}
+
+pub fn readers_text(i: I18n, names: &[String]) -> String {
+    let joined = names.join(&i.tr("list-separator"));
+    i.tr_args("readers-found", &args([("names", joined.into())]))
+}
+
+pub fn pending_text(i: I18n, email_masked: &str) -> String {
+    i.tr_args(
+        "pending-sent",
+        &args([("email", email_masked.to_string().into())]),
+    )
+}
+
+pub fn password_problem_id(p: PasswordProblem) -> &'static str {
+    match p {
+        PasswordProblem::TooShort { .. } => "pw-too-short",
+        PasswordProblem::TooLong { .. } => "pw-too-long",
+        PasswordProblem::ControlCharacter => "pw-control-character",
+        PasswordProblem::ContainsNationalId => "pw-contains-national-id",
+        PasswordProblem::ContainsCardNumber => "pw-contains-card-number",
+        PasswordProblem::ContainsBirthDate => "pw-contains-birth-date",
+        PasswordProblem::TooWeak { .. } => "pw-too-weak",
     }
 }
 
-pub fn readers_text(lang: Lang, names: &[String]) -> String {
-    match lang {
-        Lang::ZhTw => format!("找到讀卡機：{}", names.join("、")),
-        Lang::En => format!("Readers found: {}", names.join(", ")),
+pub fn password_problem(i: I18n, p: PasswordProblem) -> String {
+    let id = password_problem_id(p);
+    match p {
+        PasswordProblem::TooShort { min } => i.tr_args(id, &args([("min", min.into())])),
+        PasswordProblem::TooLong { max } => i.tr_args(id, &args([("max", max.into())])),
+        _ => i.tr(id),
     }
 }
 
-pub fn pending_text(lang: Lang, email_masked: &str) -> String {
-    match lang {
-        Lang::ZhTw => format!("認證信已寄到 {email_masked}。"),
-        Lang::En => format!("A confirmation mail was sent to {email_masked}."),
-    }
+pub fn warning_id(w: StrengthWarning) -> String {
+    format!("warn-{}", kebab(&format!("{w:?}")))
 }
 
-pub fn password_problem(lang: Lang, p: PasswordProblem) -> String {
-    match (p, lang) {
-        (PasswordProblem::TooShort { min }, Lang::ZhTw) => format!("密碼至少要 {min} 個字元。"),
-        (PasswordProblem::TooShort { min }, Lang::En) => {
-            format!("The password needs at least {min} characters.")
+pub fn suggestion_id(s: StrengthSuggestion) -> String {
+    format!("sugg-{}", kebab(&format!("{s:?}")))
+}
+
+pub fn strength_warning(i: I18n, w: StrengthWarning) -> String {
+    i.tr(&warning_id(w))
+}
+
+pub fn strength_suggestion(i: I18n, s: StrengthSuggestion) -> String {
+    i.tr(&suggestion_id(s))
+}
+
+pub fn bridge_error_id(code: BridgeCode) -> String {
+    code_id("bridge", code.as_str())
+}
+
+/// Advice for a bridge error code.
+pub fn bridge_error(i: I18n, code: BridgeCode) -> String {
+    i.tr(&bridge_error_id(code))
+}
+
+pub fn api_error_id(code: ApiCode) -> String {
+    code_id("api", &wire_name(&code))
+}
+
+/// A message for every server error code; the ones that say "wait" say how long.
+pub fn api_error(i: I18n, code: ApiCode, retry_after: Option<u64>) -> String {
+    let text = i.tr(&api_error_id(code));
+    match code {
+        ApiCode::RegistryUnavailable | ApiCode::AccountLocked | ApiCode::RateLimited => {
+            let wait = match retry_after {
+                Some(s) => i.tr_args(
+                    "retry-in-minutes",
+                    &args([("minutes", s.div_ceil(60).into())]),
+                ),
+                None => i.tr("retry-later"),
+            };
+            format!("{text}{wait}")
         }
-        (PasswordProblem::TooLong { max }, Lang::ZhTw) => format!("密碼最多 {max} 個字元。"),
-        (PasswordProblem::TooLong { max }, Lang::En) => {
-            format!("The password may have at most {max} characters.")
-        }
-        (PasswordProblem::ControlCharacter, l) => l
-            .pick(
-                "密碼不可包含控制字元。",
-                "The password must not contain control characters.",
-            )
-            .into(),
-        (PasswordProblem::ContainsNationalId, l) => l
-            .pick(
-                "密碼不可包含身分證號。",
-                "The password must not contain your ID number.",
-            )
-            .into(),
-        (PasswordProblem::ContainsCardNumber, l) => l
-            .pick(
-                "密碼不可包含健保卡號。",
-                "The password must not contain your card number.",
-            )
-            .into(),
-        (PasswordProblem::ContainsBirthDate, l) => l
-            .pick(
-                "密碼不可包含出生日期。",
-                "The password must not contain your date of birth.",
-            )
-            .into(),
-        (PasswordProblem::TooWeak { .. }, l) => l
-            .pick(
-                "密碼太容易被猜到，請換一個較不常見的密碼。",
-                "The password is too easy to guess. Choose a less common one.",
-            )
-            .into(),
+        _ => text,
     }
 }
 
-pub fn strength_warning(lang: Lang, w: StrengthWarning) -> &'static str {
-    use StrengthWarning as W;
-    match w {
-        W::StraightRowsOfKeysAreEasyToGuess => lang.pick(
-            "鍵盤上連續一排的按鍵很容易被猜到。",
-            "Straight rows of keys are easy to guess.",
-        ),
-        W::ShortKeyboardPatternsAreEasyToGuess => lang.pick(
-            "短的鍵盤圖形很容易被猜到。",
-            "Short keyboard patterns are easy to guess.",
-        ),
-        W::RepeatsLikeAaaAreEasyToGuess => lang.pick(
-            "像 aaa 的重複很容易被猜到。",
-            "Repeats like “aaa” are easy to guess.",
-        ),
-        W::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => lang.pick(
-            "像 abcabc 的重複只比 abc 難猜一點。",
-            "Repeats like “abcabc” are only slightly harder to guess than “abc”.",
-        ),
-        W::ThisIsATop10Password => lang.pick(
-            "這是最常見的10個密碼之一。",
-            "This is a top-10 common password.",
-        ),
-        W::ThisIsATop100Password => lang.pick(
-            "這是最常見的100個密碼之一。",
-            "This is a top-100 common password.",
-        ),
-        W::ThisIsACommonPassword => {
-            lang.pick("這是很常見的密碼。", "This is a very common password.")
-        }
-        W::ThisIsSimilarToACommonlyUsedPassword => lang.pick(
-            "這和常見的密碼很相似。",
-            "This is similar to a commonly used password.",
-        ),
-        W::SequencesLikeAbcAreEasyToGuess => lang.pick(
-            "像 abc 或 6543 的順序很容易被猜到。",
-            "Sequences like “abc” or “6543” are easy to guess.",
-        ),
-        W::RecentYearsAreEasyToGuess => lang.pick(
-            "最近的年份很容易被猜到。",
-            "Recent years are easy to guess.",
-        ),
-        W::AWordByItselfIsEasyToGuess => lang.pick(
-            "單獨一個字詞很容易被猜到。",
-            "A word by itself is easy to guess.",
-        ),
-        W::DatesAreOftenEasyToGuess => {
-            lang.pick("日期通常很容易被猜到。", "Dates are often easy to guess.")
-        }
-        W::NamesAndSurnamesByThemselvesAreEasyToGuess => lang.pick(
-            "單獨的名字或姓氏很容易被猜到。",
-            "Names and surnames by themselves are easy to guess.",
-        ),
-        W::CommonNamesAndSurnamesAreEasyToGuess => lang.pick(
-            "常見的名字和姓氏很容易被猜到。",
-            "Common names and surnames are easy to guess.",
-        ),
-    }
-}
-
-pub fn strength_suggestion(lang: Lang, s: StrengthSuggestion) -> &'static str {
-    use StrengthSuggestion as S;
-    match s {
-        S::UseAFewWordsAvoidCommonPhrases => lang.pick(
-            "可以用幾個不相關的字詞組合，避免常見片語。",
-            "Use a few words, avoid common phrases.",
-        ),
-        S::NoNeedForSymbolsDigitsOrUppercaseLetters => lang.pick(
-            "不一定需要符號、數字或大寫字母。",
-            "No need for symbols, digits, or uppercase letters.",
-        ),
-        S::AddAnotherWordOrTwo => lang.pick(
-            "再加一兩個不常見的字詞。",
-            "Add another word or two. Uncommon words are better.",
-        ),
-        S::CapitalizationDoesntHelpVeryMuch => lang.pick(
-            "大小寫變化幫助不大。",
-            "Capitalization doesn't help very much.",
-        ),
-        S::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => lang.pick(
-            "全部大寫和全部小寫一樣容易被猜到。",
-            "All-uppercase is almost as easy to guess as all-lowercase.",
-        ),
-        S::ReversedWordsArentMuchHarderToGuess => lang.pick(
-            "把字詞倒過來寫並不會難猜多少。",
-            "Reversed words aren't much harder to guess.",
-        ),
-        S::PredictableSubstitutionsDontHelpVeryMuch => lang.pick(
-            "以 @ 代替 a 這類可預期的替換幫助不大。",
-            "Predictable substitutions like “@” instead of “a” don't help very much.",
-        ),
-        S::UseALongerKeyboardPatternWithMoreTurns => lang.pick(
-            "使用較長、轉折較多的鍵盤圖形。",
-            "Use a longer keyboard pattern with more turns.",
-        ),
-        S::AvoidRepeatedWordsAndCharacters => lang.pick(
-            "避免重複的字詞和字元。",
-            "Avoid repeated words and characters.",
-        ),
-        S::AvoidSequences => lang.pick("避免連續的順序。", "Avoid sequences."),
-        S::AvoidRecentYears => lang.pick("避免最近的年份。", "Avoid recent years."),
-        S::AvoidYearsThatAreAssociatedWithYou => lang.pick(
-            "避免和您有關的年份。",
-            "Avoid years that are associated with you.",
-        ),
-        S::AvoidDatesAndYearsThatAreAssociatedWithYou => lang.pick(
-            "避免和您有關的日期和年份。",
-            "Avoid dates and years that are associated with you.",
-        ),
-    }
-}
-
-/// Advice for a bridge error code, in the words the protocol crate keeps for citizens.
-pub fn bridge_error(lang: Lang, code: BridgeCode) -> &'static str {
-    code.advice(match lang {
-        Lang::ZhTw => BridgeLang::ZhTw,
-        Lang::En => BridgeLang::En,
-    })
-}
-
-/// A message for every server error code.
-pub fn api_error(lang: Lang, code: ApiCode, retry_after: Option<u64>) -> String {
-    let wait = |zh: &str, en: &str| match (lang, retry_after) {
-        (Lang::ZhTw, Some(s)) => format!("{zh}請於 {} 分鐘後再試。", s.div_ceil(60)),
-        (Lang::En, Some(s)) => format!("{en} Try again in {} minutes.", s.div_ceil(60)),
-        (Lang::ZhTw, None) => format!("{zh}請稍後再試。"),
-        (Lang::En, None) => format!("{en} Try again later."),
+/// The FTL ids that make up the remedy for a failed layer on this OS and browser (F0).
+pub fn remedy_ids(
+    code: BridgeCode,
+    os: crate::util::Os,
+    browser: crate::util::Browser,
+) -> Vec<String> {
+    use crate::util::{Browser as B, Os as O};
+    let os_part = match os {
+        O::Windows => "windows",
+        O::Mac => "mac",
+        _ => "other",
     };
-    let s = match code {
-        ApiCode::BadRequest => lang.pick("送出的資料有誤，請檢查標示的欄位。", "Some of the data is not valid. Check the marked fields."),
-        ApiCode::NonceInvalid => lang.pick("讀卡驗證已逾時，請再按一次。", "The card check expired. Please try once more."),
-        ApiCode::CardProofInvalid => lang.pick("無法驗證這張健保卡，請重新插入卡片後再試；仍失敗請洽健保署。", "This NHI card could not be verified. Reinsert it and try again; if it keeps failing, contact the NHIA."),
-        ApiCode::CardMismatch => lang.pick("卡片資料與讀卡結果不符，請重新讀取健保卡。", "The card data does not match the card. Read the card again."),
-        ApiCode::HouseholdMismatch => lang.pick("戶號或戶籍地址與戶政資料不符，請依戶口名簿核對後再試。", "The household number or address does not match the household registry. Check your household register and try again."),
-        ApiCode::RegistryUnavailable => return wait("戶政資料暫時無法查詢，", "The household registry is not answering."),
-        ApiCode::AlreadyRegistered => lang.pick("這張健保卡已完成註冊，請直接登入。", "This card is already registered. Please log in."),
-        ApiCode::RegistrationPending => lang.pick("這張健保卡的申請正等待電子信箱認證，請開啟認證信中的連結，或使用「重寄認證信」。", "An application for this card is waiting for email confirmation. Open the link in the mail, or use “Resend confirmation mail”."),
-        ApiCode::PasswordRejected => lang.pick("註冊密碼不符合規定，請依說明修改。", "The password does not meet the rules; see the notes."),
-        ApiCode::TicketInvalid => lang.pick("此認證連結無效或已使用過。若要新的連結，請使用「重寄認證信」。", "This confirmation link is not valid or was already used. Use “Resend confirmation mail” for a new one."),
-        ApiCode::TicketExpired => lang.pick("此認證連結已超過5日，請使用「重寄認證信」取得新連結。", "This link is older than 5 days. Use “Resend confirmation mail” to get a new one."),
-        ApiCode::WrongCard => lang.pick("這不是申請時使用的健保卡，請插入申請時的卡片後再讀取。", "This is not the card you applied with. Insert that card and read again."),
-        ApiCode::LoginFailed => lang.pick("健保卡或註冊密碼不正確。", "The card or the password is not correct."),
-        ApiCode::AccountNotActive => lang.pick("帳號尚未完成電子信箱認證，請開啟認證信中的連結。", "The account is not confirmed yet. Open the link in the confirmation mail."),
-        ApiCode::AccountLocked => return wait("密碼錯誤次數過多，帳號暫時鎖定。", "Too many wrong passwords: the account is locked for now."),
-        ApiCode::RateLimited => return wait("操作太頻繁。", "Too many requests."),
-        ApiCode::CsrfRejected => lang.pick("請從本網站頁面操作，重新整理後再試。", "Please use this site's own pages. Reload and try again."),
-        ApiCode::Unauthenticated => lang.pick("您尚未登入或已逾時，請重新登入。", "You are not logged in, or the session expired. Please log in again."),
-        ApiCode::NotFound => lang.pick("找不到要求的資料。", "Not found."),
-        ApiCode::Internal => lang.pick("伺服器發生問題，資料未被變更，請稍後再試。", "Something failed on the server; nothing was changed. Please try again."),
-    };
-    s.to_string()
+    match code {
+        BridgeCode::ExtensionMissing | BridgeCode::ExtensionVersion => {
+            let place = match browser {
+                B::Edge => "remedy-ext-edge",
+                B::Firefox => "remedy-ext-firefox",
+                B::Chrome => "remedy-ext-chrome",
+                B::Other => "remedy-ext-other",
+            };
+            let what = if code == BridgeCode::ExtensionVersion {
+                "remedy-ext-update"
+            } else {
+                "remedy-ext-install"
+            };
+            vec![place.into(), what.into()]
+        }
+        BridgeCode::BridgeMissing => vec![format!("remedy-bridge-install-{os_part}")],
+        BridgeCode::BridgeVersion => vec![format!("remedy-bridge-update-{os_part}")],
+        BridgeCode::PcscNotRunning => vec![match os {
+            O::Windows => "remedy-pcsc-windows".into(),
+            O::Mac => "remedy-pcsc-mac".into(),
+            _ => "remedy-pcsc-linux".into(),
+        }],
+        BridgeCode::NoReader => vec![match os {
+            O::Linux => "remedy-no-reader-linux".into(),
+            _ => "remedy-no-reader-other".into(),
+        }],
+        other => vec![bridge_error_id(other)],
+    }
+}
+
+pub fn remedy(
+    i: I18n,
+    code: BridgeCode,
+    os: crate::util::Os,
+    browser: crate::util::Browser,
+) -> String {
+    remedy_ids(code, os, browser)
+        .iter()
+        .map(|id| i.tr(id))
+        .collect()
 }
 
 /// A message kept as a value so that it is shown again in the other language when the user
@@ -535,13 +488,14 @@ pub enum Msg {
 }
 
 impl Msg {
-    pub fn render(&self, lang: Lang) -> String {
+    /// The text in the current language (tracked).
+    pub fn render(&self, i: I18n) -> String {
         match self {
-            Msg::Key(k) => text(lang, *k).to_string(),
-            Msg::Bridge(c) => bridge_error(lang, *c).to_string(),
-            Msg::Api(c, r) => api_error(lang, *c, *r),
-            Msg::Problem(p) => password_problem(lang, *p),
-            Msg::Pending(e) => pending_text(lang, e),
+            Msg::Key(k) => i.t(*k),
+            Msg::Bridge(c) => bridge_error(i, *c),
+            Msg::Api(c, r) => api_error(i, *c, *r),
+            Msg::Problem(p) => password_problem(i, *p),
+            Msg::Pending(e) => pending_text(i, e),
         }
     }
 }
@@ -558,61 +512,12 @@ impl From<&crate::api::Failure> for Msg {
     }
 }
 
-/// The exact remedy for a failed layer on the user's OS and browser (F0).
-pub fn remedy(
-    lang: Lang,
-    code: BridgeCode,
-    os: crate::util::Os,
-    browser: crate::util::Browser,
-) -> String {
-    use crate::util::{Browser as B, Os as O};
-    let l = lang;
-    match code {
-        BridgeCode::ExtensionMissing | BridgeCode::ExtensionVersion => {
-            let place = match browser {
-                B::Edge => l.pick("在 Edge 開啟 edge://extensions，", "In Edge open edge://extensions, "),
-                B::Firefox => l.pick("在 Firefox 開啟 about:addons，", "In Firefox open about:addons, "),
-                B::Chrome => l.pick("在 Chrome 開啟 chrome://extensions，", "In Chrome open chrome://extensions, "),
-                B::Other => l.pick("請改用 Chrome、Edge 或 Firefox，", "Use Chrome, Edge or Firefox, "),
-            };
-            let what = if code == BridgeCode::ExtensionVersion {
-                l.pick("更新「健保卡網路服務讀卡」擴充功能，再重新整理本頁。", "update the “NHI card bridge” extension, then reload this page.")
-            } else {
-                l.pick("安裝並啟用「健保卡網路服務讀卡」擴充功能，再重新整理本頁。", "install and enable the “NHI card bridge” extension, then reload this page.")
-            };
-            format!("{place}{what}")
-        }
-        BridgeCode::BridgeMissing | BridgeCode::BridgeVersion => {
-            let new = if code == BridgeCode::BridgeVersion {
-                l.pick("新版", "the new version of ")
-            } else {
-                ""
-            };
-            match (os, lang) {
-                (O::Windows, Lang::ZhTw) => format!("下載{new}讀卡元件 nhi-bridge，在「命令提示字元」執行 nhi-bridge install，再關閉並重新開啟瀏覽器。"),
-                (O::Windows, Lang::En) => format!("Download {new}the card reader component nhi-bridge, run “nhi-bridge install” in Command Prompt, then close and reopen the browser."),
-                (O::Mac, Lang::ZhTw) => format!("下載{new}讀卡元件 nhi-bridge，在「終端機」執行 ./nhi-bridge install，再結束並重新開啟瀏覽器。"),
-                (O::Mac, Lang::En) => format!("Download {new}the card reader component nhi-bridge, run “./nhi-bridge install” in Terminal, then quit and reopen the browser."),
-                (_, Lang::ZhTw) => format!("下載{new}讀卡元件 nhi-bridge，在終端機執行 ./nhi-bridge install，再關閉並重新開啟瀏覽器。"),
-                (_, Lang::En) => format!("Download {new}the card reader component nhi-bridge, run “./nhi-bridge install” in a terminal, then close and reopen the browser."),
-            }
-        }
-        BridgeCode::PcscNotRunning => match os {
-            O::Windows => l.pick("讀卡機服務未啟動：按 Win+R 輸入 services.msc，將「Smart Card」服務啟動並設為自動。", "The smart card service is not running: press Win+R, type services.msc, start the “Smart Card” service and set it to Automatic.").into(),
-            O::Mac => l.pick("讀卡機服務沒有回應：請拔下讀卡機再接上；仍不行請重新開機。", "The smart card service does not answer: unplug and replug the reader; if that does not help, restart the Mac.").into(),
-            _ => l.pick("讀卡機服務未啟動：請在終端機執行 sudo apt install pcscd，再執行 sudo systemctl enable --now pcscd。", "The smart card service is not running: in a terminal run “sudo apt install pcscd”, then “sudo systemctl enable --now pcscd”.").into(),
-        },
-        BridgeCode::NoReader => match os {
-            O::Linux => l.pick("找不到讀卡機：請接上讀卡機；多數讀卡機需要 CCID 驅動程式（sudo apt install libccid）。", "No card reader found: plug in the reader; most readers need the CCID driver (sudo apt install libccid).").into(),
-            _ => l.pick("找不到讀卡機：請接上讀卡機，必要時安裝廠商提供的驅動程式。", "No card reader found: plug in the reader and, if needed, install the maker's driver.").into(),
-        },
-        other => bridge_error(lang, other).into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
+    use crate::util::{Browser, Os};
 
     fn has_cjk(s: &str) -> bool {
         s.chars().any(|c| {
@@ -622,76 +527,66 @@ mod tests {
         })
     }
 
-    #[test]
-    fn every_server_and_bridge_code_has_a_message_in_both_languages() {
-        use ApiCode::*;
-        let api = [
-            BadRequest,
-            NonceInvalid,
-            CardProofInvalid,
-            CardMismatch,
-            HouseholdMismatch,
-            RegistryUnavailable,
-            AlreadyRegistered,
-            RegistrationPending,
-            PasswordRejected,
-            TicketInvalid,
-            TicketExpired,
-            WrongCard,
-            LoginFailed,
-            AccountNotActive,
-            AccountLocked,
-            RateLimited,
-            CsrfRejected,
-            Unauthenticated,
-            NotFound,
-            Internal,
-        ];
-        for code in api {
-            for retry in [None, Some(90)] {
-                let (zh, en) = (
-                    api_error(Lang::ZhTw, code, retry),
-                    api_error(Lang::En, code, retry),
-                );
-                assert!(has_cjk(&zh) && !has_cjk(&en), "{code:?}: {zh} / {en}");
-            }
-        }
-        for code in BridgeCode::ALL {
-            assert!(has_cjk(bridge_error(Lang::ZhTw, code)), "{code:?}");
-            assert!(!has_cjk(bridge_error(Lang::En, code)), "{code:?}");
-            for os in [
-                crate::util::Os::Windows,
-                crate::util::Os::Mac,
-                crate::util::Os::Linux,
-                crate::util::Os::Other,
-            ] {
-                for b in [
-                    crate::util::Browser::Chrome,
-                    crate::util::Browser::Edge,
-                    crate::util::Browser::Firefox,
-                    crate::util::Browser::Other,
-                ] {
-                    assert!(has_cjk(&remedy(Lang::ZhTw, code, os, b)));
-                    assert!(!remedy(Lang::En, code, os, b).is_empty());
-                }
-            }
-        }
+    /// `id = value` of one FTL file (single-line messages, as ours are).
+    fn ftl(lang: &str) -> BTreeMap<String, String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("locales")
+            .join(lang)
+            .join("main.ftl");
+        let text = std::fs::read_to_string(&path).expect("FTL file");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let (id, value) = l
+                    .split_once(" = ")
+                    .unwrap_or_else(|| panic!("{lang}: bad line {l:?}"));
+                (id.to_string(), value.to_string())
+            })
+            .collect()
     }
 
-    #[test]
-    fn password_feedback_is_translated() {
-        for w in StrengthWarning::ALL {
-            assert!(
-                has_cjk(strength_warning(Lang::ZhTw, *w))
-                    && !has_cjk(strength_warning(Lang::En, *w))
-            );
+    const API: [ApiCode; 20] = [
+        ApiCode::BadRequest,
+        ApiCode::NonceInvalid,
+        ApiCode::CardProofInvalid,
+        ApiCode::CardMismatch,
+        ApiCode::HouseholdMismatch,
+        ApiCode::RegistryUnavailable,
+        ApiCode::AlreadyRegistered,
+        ApiCode::RegistrationPending,
+        ApiCode::PasswordRejected,
+        ApiCode::TicketInvalid,
+        ApiCode::TicketExpired,
+        ApiCode::WrongCard,
+        ApiCode::LoginFailed,
+        ApiCode::AccountNotActive,
+        ApiCode::AccountLocked,
+        ApiCode::RateLimited,
+        ApiCode::CsrfRejected,
+        ApiCode::Unauthenticated,
+        ApiCode::NotFound,
+        ApiCode::Internal,
+    ];
+
+    /// Every message id the code can ask for.
+    fn used_ids() -> BTreeSet<String> {
+        let mut ids: BTreeSet<String> = T::ALL.iter().map(|k| k.id().to_string()).collect();
+        for fixed in [
+            "step-of",
+            "strength-line",
+            "version-ready",
+            "readers-found",
+            "list-separator",
+            "pending-sent",
+            "retry-in-minutes",
+            "retry-later",
+        ] {
+            ids.insert(fixed.into());
         }
-        for s in StrengthSuggestion::ALL {
-            assert!(
-                has_cjk(strength_suggestion(Lang::ZhTw, *s))
-                    && !has_cjk(strength_suggestion(Lang::En, *s))
-            );
-        }
+        ids.extend(API.iter().map(|c| api_error_id(*c)));
+        ids.extend(BridgeCode::ALL.iter().map(|c| bridge_error_id(*c)));
+        ids.extend(StrengthWarning::ALL.iter().map(|w| warning_id(*w)));
+        ids.extend(StrengthSuggestion::ALL.iter().map(|s| suggestion_id(*s)));
         for p in [
             PasswordProblem::TooShort { min: 6 },
             PasswordProblem::TooLong { max: 12 },
@@ -701,17 +596,56 @@ mod tests {
             PasswordProblem::ContainsBirthDate,
             PasswordProblem::TooWeak { score: 0, min: 1 },
         ] {
-            assert!(
-                has_cjk(&password_problem(Lang::ZhTw, p))
-                    && !has_cjk(&password_problem(Lang::En, p))
-            );
+            ids.insert(password_problem_id(p).into());
+        }
+        for code in BridgeCode::ALL {
+            for os in [Os::Windows, Os::Mac, Os::Linux, Os::Other] {
+                for b in [
+                    Browser::Chrome,
+                    Browser::Edge,
+                    Browser::Firefox,
+                    Browser::Other,
+                ] {
+                    ids.extend(remedy_ids(code, os, b));
+                }
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn both_languages_define_every_message_the_app_uses() {
+        let (zh, en) = (ftl("zh-TW"), ftl("en"));
+        let zh_ids: BTreeSet<_> = zh.keys().cloned().collect();
+        let en_ids: BTreeSet<_> = en.keys().cloned().collect();
+        assert_eq!(zh_ids, en_ids, "zh-TW and en define different messages");
+        let missing: Vec<_> = used_ids().difference(&zh_ids).cloned().collect();
+        assert!(
+            missing.is_empty(),
+            "messages missing from the FTL files: {missing:?}"
+        );
+        let unused: Vec<_> = zh_ids.difference(&used_ids()).cloned().collect();
+        assert!(unused.is_empty(), "FTL messages nothing uses: {unused:?}");
+    }
+
+    #[test]
+    fn codes_and_advice_are_really_translated() {
+        let (zh, en) = (ftl("zh-TW"), ftl("en"));
+        let coded = used_ids().into_iter().filter(|id| {
+            ["api-", "bridge-", "pw-", "warn-", "sugg-", "remedy-"]
+                .iter()
+                .any(|p| id.starts_with(p))
+        });
+        for id in coded {
+            assert!(has_cjk(&zh[&id]), "{id} in zh-TW: {}", zh[&id]);
+            assert!(!has_cjk(&en[&id]), "{id} in en: {}", en[&id]);
         }
     }
 
-    /// Every user-facing string goes through this module: no other source file of the app
-    /// may contain Chinese text.
+    /// Every user-facing string goes through the FTL files: no Rust source of the app may
+    /// contain Chinese text.
     #[test]
-    fn no_chinese_text_outside_the_i18n_layer() {
+    fn no_chinese_text_in_the_rust_sources() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut stack = vec![src];
         while let Some(dir) = stack.pop() {
@@ -719,14 +653,13 @@ mod tests {
                 let path = entry.expect("entry").path();
                 if path.is_dir() {
                     stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("i18n.rs")
-                {
+                } else if path.extension().is_some_and(|e| e == "rs") {
                     let text = std::fs::read_to_string(&path).expect("readable");
                     for (n, line) in text.lines().enumerate() {
                         let code = line.split("//").next().unwrap_or_default();
                         assert!(
                             !has_cjk(code),
-                            "{}:{}: user-facing text outside i18n.rs: {line}",
+                            "{}:{}: user-facing text outside the FTL files: {line}",
                             path.display(),
                             n + 1
                         );

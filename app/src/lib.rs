@@ -15,14 +15,18 @@ pub mod util;
 
 use leptos::prelude::*;
 
-use crate::i18n::{use_i18n, I18n, T};
+use crate::i18n::{use_i18n, I18nProvider, T};
 use crate::route::{use_route, Link};
 
 /// The application shell: skip link, header with the language switch, navigation, the page.
 #[component]
 pub fn App() -> impl IntoView {
-    let i = I18n::init();
-    provide_context(i);
+    view! { <I18nProvider><Shell /></I18nProvider> }
+}
+
+#[component]
+fn Shell() -> impl IntoView {
+    let i = use_i18n();
     let route = use_route();
     let page = move || match route.path.get().as_str() {
         "/" | "/index.html" => pages::landing::Landing().into_any(),

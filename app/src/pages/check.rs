@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use nhi_protocol::bridge::{CardPresence, ErrorCode, ServiceState, Status};
 
 use crate::components::PageTitle;
-use crate::i18n::{readers_text, remedy, use_i18n, version_text, Lang, T};
+use crate::i18n::{readers_text, remedy, use_i18n, version_text, I18n, T};
 use crate::route::Link;
 use crate::util::{platform, Browser, Os};
 
@@ -293,11 +293,11 @@ pub fn SelfCheck() -> impl IntoView {
     }
 }
 
-fn detail_text(lang: Lang, d: &Detail) -> String {
+fn detail_text(i: I18n, d: &Detail) -> String {
     match d {
-        Detail::Key(k) => crate::i18n::text(lang, *k).into(),
-        Detail::Version(what, v) => version_text(lang, crate::i18n::text(lang, *what), v),
-        Detail::Readers(names) => readers_text(lang, names),
+        Detail::Key(k) => i.t(*k),
+        Detail::Version(what, v) => version_text(i, *what, v),
+        Detail::Readers(names) => readers_text(i, names),
     }
 }
 
@@ -325,15 +325,12 @@ fn CheckRow(
         "skipped" => "–",
         _ => "…",
     };
-    let body = move || {
-        let lang = i.get();
-        match check.get() {
-            Check::Pending => String::new(),
-            Check::Pass(d) => detail_text(lang, &d),
-            Check::Fail(code) => remedy(lang, code, os, browser),
-            Check::FailKey(k) => crate::i18n::text(lang, k).into(),
-            Check::Skipped => i.t(T::SkippedBody).into(),
-        }
+    let body = move || match check.get() {
+        Check::Pending => String::new(),
+        Check::Pass(d) => detail_text(i, &d),
+        Check::Fail(code) => remedy(i, code, os, browser),
+        Check::FailKey(k) => i.t(k),
+        Check::Skipped => i.t(T::SkippedBody),
     };
     let link = move || {
         match check.get() {

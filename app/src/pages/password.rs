@@ -54,18 +54,16 @@ pub fn PasswordMeter(
         _ => 0,
     };
     let summary = move || {
-        let lang = i.get();
         if password.with(String::is_empty) {
-            return i.t(T::StrengthEmpty).to_string();
+            return i.t(T::StrengthEmpty);
         }
         match state.state.get() {
-            StrengthState::Loading => i.t(T::StrengthLoading).to_string(),
-            StrengthState::Unavailable => i.t(T::StrengthUnavailable).to_string(),
-            StrengthState::Ready(s) => score_text(lang, s.score),
+            StrengthState::Loading => i.t(T::StrengthLoading),
+            StrengthState::Unavailable => i.t(T::StrengthUnavailable),
+            StrengthState::Ready(s) => score_text(i, s.score),
         }
     };
     let advice = move || {
-        let lang = i.get();
         let pw = password.get();
         if pw.is_empty() {
             return Vec::new();
@@ -73,15 +71,11 @@ pub fn PasswordMeter(
         let mut lines: Vec<String> = policy
             .check_rules(&pw, &person.get())
             .into_iter()
-            .map(|p| password_problem(lang, p))
+            .map(|p| password_problem(i, p))
             .collect();
         if let StrengthState::Ready(s) = state.state.get() {
-            lines.extend(s.warning.map(|w| strength_warning(lang, w).to_string()));
-            lines.extend(
-                s.suggestions
-                    .iter()
-                    .map(|x| strength_suggestion(lang, *x).to_string()),
-            );
+            lines.extend(s.warning.map(|w| strength_warning(i, w)));
+            lines.extend(s.suggestions.iter().map(|x| strength_suggestion(i, *x)));
         }
         lines
     };

@@ -214,7 +214,7 @@ pub fn Register() -> impl IntoView {
         </nav>
         <section class="wizard-panel" aria-labelledby="step-title">
             <h2 id="step-title" tabindex="-1">
-                <span class="step-of">{move || step_of(i.get(), step(), STEPS.len())}</span>
+                <span class="step-of">{move || step_of(i, step(), STEPS.len())}</span>
                 {move || i.t(STEPS[step().clamp(1, STEPS.len()) - 1])}
             </h2>
             {move || match step() {
@@ -252,7 +252,7 @@ fn TermsStep(f: Form) -> impl IntoView {
             </div>
             <div class="field field-check" class:field-invalid=move || f.e_terms.with(Option::is_some)>
                 <p class="field-error" id="agree-error" hidden=move || f.e_terms.with(Option::is_none)>
-                    {move || f.e_terms.get().map(|m| m.render(i.get()))}
+                    {move || f.e_terms.get().map(|m| m.render(i))}
                 </p>
                 <input
                     type="checkbox"
@@ -312,7 +312,7 @@ fn PlaceSelect(
         <div class="field" class:field-invalid=move || error.with(Option::is_some)>
             <label for=id>{move || i.t(label)}<span class="required" aria-hidden="true">" *"</span></label>
             <p class="field-error" id=err_id hidden=move || error.with(Option::is_none)>
-                {move || error.get().map(|m| m.render(i.get()))}
+                {move || error.get().map(|m| m.render(i))}
             </p>
             <select
                 id=id

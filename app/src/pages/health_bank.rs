@@ -1,0 +1,305 @@
+//! 健康存摺查詢 (My Health Bank, F9): the logged-in person's visits, medications and costs for
+//! a date range; a chart of visits and costs per month (SVG with a title and description, and
+//! the same figures as a table), and a CSV download.
+
+use leptos::prelude::*;
+use nhi_protocol::online::{HealthBankResponse, MonthSummary, Visit};
+
+use super::online::{escape, is_expired, thousands, SessionExpired};
+use crate::api;
+use crate::components::{MessageBox, PageTitle};
+use crate::i18n::{use_i18n, Lang, Msg, T};
+
+/// A plain `YYYY-MM-DD` (what `<input type=date>` gives).
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(k, c)| k == 4 || k == 7 || c.is_ascii_digit())
+}
+
+/// Keeps the range in the address, so a reload or a new login comes back to it.
+fn remember_range(from: &str, to: &str) {
+    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+        let url = format!("/health-bank?from={from}&to={to}");
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// The monthly chart: bars are the cost, the number above a bar the visits.
+pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 260.0;
+    const LEFT: f64 = 56.0;
+    const BOTTOM: f64 = 36.0;
+    const TOP: f64 = 24.0;
+    let n = months.len().max(1) as f64;
+    let max = months.iter().map(|m| m.cost).max().unwrap_or(0).max(1) as f64;
+    let slot = (W - LEFT - 8.0) / n;
+    let bar = (slot * 0.7).max(1.0);
+    let plot_h = H - BOTTOM - TOP;
+    let label_every = (months.len() / 12).max(1);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
+         aria-labelledby=\"hb-chart-title hb-chart-desc\" class=\"chart\" focusable=\"false\">\
+         <title id=\"hb-chart-title\">{}</title><desc id=\"hb-chart-desc\">{}</desc>",
+        escape(title),
+        escape(desc)
+    );
+    // Axis and the top value.
+    s.push_str(&format!(
+        "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{W}\" y2=\"{y}\" class=\"chart-axis\"/>\
+         <text x=\"{x}\" y=\"{t}\" class=\"chart-label\" text-anchor=\"end\">{top}</text>\
+         <text x=\"{x}\" y=\"{y}\" class=\"chart-label\" text-anchor=\"end\">0</text>",
+        y = H - BOTTOM,
+        x = LEFT - 6.0,
+        t = TOP + 4.0,
+        top = thousands(max as i64),
+    ));
+    for (k, m) in months.iter().enumerate() {
+        let x = LEFT + slot * k as f64 + (slot - bar) / 2.0;
+        let h = (m.cost as f64 / max) * plot_h;
+        let y = H - BOTTOM - h;
+        s.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" class=\"chart-bar\"/>"
+        ));
+        if m.visits > 0 && slot >= 12.0 {
+            s.push_str(&format!(
+                "<text x=\"{cx:.1}\" y=\"{ty:.1}\" class=\"chart-count\" text-anchor=\"middle\">{v}</text>",
+                cx = x + bar / 2.0,
+                ty = y - 4.0,
+                v = m.visits
+            ));
+        }
+        if k % label_every == 0 {
+            let label = m.month.get(2..).unwrap_or(&m.month).replace('-', "/");
+            s.push_str(&format!(
+                "<text x=\"{cx:.1}\" y=\"{ly}\" class=\"chart-label\" text-anchor=\"middle\">{l}</text>",
+                cx = x + bar / 2.0,
+                ly = H - BOTTOM + 16.0,
+                l = escape(&label)
+            ));
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+#[component]
+pub fn HealthBank() -> impl IntoView {
+    let i = use_i18n();
+    let from = RwSignal::new(crate::util::query_param("from").unwrap_or_default());
+    let to = RwSignal::new(crate::util::query_param("to").unwrap_or_default());
+    let data = RwSignal::new(None::<HealthBankResponse>);
+    let error = RwSignal::new(None::<Msg>);
+    let expired = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+
+    let load = move || {
+        let (f, t) = (from.get_untracked(), to.get_untracked());
+        let ok = |s: &str| s.is_empty() || is_iso_date(s);
+        if !ok(&f) || !ok(&t) || (!f.is_empty() && !t.is_empty() && f > t) {
+            error.set(Some(Msg::Key(T::HbRangeInvalid)));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let mut q = Vec::new();
+            if !f.is_empty() {
+                q.push(format!("from={f}"));
+            }
+            if !t.is_empty() {
+                q.push(format!("to={t}"));
+            }
+            let path = format!("/health-bank?{}", q.join("&"));
+            let result = api::get::<HealthBankResponse>(&path).await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(r) => {
+                    remember_range(&r.from, &r.to);
+                    let _ = from.try_set(r.from.clone());
+                    let _ = to.try_set(r.to.clone());
+                    let _ = expired.try_set(false);
+                    let _ = data.try_set(Some(r));
+                }
+                Err(e) if is_expired(&e) => {
+                    let _ = expired.try_set(true);
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(Msg::from(&e)));
+                }
+            }
+        });
+    };
+    load();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !busy.get_untracked() {
+            load();
+        }
+    };
+
+    view! {
+        <PageTitle key=T::HbTitle />
+        <p class="lead">{move || i.t(T::HbIntro)}</p>
+        <SessionExpired expired />
+        <form class="range-form" id="hb-range" on:submit=submit novalidate>
+            <div class="field">
+                <label for="hb-from">{move || i.t(T::HbFrom)}</label>
+                <input id="hb-from" name="from" type="date"
+                    prop:value=move || from.get()
+                    on:input=move |ev| from.set(event_target_value(&ev)) />
+            </div>
+            <div class="field">
+                <label for="hb-to">{move || i.t(T::HbTo)}</label>
+                <input id="hb-to" name="to" type="date"
+                    prop:value=move || to.get()
+                    on:input=move |ev| to.set(event_target_value(&ev)) />
+            </div>
+            <div class="actions">
+                <button type="submit" id="hb-search" class="button button-primary"
+                    aria-busy=move || busy.get().then_some("true")>
+                    {move || if busy.get() { i.t(T::Loading) } else { i.t(T::HbQuery) }}
+                </button>
+            </div>
+        </form>
+        <MessageBox msg=error />
+        {move || data.get().map(|r| view! { <Results r /> })}
+    }
+}
+
+#[component]
+fn Results(r: HealthBankResponse) -> impl IntoView {
+    let i = use_i18n();
+    let visits = r.visits.len();
+    let cost: i64 = r.visits.iter().map(|v| v.cost).sum();
+    let copay: i64 = r.visits.iter().map(|v| v.copayment).sum();
+    let months = r.months.clone();
+    let chart_months = months.clone();
+    let chart = move || chart_svg(&chart_months, &i.t(T::HbChartTitle), &i.t(T::HbChartDesc));
+    let csv = {
+        let (f, t) = (r.from.clone(), r.to.clone());
+        move || {
+            let lang = if i.get() == Lang::En { "en" } else { "zh-TW" };
+            format!("/api/v1/health-bank/export.csv?from={f}&to={t}&lang={lang}")
+        }
+    };
+    let rows = r.visits.clone();
+    view! {
+        <section aria-labelledby="hb-summary-title" id="hb-results" data-visits=visits>
+            <h2 id="hb-summary-title">{move || i.t(T::HbSummary)}</h2>
+            <dl class="card-data" id="hb-summary">
+                <div class="card-row"><dt>{move || i.t(T::HbVisitCount)}</dt><dd>{visits}</dd></div>
+                <div class="card-row"><dt>{move || i.t(T::HbTotalCost)}</dt><dd>{thousands(cost)}</dd></div>
+                <div class="card-row"><dt>{move || i.t(T::HbTotalCopay)}</dt><dd>{thousands(copay)}</dd></div>
+            </dl>
+            <div class="actions">
+                <a id="export-csv" class="button button-secondary" href=csv download="">
+                    {move || i.t(T::HbExport)}
+                </a>
+            </div>
+        </section>
+        <section aria-labelledby="hb-chart-heading">
+            <h2 id="hb-chart-heading">{move || i.t(T::HbChartTitle)}</h2>
+            <figure class="chart-figure" id="hb-chart" inner_html=chart></figure>
+            <div class="table-wrap" role="region" aria-labelledby="hb-month-caption" tabindex="0">
+                <table class="data-table" id="hb-months">
+                    <caption id="hb-month-caption">{move || i.t(T::HbMonthTable)}</caption>
+                    <thead><tr>
+                        <th scope="col">{move || i.t(T::HbMonth)}</th>
+                        <th scope="col">{move || i.t(T::HbVisitCount)}</th>
+                        <th scope="col">{move || i.t(T::HbCost)}</th>
+                        <th scope="col">{move || i.t(T::HbCopay)}</th>
+                    </tr></thead>
+                    <tbody>
+                        {months.into_iter().map(|m| view! {
+                            <tr>
+                                <th scope="row">{m.month.clone()}</th>
+                                <td class="num">{m.visits}</td>
+                                <td class="num">{thousands(m.cost)}</td>
+                                <td class="num">{thousands(m.copayment)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section aria-labelledby="hb-visits-title">
+            <h2 id="hb-visits-title">{move || i.t(T::HbVisitsTitle)}</h2>
+            {if rows.is_empty() {
+                view! { <p id="hb-no-visits">{move || i.t(T::HbNoVisits)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap" role="region" aria-labelledby="hb-visits-title" tabindex="0">
+                        <table class="data-table" id="hb-visits">
+                            <thead><tr>
+                                <th scope="col">{move || i.t(T::HbDate)}</th>
+                                <th scope="col">{move || i.t(T::HbInstitution)}</th>
+                                <th scope="col">{move || i.t(T::HbDiagnosis)}</th>
+                                <th scope="col">{move || i.t(T::HbCost)}</th>
+                                <th scope="col">{move || i.t(T::HbCopay)}</th>
+                                <th scope="col">{move || i.t(T::HbMedications)}</th>
+                            </tr></thead>
+                            <tbody>{rows.into_iter().map(|v| view! { <VisitRow v /> }).collect_view()}</tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn VisitRow(v: Visit) -> impl IntoView {
+    let i = use_i18n();
+    let (zh, en, code) = (v.diagnosis_zh.clone(), v.diagnosis_en.clone(), v.diagnosis_code.clone());
+    let diagnosis = move || {
+        let name = if i.get() == Lang::En { en.clone() } else { zh.clone() };
+        format!("{name} ({code})")
+    };
+    let meds = v.medications.clone();
+    view! {
+        <tr class="visit">
+            <th scope="row">{v.date.clone()}</th>
+            <td lang="zh-Hant-TW">{v.institution.clone()}</td>
+            <td>{diagnosis}</td>
+            <td class="num">{thousands(v.cost)}</td>
+            <td class="num">{thousands(v.copayment)}</td>
+            <td>
+                {if meds.is_empty() {
+                    view! { <span>{move || i.t(T::HbNoMedication)}</span> }.into_any()
+                } else {
+                    view! {
+                        <ul class="meds">
+                            {meds.into_iter().map(|m| view! {
+                                <li>{format!("{} ×{} / {} ", m.name, m.quantity, m.days)}{move || i.t(T::HbDaysUnit)}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_has_a_title_description_and_a_bar_per_month() {
+        let months = vec![
+            MonthSummary { month: "2026-01".into(), visits: 2, cost: 1000, copayment: 100 },
+            MonthSummary { month: "2026-02".into(), visits: 0, cost: 0, copayment: 0 },
+        ];
+        let svg = chart_svg(&months, "T<1>", "D");
+        assert!(svg.contains("role=\"img\"") && svg.contains("<title id=\"hb-chart-title\">T&lt;1&gt;</title>"));
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert!(svg.contains(">26/01<"));
+        assert!(is_iso_date("2026-01-31") && !is_iso_date("2026-1-31") && !is_iso_date("2026/01/31"));
+    }
+}
