@@ -249,6 +249,14 @@ impl Config {
                 message: e.to_string(),
             }
         })?;
+        if self.outbox_lease_seconds.saturating_mul(1000) <= self.smtp_timeout_ms {
+            return Err(ConfigError::Invalid {
+                key: "outbox_lease_seconds",
+                message:
+                    "must be longer than smtp_timeout_ms, or a slow send could be claimed twice"
+                        .into(),
+            });
+        }
         if self.registry == RegistryKind::Http && self.registry_url.is_none() {
             return Err(ConfigError::Invalid {
                 key: "registry_url",
