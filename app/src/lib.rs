@@ -36,6 +36,8 @@ fn Shell() -> impl IntoView {
         "/resend" => pages::resend::Resend().into_any(),
         "/login" => pages::login::Login().into_any(),
         "/home" => pages::home::Home().into_any(),
+        "/health-bank" => pages::health_bank::HealthBank().into_any(),
+        "/applications" => pages::applications::Applications().into_any(),
         "/download" => pages::landing::Download().into_any(),
         _ => pages::landing::NotFound().into_any(),
     };

@@ -71,7 +71,12 @@ pub fn Applications() -> impl IntoView {
     let draft: Option<CardReplacementRequest> =
         stash_get(DRAFT_KEY).and_then(|s| serde_json::from_str(&s).ok());
     let reason = RwSignal::new(draft.as_ref().map(|d| d.reason));
-    let postal = RwSignal::new(draft.as_ref().map(|d| d.postal_code.clone()).unwrap_or_default());
+    let postal = RwSignal::new(
+        draft
+            .as_ref()
+            .map(|d| d.postal_code.clone())
+            .unwrap_or_default(),
+    );
     let address = RwSignal::new(draft.map(|d| d.mailing_address).unwrap_or_default());
     let e_reason = RwSignal::new(None::<Msg>);
     let e_postal = RwSignal::new(None::<Msg>);
@@ -101,8 +106,12 @@ pub fn Applications() -> impl IntoView {
         };
         if let Err((_, e)) = req.validate() {
             match e {
-                ApplicationFormError::PostalCode => e_postal.set(Some(Msg::Key(T::PostalCodeInvalid))),
-                ApplicationFormError::Address => e_address.set(Some(Msg::Key(T::MailingAddressInvalid))),
+                ApplicationFormError::PostalCode => {
+                    e_postal.set(Some(Msg::Key(T::PostalCodeInvalid)))
+                }
+                ApplicationFormError::Address => {
+                    e_address.set(Some(Msg::Key(T::MailingAddressInvalid)))
+                }
             }
             error.set(Some(Msg::Key(T::FixErrors)));
             return;

@@ -256,9 +256,17 @@ fn Results(r: HealthBankResponse) -> impl IntoView {
 #[component]
 fn VisitRow(v: Visit) -> impl IntoView {
     let i = use_i18n();
-    let (zh, en, code) = (v.diagnosis_zh.clone(), v.diagnosis_en.clone(), v.diagnosis_code.clone());
+    let (zh, en, code) = (
+        v.diagnosis_zh.clone(),
+        v.diagnosis_en.clone(),
+        v.diagnosis_code.clone(),
+    );
     let diagnosis = move || {
-        let name = if i.get() == Lang::En { en.clone() } else { zh.clone() };
+        let name = if i.get() == Lang::En {
+            en.clone()
+        } else {
+            zh.clone()
+        };
         format!("{name} ({code})")
     };
     let meds = v.medications.clone();
@@ -293,13 +301,28 @@ mod tests {
     #[test]
     fn chart_has_a_title_description_and_a_bar_per_month() {
         let months = vec![
-            MonthSummary { month: "2026-01".into(), visits: 2, cost: 1000, copayment: 100 },
-            MonthSummary { month: "2026-02".into(), visits: 0, cost: 0, copayment: 0 },
+            MonthSummary {
+                month: "2026-01".into(),
+                visits: 2,
+                cost: 1000,
+                copayment: 100,
+            },
+            MonthSummary {
+                month: "2026-02".into(),
+                visits: 0,
+                cost: 0,
+                copayment: 0,
+            },
         ];
         let svg = chart_svg(&months, "T<1>", "D");
-        assert!(svg.contains("role=\"img\"") && svg.contains("<title id=\"hb-chart-title\">T&lt;1&gt;</title>"));
+        assert!(
+            svg.contains("role=\"img\"")
+                && svg.contains("<title id=\"hb-chart-title\">T&lt;1&gt;</title>")
+        );
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains(">26/01<"));
-        assert!(is_iso_date("2026-01-31") && !is_iso_date("2026-1-31") && !is_iso_date("2026/01/31"));
+        assert!(
+            is_iso_date("2026-01-31") && !is_iso_date("2026-1-31") && !is_iso_date("2026/01/31")
+        );
     }
 }

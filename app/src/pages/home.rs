@@ -6,7 +6,7 @@ use nhi_protocol::api::{AccountStatus, ErrorCode, UserInfo};
 use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::route::navigate;
+use crate::route::{navigate, Link};
 
 #[component]
 pub fn Home() -> impl IntoView {
@@ -60,8 +60,8 @@ pub fn Home() -> impl IntoView {
         }}
         <h2>{move || i.t(T::HomeServices)}</h2>
         <ul class="services">
-            <li>{move || i.t(T::HomeHealthBank)}<span class="step-desc">{move || i.t(T::HomeSoon)}</span></li>
-            <li>{move || i.t(T::HomeApplications)}<span class="step-desc">{move || i.t(T::HomeSoon)}</span></li>
+            <li id="home-health-bank"><Link href="/health-bank">{move || i.t(T::HomeHealthBank)}</Link></li>
+            <li id="home-applications"><Link href="/applications">{move || i.t(T::HomeApplications)}</Link></li>
         </ul>
         <div class="actions">
             <button type="button" id="logout" class="button button-secondary" on:click=logout>{move || i.t(T::Logout)}</button>

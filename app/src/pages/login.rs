@@ -51,7 +51,7 @@ pub fn Login() -> impl IntoView {
             .await;
             let _ = busy.try_set(false);
             match result {
-                Ok(_) => navigate("/home"),
+                Ok(_) => navigate(&crate::pages::online::take_return_path()),
                 Err(e) => {
                     let _ = error.try_set(Some(Msg::from(&e)));
                 }
