@@ -336,3 +336,35 @@ both_engines!(
         );
     }
 );
+
+struct PanickingMailer;
+
+#[async_trait::async_trait]
+impl Mailer for PanickingMailer {
+    async fn send(&self, _: &Mail) -> Result<(), MailError> {
+        panic!("mailer bug");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_mailer_is_a_failed_attempt_not_a_dead_worker() {
+    let h = Harness::with_overrides(
+        Engine::Sqlite,
+        |_| {},
+        Overrides {
+            mailer: Some(Arc::new(PanickingMailer)),
+            ..Overrides::default()
+        },
+    )
+    .await
+    .expect("harness");
+    h.register(&holder(0), "wang@example.com").await;
+    h.drain_outbox().await;
+    let (attempts, err): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error FROM outbox")
+            .fetch_one(h.app.services.db.pool())
+            .await
+            .expect("row");
+    assert_eq!(attempts, 1);
+    assert!(err.is_some_and(|e| e.contains("panicked")));
+}

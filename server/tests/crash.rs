@@ -119,6 +119,22 @@ async fn wait_for_mails(dir: &Path, n: usize) {
     while mail_files(dir).len() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if mail_files(dir).len() < n {
+        dump_logs(dir);
+    }
+}
+
+/// Prints the servers' logs (on failure).
+fn dump_logs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".log") {
+            eprintln!("--- {}", entry.path().display());
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(entry.path()).unwrap_or_default()
+            );
+        }
+    }
 }
 
 async fn outbox_state(db: &str) -> Vec<(i64, bool)> {

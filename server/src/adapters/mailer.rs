@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::{header, Mailbox, MultiPart};
+use lettre::message::{header, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -47,16 +47,16 @@ pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> 
         .to
         .parse()
         .map_err(|_| MailError::Address(mail.to.clone()))?;
+    let alternative = MultiPart::alternative()
+        .singlepart(SinglePart::plain(mail.text.clone()))
+        .singlepart(SinglePart::html(mail.html.clone()));
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()))
         .header(header::MIME_VERSION_1_0)
-        .multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            mail.html.clone(),
-        ))
+        .multipart(alternative)
         .map_err(|e| MailError::Build(e.to_string()))
 }
 
@@ -65,7 +65,9 @@ pub fn parse_from(from: &str) -> Result<Mailbox, MailError> {
         .map_err(|_| MailError::Address(from.to_owned()))
 }
 
-/// Writes `{dir}/{outbox id}-{kind}.eml` (atomically, via a temporary file).
+/// Writes `{dir}/{outbox id}-{kind}.eml` (the MIME message, for any mail client) and next to it
+/// `….txt` (recipient, subject and the plain-text body, readable in a terminal), each
+/// atomically via a temporary file. Re-delivering an outbox entry overwrites the same files.
 pub struct FileMailer {
     dir: PathBuf,
     from: Mailbox,
@@ -86,13 +88,30 @@ impl FileMailer {
 #[async_trait::async_trait]
 impl Mailer for FileMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let bytes = build_message(&self.from, mail)?.formatted();
+        let eml = build_message(&self.from, mail)?.formatted();
+        let txt = format!(
+            "To: {}\nSubject: {}\nMessage-ID: {}\n\n{}",
+            mail.to, mail.subject, mail.message_id, mail.text
+        );
         let path = self.path_for(mail);
-        let tmp = self.dir.join(format!(".{:08}.tmp", mail.outbox_id));
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, &path).await?;
-        Ok(())
+        write_atomically(&self.dir, &path, &eml).await?;
+        write_atomically(&self.dir, &path.with_extension("txt"), txt.as_bytes()).await
     }
+}
+
+async fn write_atomically(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), MailError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await?;
+    Ok(())
 }
 
 /// SMTP through lettre. The whole send is bounded by `timeout` (lettre's own covers only I/O
@@ -134,5 +153,53 @@ impl Mailer for SmtpMailer {
             Ok(Err(e)) => Err(MailError::Smtp(e.to_string())),
             Err(_) => Err(MailError::Timeout(self.timeout)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail() -> Mail {
+        let long_zh = "您已申請健保卡網路服務註冊。請於期限前開啟下列連結「進入電子信箱認證畫面」，插入健保卡並按「讀取」完成認證：";
+        Mail {
+            outbox_id: 7,
+            message_id: "<x.activation@nhi-registration>".into(),
+            kind: "activation".into(),
+            to: "wang@example.com".into(),
+            subject: "健保卡網路服務註冊 / NHI".into(),
+            text: format!(
+                "王○明 您好：\n{long_zh}\nhttp://localhost:8080/confirm?ticket=abc_DEF-123\n"
+            ),
+            html: format!("<p>王○明 您好</p><p>{long_zh}</p>"),
+        }
+    }
+
+    #[tokio::test]
+    async fn file_mails_are_readable_and_idempotent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let from = parse_from("NHI <no-reply@nhi.localhost>").expect("from");
+        let m = FileMailer::new(dir.path().to_owned(), from).expect("mailer");
+        m.send(&mail()).await.expect("send");
+        m.send(&mail()).await.expect("send again");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["00000007-activation.eml", "00000007-activation.txt"]
+        );
+        let eml = std::fs::read_to_string(m.path_for(&mail())).expect("eml");
+        assert!(eml.contains("Message-ID: <x.activation@nhi-registration>"));
+        assert!(eml.contains("multipart/alternative"));
+        let txt = std::fs::read_to_string(m.path_for(&mail()).with_extension("txt")).expect("txt");
+        assert!(
+            txt.contains("http://localhost:8080/confirm?ticket=abc_DEF-123"),
+            "{txt}"
+        );
+        assert!(txt.contains("To: wang@example.com") && txt.contains("王○明 您好"));
     }
 }

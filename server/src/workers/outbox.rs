@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::adapters::mailer::{Mail, Mailer};
+use crate::adapters::mailer::{Mail, MailError, Mailer};
 use crate::metrics::Metrics;
 use crate::storage::outbox::{self, MailRow};
 use crate::storage::{self, Db, StorageError};
@@ -89,7 +89,12 @@ impl OutboxWorker {
             text: row.text_body.clone(),
             html: row.html_body.clone(),
         };
-        let result = self.mailer.send(&mail).await;
+        // A panicking mailer must not take the worker down: it counts as a failed attempt.
+        let mailer = self.mailer.clone();
+        let result = match tokio::spawn(async move { mailer.send(&mail).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(MailError::Build(format!("the mailer panicked: {e}"))),
+        };
         let now = storage::now();
         let mut conn = self.db.conn().await?;
         match result {
