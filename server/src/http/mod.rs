@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
@@ -25,6 +26,18 @@ use crate::services::Services;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A handler bug answers 500 `internal` (and is logged) instead of dropping the connection.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    tracing::error!("a request handler panicked");
+    error::HttpError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        nhi_protocol::api::ErrorCode::Internal,
+        "internal error; please retry",
+    )
+    .into_response()
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -91,6 +104,7 @@ pub fn router(services: Arc<Services>) -> Router {
             security::headers,
         ))
         .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
