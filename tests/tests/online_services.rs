@@ -56,7 +56,7 @@ async fn login_here(p: &Page) -> Result<()> {
     Ok(())
 }
 
-/// `fetch(url)` in the page (with its cookie); the body as text.
+/// `fetch(url)` in the page (with its cookie); the body as text (`text()` drops a BOM).
 async fn fetch_text(p: &Page, url: &str) -> Result<(u64, String)> {
     let v = p
         .client
@@ -209,17 +209,18 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
     )
     .await?;
     p.audit("health-bank").await?;
+    // The same page in English: the chart's title and the table headers follow.
+    p.switch_lang().await?;
     p.wait_js(
-        "document.querySelector('#hb-chart svg title')?.textContent.includes('per month')",
-        "the chart's English title",
+        "document.querySelector('#hb-chart svg title')?.textContent.includes('per month') && (document.querySelector('#hb-visits th')?.textContent ?? 'Date') === 'Date'",
+        "the chart and the table in English",
     )
-    .await
-    .ok();
+    .await?;
+    p.switch_lang().await?;
 
     // The date filter: the newest visit's day only.
     if shown > 0 {
         let day = p.text("#hb-visits tr.visit th").await?;
-        p.fill("#hb-from", &day).await.ok();
         p.client
             .execute(
                 "for (const [id, v] of [['hb-from', arguments[0]], ['hb-to', arguments[0]]]) { \
@@ -246,7 +247,10 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
         .await?;
     let (status, csv) = fetch_text(p, href.as_str().unwrap_or_default()).await?;
     ensure!(
-        status == 200 && csv.starts_with("\u{feff}就醫日期,醫事機構"),
+        status == 200
+            && csv
+                .trim_start_matches('\u{feff}')
+                .starts_with("就醫日期,醫事機構"),
         "zh-TW CSV: {status} {csv:.80}"
     );
     p.switch_lang().await?;
@@ -255,7 +259,8 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
         .await?;
     let (_, csv) = fetch_text(p, href.as_str().unwrap_or_default()).await?;
     ensure!(
-        csv.starts_with("\u{feff}Date,Institution"),
+        csv.trim_start_matches('\u{feff}')
+            .starts_with("Date,Institution"),
         "English CSV: {csv:.80}"
     );
     p.switch_lang().await?;

@@ -228,7 +228,7 @@ fn Results(r: HealthBankResponse) -> impl IntoView {
                 </table>
             </div>
         </section>
-        <section aria-labelledby="hb-visits-title">
+        <section>
             <h2 id="hb-visits-title">{move || i.t(T::HbVisitsTitle)}</h2>
             {if rows.is_empty() {
                 view! { <p id="hb-no-visits">{move || i.t(T::HbNoVisits)}</p> }.into_any()
