@@ -6,15 +6,25 @@
 #   scripts/postgres.sh url       print the URL only
 #   scripts/postgres.sh stop      stop the cluster
 #
-# Data and socket live in $NHI_PG_DIR (default: <repo>/.run/pg); port $NHI_PG_PORT (55432).
-# Use it as:  eval "$(scripts/postgres.sh)"
+# Data and socket live in $NHI_PG_DIR (default: <repo>/.run/pg); port $NHI_PG_PORT, else the
+# first free port from 55432 (another checkout's cluster may hold 55432), remembered in
+# $NHI_PG_DIR/port. Use it as:  eval "$(scripts/postgres.sh)"
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGDIR="${NHI_PG_DIR:-$ROOT/.run/pg}"
-PORT="${NHI_PG_PORT:-55432}"
 DB="${NHI_PG_DB:-nhi_test}"
-URL="postgres://postgres@127.0.0.1:$PORT/$DB"
+PORT_FILE="$PGDIR/port"
+
+current_port() {
+  if [ -n "${NHI_PG_PORT:-}" ]; then echo "$NHI_PG_PORT"
+  elif [ -f "$PORT_FILE" ]; then cat "$PORT_FILE"
+  else echo 55432; fi
+}
+PORT="$(current_port)"
+url() { echo "postgres://postgres@127.0.0.1:$PORT/$DB"; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 log() { echo "postgres.sh: $*" >&2; }
 
@@ -63,6 +73,10 @@ start() {
   fi
   if ! running; then
     rm -f "$PGDIR/data/postmaster.pid"
+    if [ -z "${NHI_PG_PORT:-}" ]; then
+      while port_busy "$PORT"; do PORT=$((PORT + 1)); done
+    fi
+    echo "$PORT" > "$PORT_FILE"
     log "starting on 127.0.0.1:$PORT"
     as_pg "$bin/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start \
       -o "-p $PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
@@ -70,7 +84,7 @@ start() {
   if ! as_pg "$bin/psql" -h "$PGDIR" -p "$PORT" -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname='$DB'" postgres | grep -q 1; then
     as_pg "$bin/psql" -h "$PGDIR" -p "$PORT" -U postgres -qc "CREATE DATABASE $DB" postgres
   fi
-  echo "export NHI_TEST_POSTGRES_URL=$URL"
+  echo "export NHI_TEST_POSTGRES_URL=$(url)"
 }
 
 stop() {
@@ -80,7 +94,7 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
-  url) echo "$URL" ;;
+  url) url ;;
   stop) stop ;;
   *) echo "usage: $0 [start|url|stop]" >&2; exit 2 ;;
 esac
