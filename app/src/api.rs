@@ -1,12 +1,14 @@
-//! The HTTP client for the server's JSON API (`nhi_protocol::api`).
+//! The HTTP client for the server's JSON API (`nhi_protocol::api`), on the browser's `fetch`
+//! directly (no HTTP crate in the bundle).
 
-use gloo_net::http::{Request, Response};
 use nhi_protocol::api::{
     ApiError, CardProof, ErrorCode, NonceResponse, API_PREFIX, CSRF_HEADER, CSRF_HEADER_VALUE,
 };
 use nhi_protocol::bridge::BridgeError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 /// Why a call failed: the server's coded error, no connection, an answer we cannot read, or
 /// (for calls that need the card) the bridge's coded error.
@@ -33,53 +35,70 @@ impl Failure {
     }
 }
 
-fn url(path: &str) -> String {
-    format!("{API_PREFIX}{path}")
+/// One request; answers the status and the body text.
+async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<(u16, String), Failure> {
+    let window = web_sys::window().ok_or(Failure::Network)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(|_| Failure::Network)?;
+    let _ = headers.set("accept", "application/json");
+    if method != "GET" {
+        let _ = headers.set(CSRF_HEADER, CSRF_HEADER_VALUE);
+    }
+    if let Some(b) = &body {
+        let _ = headers.set("content-type", "application/json");
+        init.set_body(&JsValue::from_str(b));
+    }
+    init.set_headers(&headers);
+    let url = format!("{API_PREFIX}{path}");
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+        .await
+        .map_err(|_| Failure::Network)?
+        .dyn_into()
+        .map_err(|_| Failure::Network)?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Ok((resp.status(), text))
 }
 
-async fn answer<T: DeserializeOwned>(
-    resp: Result<Response, gloo_net::Error>,
-) -> Result<T, Failure> {
-    let resp = resp.map_err(|_| Failure::Network)?;
-    if resp.ok() {
-        resp.json::<T>().await.map_err(|_| Failure::Unreadable)
-    } else {
-        match resp.json::<ApiError>().await {
-            Ok(e) => Err(Failure::Api(e)),
-            Err(_) if resp.status() >= 500 => Err(Failure::Api(ApiError::new(
-                ErrorCode::Internal,
-                "server error",
-            ))),
-            Err(_) => Err(Failure::Unreadable),
-        }
+fn answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
+    if (200..300).contains(&status) {
+        return serde_json::from_str(text).map_err(|_| Failure::Unreadable);
+    }
+    match serde_json::from_str::<ApiError>(text) {
+        Ok(e) => Err(Failure::Api(e)),
+        Err(_) if status >= 500 => Err(Failure::Api(ApiError::new(
+            ErrorCode::Internal,
+            "server error",
+        ))),
+        Err(_) => Err(Failure::Unreadable),
     }
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
-    answer(Request::get(&url(path)).send().await).await
+    let (status, text) = fetch("GET", path, None).await?;
+    answer(status, &text)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
-    let req = Request::post(&url(path))
-        .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-        .json(body)
-        .map_err(|_| Failure::Unreadable)?;
-    answer(req.send().await).await
+    let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
+    let (status, text) = fetch("POST", path, Some(body)).await?;
+    answer(status, &text)
 }
 
 /// `DELETE` with no answer body.
 pub async fn delete(path: &str) -> Result<(), Failure> {
-    let resp = Request::delete(&url(path))
-        .header(CSRF_HEADER, CSRF_HEADER_VALUE)
-        .send()
-        .await
-        .map_err(|_| Failure::Network)?;
-    if resp.ok() {
+    let (status, text) = fetch("DELETE", path, None).await?;
+    if (200..300).contains(&status) {
         Ok(())
     } else {
-        Err(resp
-            .json::<ApiError>()
-            .await
+        Err(serde_json::from_str::<ApiError>(&text)
             .map(Failure::Api)
             .unwrap_or(Failure::Unreadable))
     }

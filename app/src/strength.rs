@@ -16,7 +16,10 @@ const WORKER_URL: &str = "/nhi-strength_loader.js";
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrengthState {
     Loading,
+    /// The estimate of the password as it is now.
     Ready(Strength),
+    /// The estimate of an earlier version of the password, shown until the new one arrives.
+    Stale(Strength),
     Unavailable,
 }
 
@@ -127,12 +130,11 @@ pub fn estimate(password: &str, person: &PersonalData, out: RwSignal<StrengthSta
     });
     match send_now {
         Some(h) => {
+            if let StrengthState::Ready(s) = out.get_untracked() {
+                out.set(StrengthState::Stale(s));
+            }
             let _ = h.post_message(&JsValue::from_str(&msg));
         }
-        None => {
-            if !matches!(out.get_untracked(), StrengthState::Ready(_)) {
-                out.set(StrengthState::Loading);
-            }
-        }
+        None => out.set(StrengthState::Loading),
     }
 }

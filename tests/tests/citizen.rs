@@ -230,7 +230,7 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
     p.tab_to("password").await?;
     p.type_text(GOOD_PASSWORD).await?;
     p.wait_js(
-        "Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
+        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
         "the strength meter",
     )
     .await?;
@@ -361,7 +361,7 @@ scenario!(a_weak_password_is_refused, WANG, |s| {
     p.fill("#password2", "123456").await?;
     p.fill("#email", "weak@example.com").await?;
     p.wait_js(
-        "document.querySelector('.strength-summary')?.dataset.score === '0' && document.querySelector('.strength-advice li')",
+        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && document.querySelector('.strength-summary')?.dataset.score === '0' && document.querySelector('.strength-advice li')",
         "the meter's verdict",
     )
     .await?;
@@ -382,7 +382,7 @@ scenario!(a_weak_password_is_refused, WANG, |s| {
     p.fill("#password", GOOD_PASSWORD).await?;
     p.fill("#password2", GOOD_PASSWORD).await?;
     p.wait_js(
-        "Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
+        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
         "the meter's verdict",
     )
     .await?;

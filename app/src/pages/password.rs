@@ -21,7 +21,7 @@ impl PasswordMeterState {
         }
     }
 
-    /// The latest estimate, if the worker has answered.
+    /// The estimate of the current password, if the worker has answered.
     pub fn strength(&self) -> Option<Strength> {
         match self.state.get_untracked() {
             StrengthState::Ready(s) => Some(s),
@@ -50,7 +50,9 @@ pub fn PasswordMeter(
         crate::strength::estimate(&pw, &p, state.state);
     });
     let score = move || match state.state.get() {
-        StrengthState::Ready(s) if !password.with(String::is_empty) => s.score,
+        StrengthState::Ready(s) | StrengthState::Stale(s) if !password.with(String::is_empty) => {
+            s.score
+        }
         _ => 0,
     };
     let summary = move || {
@@ -60,7 +62,7 @@ pub fn PasswordMeter(
         match state.state.get() {
             StrengthState::Loading => i.t(T::StrengthLoading),
             StrengthState::Unavailable => i.t(T::StrengthUnavailable),
-            StrengthState::Ready(s) => score_text(i, s.score),
+            StrengthState::Ready(s) | StrengthState::Stale(s) => score_text(i, s.score),
         }
     };
     let advice = move || {
@@ -73,7 +75,7 @@ pub fn PasswordMeter(
             .into_iter()
             .map(|p| password_problem(i, p))
             .collect();
-        if let StrengthState::Ready(s) = state.state.get() {
+        if let StrengthState::Ready(s) | StrengthState::Stale(s) = state.state.get() {
             lines.extend(s.warning.map(|w| strength_warning(i, w)));
             lines.extend(s.suggestions.iter().map(|x| strength_suggestion(i, *x)));
         }
@@ -93,7 +95,16 @@ pub fn PasswordMeter(
                 prop:value=move || f64::from(score())
             ></meter>
             <div id="strength-text" aria-live="polite" aria-atomic="true">
-                <p class="strength-summary" data-score=move || score().to_string()>{summary}</p>
+                <p
+                    class="strength-summary"
+                    data-score=move || score().to_string()
+                    data-state=move || match state.state.get() {
+                        StrengthState::Loading => "loading",
+                        StrengthState::Ready(_) => "ready",
+                        StrengthState::Stale(_) => "stale",
+                        StrengthState::Unavailable => "unavailable",
+                    }
+                >{summary}</p>
                 <ul class="strength-advice">
                     {move || advice().into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}
                 </ul>
