@@ -314,6 +314,16 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
         steps == json!("submitted:done,in_review:done,card_production:current,mailed:todo"),
         "timeline: {steps}"
     );
+    let cert_steps = p
+        .wait_js(
+            &format!("[...document.querySelectorAll('#app-{cert_app} .timeline-step')].map(li => li.dataset.status + ':' + li.className.split('timeline-').pop()).join(',')"),
+            "the certificate timeline",
+        )
+        .await?;
+    ensure!(
+        cert_steps == json!("submitted:done,issued:current"),
+        "certificate timeline: {cert_steps}"
+    );
     let pdf_href = p
         .wait_js(
             &format!("document.getElementById('certificate-{cert_app}')?.href"),

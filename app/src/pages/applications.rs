@@ -248,20 +248,16 @@ pub fn Applications() -> impl IntoView {
 fn ApplicationCard(a: Application) -> impl IntoView {
     let i = use_i18n();
     let heading_id = format!("app-{}-title", a.id);
+    // What happened, then the normal path's steps still to come after the current status
+    // (a skipped step, e.g. a certificate issued without review, is not shown as to come).
     let path = ApplicationStatus::path(a.kind);
-    let reached: Vec<ApplicationStatus> = a.timeline.iter().map(|e| e.status).collect();
-    // The normal path, with the steps still to come, unless the application was rejected.
     let mut steps: Vec<(ApplicationStatus, Option<i64>, Option<String>)> = a
         .timeline
         .iter()
         .map(|e| (e.status, Some(e.at), e.note.clone()))
         .collect();
-    if a.status != ApplicationStatus::Rejected {
-        for s in path {
-            if !reached.contains(s) {
-                steps.push((*s, None, None));
-            }
-        }
+    if let Some(k) = path.iter().position(|s| *s == a.status) {
+        steps.extend(path[k + 1..].iter().map(|s| (*s, None, None)));
     }
     let current = a.status;
     let pdf = a.certificate_available.then(|| {

@@ -54,6 +54,7 @@ struct Condition {
     zh: &'static str,
     en: &'static str,
     clinics: &'static [&'static str],
+    /// (name, units per day; 0 = one pack for the whole course)
     drugs: &'static [(&'static str, u32)],
     cost: (i64, i64),
     days: u32,
@@ -89,7 +90,7 @@ const CONDITIONS: &[Condition] = &[
         clinics: &["仁心耳鼻喉科診所", "安和家庭醫學科診所"],
         drugs: &[
             ("Fexofenadine 60 mg", 2),
-            ("Fluticasone nasal spray 50 mcg", 1),
+            ("Fluticasone nasal spray 50 mcg", 0),
         ],
         cost: (450, 780),
         days: 14,
@@ -126,7 +127,7 @@ const CONDITIONS: &[Condition] = &[
         zh: "近視",
         en: "Myopia",
         clinics: &["明亮眼科診所"],
-        drugs: &[("Atropine 0.01% eye drops", 1)],
+        drugs: &[("Atropine 0.01% eye drops", 0)],
         cost: (350, 650),
         days: 30,
     },
@@ -135,7 +136,7 @@ const CONDITIONS: &[Condition] = &[
         zh: "異位性皮膚炎",
         en: "Atopic dermatitis",
         clinics: &["柔膚皮膚科診所"],
-        drugs: &[("Hydrocortisone 1% cream", 1), ("Cetirizine 10 mg", 1)],
+        drugs: &[("Hydrocortisone 1% cream", 0), ("Cetirizine 10 mg", 1)],
         cost: (400, 750),
         days: 14,
     },
@@ -241,7 +242,12 @@ pub fn sample_visits(national_id: &str, anchor: Date) -> Vec<SampleVisit> {
             .iter()
             .map(|(name, per_day)| Medication {
                 name: (*name).to_owned(),
-                quantity: per_day * c.days.max(1),
+                // 0 per day: one pack (a spray, a cream, eye drops).
+                quantity: if *per_day == 0 {
+                    1
+                } else {
+                    per_day * c.days.max(1)
+                },
                 days: c.days,
             })
             .collect();
