@@ -25,10 +25,14 @@ mkdir -p "$run_dir/mail"
 
 virtual=${NHI_VIRTUAL_CARD:-auto}
 if [ "$virtual" = auto ]; then
-  if target/release/nhi-bridge readers >/dev/null 2>&1; then virtual=off; else virtual=on; fi
+  # doctor's exit code: 2 = no PC/SC service, 3 = no reader (bridge/src/doctor.rs)
+  rc=0
+  target/release/nhi-bridge doctor >/dev/null 2>&1 || rc=$?
+  case $rc in 2 | 3) virtual=on ;; *) virtual=off ;; esac
 fi
 if [ "$virtual" = on ]; then
   say "no card reader found: starting pcscd with the virtual NHI card"
+  export NHI_VCARD_BIN="$root/target/release/nhi-vcard"
   scripts/vcard.sh start ${NHI_VCARD_HOLDER:+--holder "$NHI_VCARD_HOLDER"}
   trap 'scripts/vcard.sh stop' EXIT
 fi
@@ -38,7 +42,7 @@ target/release/nhi-bridge install || say "bridge install failed: see 'nhi-bridge
 
 export NHI_LISTEN=${NHI_LISTEN:-127.0.0.1:8080}
 export NHI_PUBLIC_ORIGIN=${NHI_PUBLIC_ORIGIN:-http://localhost:8080}
-export NHI_DATABASE_URL=${NHI_DATABASE_URL:-sqlite://$run_dir/nhi.sqlite?mode=rwc}
+export NHI_DATABASE_URL=${NHI_DATABASE_URL:-sqlite://$run_dir/nhi.db?mode=rwc}
 export NHI_DIST_DIR=${NHI_DIST_DIR:-$root/dist}
 export NHI_MAIL_DIR=${NHI_MAIL_DIR:-$run_dir/mail}
 
