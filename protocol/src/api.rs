@@ -223,6 +223,8 @@ pub enum ErrorCode {
     /// Not logged in (or the session expired).
     Unauthenticated,
     NotFound,
+    /// Logged in, but without the permission this needs (insured units, F4–F6).
+    Forbidden,
     /// Something failed on the server; nothing was half-done. Try again.
     Internal,
 }
@@ -251,6 +253,7 @@ impl ErrorCode {
             C::CsrfRejected => ("請求來源不正確，請重新整理頁面。", "The request did not come from this site; please reload the page."),
             C::Unauthenticated => ("請先登入。", "Please log in."),
             C::NotFound => ("找不到此項目。", "Not found."),
+            C::Forbidden => ("您沒有此項作業的權限。", "You do not have the permission for this."),
             C::Internal => ("系統忙碌中，資料未變更，請稍後再試。", "Something went wrong; nothing was changed. Please try again."),
         }
     }

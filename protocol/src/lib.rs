@@ -27,6 +27,7 @@ pub mod mask;
 pub mod online;
 pub mod password;
 pub mod sex;
+pub mod units;
 
 pub use card::{CardBasicData, CardDataError, CardNumber};
 pub use contact::{Email, MobileNumber, PhoneNumber};

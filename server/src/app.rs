@@ -68,6 +68,14 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         None => SampleData::bundled()?,
     });
     let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+    match &config.units_file {
+        Some(path) => {
+            crate::services::units::seed_units(&db, &std::fs::read_to_string(path)?).await?
+        }
+        None => {
+            crate::services::units::seed_units(&db, crate::services::units::BUNDLED_UNITS).await?
+        }
+    };
     let registry = match overrides.registry {
         Some(r) => r,
         None => build_registry(&config, &sample)?,
@@ -102,6 +110,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         sample,
         metrics: metrics.clone(),
         outbox_wakeup: wakeup.clone(),
+        bulk_wakeup: Arc::new(Notify::new()),
     });
     let worker = OutboxWorker {
         db,
@@ -128,6 +137,11 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
     let app = build(config, Overrides::default()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = worker_enabled.then(|| tokio::spawn(app.worker.clone().run(stop_rx.clone())));
+    let bulk = app.services.config.bulk_worker.then(|| {
+        tokio::spawn(
+            crate::workers::bulk_jobs::BulkWorker::new(app.services.clone()).run(stop_rx.clone()),
+        )
+    });
     let janitor = tokio::spawn(crate::workers::janitor(
         app.services.db.clone(),
         Duration::from_secs(60),
@@ -146,6 +160,9 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
         let _ = w.await;
+    }
+    if let Some(b) = bulk {
+        let _ = b.await;
     }
     let _ = janitor.await;
     app.services.db.close().await;

@@ -99,6 +99,18 @@ pub struct Config {
     pub certificate_font: PathBuf,
     /// Index of the face in a font collection (.ttc); 3 is Noto Sans CJK TC.
     pub certificate_font_index: u32,
+    /// Insured units (F4–F8): JSON file replacing the bundled sample units (same format).
+    pub units_file: Option<PathBuf>,
+    /// Largest bulk registration file accepted (bytes).
+    pub upload_max_bytes: usize,
+    /// Most data lines in one bulk registration file.
+    pub upload_max_rows: usize,
+    /// false: only accept uploads; another instance processes them.
+    pub bulk_worker: bool,
+    /// Rows decided per transaction (progress is recorded per chunk).
+    pub bulk_chunk_rows: usize,
+    pub bulk_lease_seconds: u64,
+    pub bulk_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -144,6 +156,13 @@ impl Default for Config {
                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
             ),
             certificate_font_index: 3,
+            units_file: None,
+            upload_max_bytes: 20 * 1024 * 1024,
+            upload_max_rows: 200_000,
+            bulk_worker: true,
+            bulk_chunk_rows: 2000,
+            bulk_lease_seconds: 60,
+            bulk_poll_ms: 500,
         }
     }
 }
@@ -188,6 +207,13 @@ const ENV_KEYS: &[&str] = &[
     "operators",
     "certificate_font",
     "certificate_font_index",
+    "units_file",
+    "upload_max_bytes",
+    "upload_max_rows",
+    "bulk_worker",
+    "bulk_chunk_rows",
+    "bulk_lease_seconds",
+    "bulk_poll_ms",
 ];
 
 impl Config {

@@ -10,7 +10,7 @@ pub struct Rendered {
     pub html: String,
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '&' => "&amp;".into(),
@@ -24,7 +24,7 @@ fn escape(s: &str) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM` in Taiwan time (UTC+8).
-fn taipei_time(unix: i64) -> String {
+pub(crate) fn taipei_time(unix: i64) -> String {
     let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     let t = OffsetDateTime::from_unix_timestamp(unix)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -43,7 +43,7 @@ pub fn confirm_link(origin: &str, ticket: &str) -> String {
     format!("{origin}{CONFIRM_PATH}?{CONFIRM_TICKET_PARAM}={ticket}")
 }
 
-fn html_page(body: &str) -> String {
+pub(crate) fn html_page(body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\"></head>\
          <body style=\"font-family:sans-serif;line-height:1.6\">{body}</body></html>"

@@ -2,6 +2,9 @@
 //! They know nothing about HTTP; the HTTP layer maps [`ServiceError`] to API errors.
 
 pub mod applications;
+pub mod bulk_activation;
+pub mod bulk_parse;
+pub mod bulk_upload;
 pub mod certificate_pdf;
 pub mod health_bank;
 pub mod mails;
@@ -10,6 +13,7 @@ pub mod passwords;
 pub mod proof;
 pub mod registration;
 pub mod session;
+pub mod units;
 
 use std::sync::Arc;
 
@@ -85,6 +89,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// Wakes the outbox worker after a mail was enqueued.
     pub outbox_wakeup: Arc<Notify>,
+    /// Wakes the bulk job worker after a file was uploaded (insured units, F5).
+    pub bulk_wakeup: Arc<Notify>,
 }
 
 /// SHA-256 hex: how tokens, tickets and nonces are stored.

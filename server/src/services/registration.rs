@@ -20,13 +20,13 @@ use crate::storage::outbox::{self, NewMail};
 use crate::storage::{self, tickets, Tx};
 
 /// A fresh link ticket: the token goes into the mail, its hash into the database.
-struct Ticket {
-    token: String,
-    hash: String,
-    expires_at: i64,
+pub(crate) struct Ticket {
+    pub(crate) token: String,
+    pub(crate) hash: String,
+    pub(crate) expires_at: i64,
 }
 
-fn new_ticket(now: i64) -> Ticket {
+pub(crate) fn new_ticket(now: i64) -> Ticket {
     let raw = random_token();
     Ticket {
         token: URL_SAFE_NO_PAD.encode(raw),
@@ -36,12 +36,12 @@ fn new_ticket(now: i64) -> Ticket {
 }
 
 /// Hash of the token as the user presents it (base64url of 32 bytes).
-fn presented_ticket_hash(token: &str) -> Option<String> {
+pub(crate) fn presented_ticket_hash(token: &str) -> Option<String> {
     let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
     (raw.len() == 32).then(|| token_hash(&raw))
 }
 
-fn message_id(kind: &str) -> String {
+pub(crate) fn message_id(kind: &str) -> String {
     format!(
         "<{}.{kind}@nhi-registration>",
         hex::encode(&random_token()[..16])
@@ -146,7 +146,7 @@ impl Services {
     }
 
     /// Policy check (zxcvbn) and Argon2id hash, both on the blocking pool.
-    async fn checked_hash(
+    pub(crate) async fn checked_hash(
         &self,
         password: String,
         card: &CardBasicData,

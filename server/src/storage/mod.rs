@@ -7,6 +7,7 @@ pub mod nonces;
 pub mod outbox;
 pub mod sessions;
 pub mod tickets;
+pub mod units;
 
 use std::str::FromStr;
 

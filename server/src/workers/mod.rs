@@ -1,5 +1,6 @@
 //! Background workers.
 
+pub mod bulk_jobs;
 pub mod outbox;
 
 use std::time::Duration;

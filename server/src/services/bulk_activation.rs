@@ -1,0 +1,289 @@
+//! F7 bulk registrant activation (「健保卡註冊認證作業」) and F8 resend for bulk registrants,
+//! with their mails.
+
+use nhi_protocol::api::{AccountStatus, ResendResponse, TICKET_TTL_SECONDS};
+use nhi_protocol::mask::mask_name;
+use nhi_protocol::units::{
+    BulkActivateRequest, BulkActivateResponse, BulkResendRequest, BULK_ACTIVATE_PATH,
+};
+use nhi_protocol::RocDate;
+
+use super::mails::{self, escape, html_page, taipei_time, Rendered};
+use super::registration::{message_id, new_ticket, presented_ticket_hash};
+use super::units::{id_for_audit, UnitsResult};
+use super::{mask_email, Caller, ServiceError, Services};
+use crate::storage::accounts::{self, NewAccount};
+use crate::storage::outbox::{self, NewMail};
+use crate::storage::units as store;
+use crate::storage::{self, audit, StorageError};
+
+pub fn activate_link(origin: &str, ticket: &str) -> String {
+    format!("{origin}{BULK_ACTIVATE_PATH}?ticket={ticket}")
+}
+
+/// F7: the verification mail of an accepted row (kept short: a large unit sends 100,000).
+pub fn bulk_activation_mail(
+    name_masked: &str,
+    unit_name: &str,
+    link: &str,
+    expires_at: i64,
+) -> Rendered {
+    let until = taipei_time(expires_at);
+    let subject =
+        "健保卡網路服務註冊認證通知 / NHI card online services: please activate".to_owned();
+    let text = format!(
+        "{name_masked} 您好：\n{unit_name} 已為您申請健保卡網路服務註冊。請於 {until}（臺灣時間）前開啟連結進入「健保卡註冊認證作業」，\
+         插入健保卡並按「讀取」、設定註冊密碼：\n{link}\n連結僅能使用一次，有效 5 天。\n----\n\
+         Dear {name_masked},\n{unit_name} registered you for NHI card online services. Before {until} (Taiwan time) \
+         open the link, insert your NHI card, press \"Read\" and set your registration password:\n{link}\n\
+         The link works once and expires after 5 days.\n"
+    );
+    let (n, u, l, t) = (
+        escape(name_masked),
+        escape(unit_name),
+        escape(link),
+        escape(&until),
+    );
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>{u} 已為您申請健保卡網路服務註冊。請於 {t}（臺灣時間）前進入\
+         <a href=\"{l}\">健保卡註冊認證作業</a>，插入健保卡並按「讀取」、設定註冊密碼。連結僅能使用一次，有效 5 天。</p><hr>\
+         <p lang=\"en\">Dear {n}, {u} registered you for NHI card online services. Before {t} (Taiwan time) \
+         <a href=\"{l}\">activate your registration</a>: insert your NHI card, press “Read” and set your \
+         registration password. The link works once and expires after 5 days.</p>"
+    ));
+    Rendered {
+        kind: "bulk_activation",
+        subject,
+        text,
+        html,
+    }
+}
+
+/// F5: the uploader's result mail (the result file is attached).
+pub fn result_mail(
+    uploader: &str,
+    file_name: &str,
+    accepted: i64,
+    rejected: i64,
+    origin: &str,
+) -> Rendered {
+    let subject =
+        format!("健保卡註冊申請整批資料上傳結果 / Bulk registration upload result: {file_name}");
+    let text = format!(
+        "{uploader} 您好：\n您上傳的檔案「{file_name}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。\
+         各列結果及原因請見附件，亦可於「健保卡註冊申請上傳紀錄查詢」查詢：{origin}/units\n----\n\
+         Dear {uploader},\nYour file \"{file_name}\" has been processed: {accepted} rows accepted, {rejected} rejected. \
+         The attached file gives each row's outcome and reason; the upload records are also at {origin}/units\n"
+    );
+    let html = html_page(&format!(
+        "<p>{u} 您好：</p><p>您上傳的檔案「{f}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。各列結果及原因請見附件。</p><hr>\
+         <p lang=\"en\">Dear {u}, your file “{f}” has been processed: {accepted} rows accepted, {rejected} rejected. \
+         The attached file gives each row's outcome and reason.</p>",
+        u = escape(uploader),
+        f = escape(file_name),
+    ));
+    Rendered {
+        kind: "bulk_result",
+        subject,
+        text,
+        html,
+    }
+}
+
+impl Services {
+    /// F7 「確定」: ticket + the row's person's card + password → an active account, the
+    /// ticket consumed, the completion mail and the audit entry, in one transaction.
+    pub async fn bulk_activate(
+        &self,
+        caller: &Caller,
+        req: BulkActivateRequest,
+    ) -> UnitsResult<BulkActivateResponse> {
+        self.verify_card(&req.proof, &req.card).await?;
+        let card = req.card.card_number.as_str().to_owned();
+        let Some(hash) = presented_ticket_hash(&req.ticket) else {
+            self.audit(
+                caller,
+                Some(&card),
+                "bulk_activation",
+                "ticket_invalid",
+                None,
+            )
+            .await;
+            return Err(ServiceError::TicketInvalid.into());
+        };
+        let registrant = {
+            let mut conn = self.db.conn().await?;
+            store::registrant_by_token(&mut conn, &hash).await?
+        };
+        let Some(r) = registrant.filter(|r| r.status == "pending") else {
+            self.audit(
+                caller,
+                Some(&card),
+                "bulk_activation",
+                "ticket_invalid",
+                None,
+            )
+            .await;
+            return Err(ServiceError::TicketInvalid.into());
+        };
+        let now = storage::now();
+        if r.expires_at.unwrap_or(0) < now {
+            self.audit(
+                caller,
+                Some(&card),
+                "bulk_activation",
+                "ticket_expired",
+                None,
+            )
+            .await;
+            return Err(ServiceError::TicketExpired.into());
+        }
+        if req.card.national_id.as_str() != r.national_id {
+            self.audit(caller, Some(&card), "bulk_activation", "wrong_card", None)
+                .await;
+            return Err(ServiceError::WrongCard.into());
+        }
+        {
+            let mut conn = self.db.conn().await?;
+            if accounts::by_card_or_id(&mut conn, &card, &r.national_id)
+                .await?
+                .is_some()
+            {
+                return Err(ServiceError::AlreadyRegistered.into());
+            }
+        }
+        let password_hash = self
+            .checked_hash(req.password.clone(), &req.card, &r.email)
+            .await?;
+        let birth = req.card.birth_date.to_string();
+        let sex = req.card.sex.to_string();
+        let account = NewAccount {
+            card_number: &card,
+            national_id: &r.national_id,
+            name: &req.card.name,
+            birth_date: &birth,
+            sex: &sex,
+            // Bulk registrants are not checked against the household registry (F5: no
+            // household number needed); the unit vouched for them.
+            household_number: "",
+            county: "",
+            township: "",
+            village: "",
+            neighbourhood: 0,
+            email: &r.email,
+            mobile: r.mobile.as_deref(),
+            phone: None,
+            password_hash: &password_hash,
+        };
+        let mut tx = self.db.begin().await?;
+        let id = match accounts::insert_pending(&mut tx, &account, now).await {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(ServiceError::AlreadyRegistered.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if !accounts::activate(&mut tx, id, now).await?
+            || !store::activate_registrant(&mut tx, r.id, &hash, id).await?
+        {
+            return Err(ServiceError::TicketInvalid.into());
+        }
+        let mail = mails::completion(&mask_name(&r.name), self.config.origin());
+        enqueue(&mut tx, &r.email, &mail, now).await?;
+        audit::insert(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: Some(&card),
+                action: "bulk_activation",
+                outcome: "activated",
+                ip: &caller.ip,
+                detail: Some(&format!("unit={}", r.unit_code)),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        self.outbox_wakeup.notify_one();
+        Ok(BulkActivateResponse {
+            status: AccountStatus::Active,
+        })
+    }
+
+    /// F8 for bulk registrants: a new 5-day link (the old one stops working), to the same or
+    /// a new address. Same answer whatever the state (anti-enumeration).
+    pub async fn bulk_resend(
+        &self,
+        caller: &Caller,
+        req: &BulkResendRequest,
+    ) -> UnitsResult<ResendResponse> {
+        self.verify_card(&req.proof, &req.card).await?;
+        let card = req.card.card_number.as_str();
+        let outcome = self
+            .bulk_resend_inner(&req.card.national_id.to_string(), req.email.as_str())
+            .await?;
+        let detail = format!("id={}", id_for_audit(req.card.national_id.as_str()));
+        self.audit(caller, Some(card), "bulk_resend", outcome, Some(&detail))
+            .await;
+        Ok(ResendResponse { accepted: true })
+    }
+
+    async fn bulk_resend_inner(&self, national_id: &str, email: &str) -> UnitsResult<&'static str> {
+        let now = storage::now();
+        let mut tx = self.db.begin().await?;
+        let Some(r) = store::pending_registrant(&mut tx, national_id).await? else {
+            return Ok("no_registrant");
+        };
+        let interval = i64::try_from(self.config.resend_interval_seconds).unwrap_or(i64::MAX);
+        if now.saturating_sub(r.token_created_at.unwrap_or(0)) < interval {
+            return Ok("too_soon");
+        }
+        let ticket = new_ticket(now);
+        store::replace_ticket(&mut tx, r.id, &ticket.hash, email, now, ticket.expires_at).await?;
+        let unit_name = store::unit(&mut tx, &r.unit_code)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        let mail = bulk_activation_mail(
+            &mask_name(&r.name),
+            &unit_name,
+            &activate_link(self.config.origin(), &ticket.token),
+            ticket.expires_at,
+        );
+        enqueue(&mut tx, email, &mail, now).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        self.outbox_wakeup.notify_one();
+        tracing::debug!(email = %mask_email(email), "bulk resend");
+        Ok("sent")
+    }
+}
+
+async fn enqueue(
+    tx: &mut crate::storage::Tx,
+    to: &str,
+    mail: &Rendered,
+    now: i64,
+) -> Result<i64, StorageError> {
+    let id = message_id(mail.kind);
+    outbox::enqueue(
+        tx,
+        &NewMail {
+            message_id: &id,
+            kind: mail.kind,
+            recipient: to,
+            subject: &mail.subject,
+            text_body: &mail.text,
+            html_body: &mail.html,
+        },
+        now,
+    )
+    .await
+}
+
+/// Ticket lifetime of bulk registrants (the same 5 days as F1).
+pub const BULK_TICKET_TTL: i64 = TICKET_TTL_SECONDS as i64;
+
+/// Whether a row's birth date (ROC) is the insured record's.
+pub fn same_birth_date(a: &str, b: &str) -> bool {
+    match (a.parse::<RocDate>(), b.parse::<RocDate>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}

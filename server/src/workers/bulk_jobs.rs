@@ -1,0 +1,339 @@
+//! The bulk registration job (F5): claims an uploaded file with a lease, decides its rows in
+//! chunks — each chunk one transaction with the row decisions, the registrants, their mails
+//! (outbox) and the job's progress — and finally mails the result file to the uploader.
+//!
+//! Durability: progress (`processed_rows`) moves only in the chunk's transaction and only if
+//! this worker still holds the job and nobody advanced it (a fence), so a crash or a lost
+//! lease repeats at most an uncommitted chunk: nothing is lost and nothing is duplicated
+//! (the rows are also unique by `(upload_id, row_number)`). A restarted or other instance
+//! claims the job when the lease runs out and resumes from `processed_rows`: the stored file
+//! is parsed again, deterministically. On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nhi_protocol::mask::mask_name;
+use nhi_protocol::units::RowReason;
+use tokio::sync::watch;
+
+use crate::services::bulk_activation::{
+    activate_link, bulk_activation_mail, result_mail, same_birth_date,
+};
+use crate::services::bulk_parse::{self, ParsedRow};
+use crate::services::bulk_upload::{build_result_file, result_file_name};
+use crate::services::registration::{message_id, new_ticket};
+use crate::services::units::{UnitsError, UnitsResult};
+use crate::services::Services;
+use crate::storage::outbox::{self, NewMail};
+use crate::storage::units::{self as store, BulkMail, NewDecision, NewRegistrant};
+use crate::storage::{self, StorageError};
+
+/// How a call to [`BulkWorker::process`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Every row decided, the result mail queued.
+    Done,
+    /// Stopped after the allowed number of chunks (tests: a crash in the middle).
+    Paused,
+    /// Another worker holds the job now (our lease ran out).
+    LostLease,
+    /// The stored file cannot be parsed any more (should not happen: it was checked).
+    Failed,
+}
+
+#[derive(Clone)]
+pub struct BulkWorker {
+    pub services: Arc<Services>,
+    /// Unique per process (and per worker): the lease owner.
+    pub id: String,
+}
+
+impl BulkWorker {
+    pub fn new(services: Arc<Services>) -> Self {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            hex::encode(&crate::services::random_token()[..6])
+        );
+        Self { services, id }
+    }
+
+    fn lease(&self) -> i64 {
+        i64::try_from(self.services.config.bulk_lease_seconds).unwrap_or(60)
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.services.config.bulk_poll_ms.max(10));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.tick().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "bulk job"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.services.bulk_wakeup.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and processes one job; false when none was due.
+    pub async fn tick(&self) -> UnitsResult<bool> {
+        let Some(id) = self.claim().await? else {
+            return Ok(false);
+        };
+        self.process(id, None).await?;
+        Ok(true)
+    }
+
+    pub async fn claim(&self) -> UnitsResult<Option<i64>> {
+        let db = &self.services.db;
+        let mut conn = db.conn().await?;
+        Ok(store::claim_job(
+            &mut conn,
+            db.backend(),
+            &self.id,
+            storage::now(),
+            self.lease(),
+        )
+        .await?)
+    }
+
+    /// Decides the remaining rows of a claimed job; `max_chunks` stops early (tests).
+    pub async fn process(&self, id: i64, max_chunks: Option<usize>) -> UnitsResult<JobOutcome> {
+        let s = &self.services;
+        let (upload, content) = {
+            let mut conn = s.db.conn().await?;
+            let u = store::upload_by_id(&mut conn, id)
+                .await?
+                .ok_or(UnitsError::NotFound)?;
+            let c = store::upload_content(&mut conn, id).await?;
+            (u, c)
+        };
+        let max_rows = s.config.upload_max_rows;
+        let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse(&content, max_rows))
+            .await
+            .map_err(|e| {
+                UnitsError::Service(crate::services::ServiceError::Internal(e.to_string()))
+            })?;
+        let rows = match parsed {
+            Ok(p) => p.rows,
+            Err(problem) => {
+                let mut conn = s.db.conn().await?;
+                store::finish(
+                    &mut conn,
+                    id,
+                    &self.id,
+                    "failed",
+                    Some(problem.code()),
+                    storage::now(),
+                )
+                .await?;
+                return Ok(JobOutcome::Failed);
+            }
+        };
+        let unit_name = {
+            let mut conn = s.db.conn().await?;
+            store::unit(&mut conn, &upload.unit_code)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_default()
+        };
+        let chunk = s.config.bulk_chunk_rows.clamp(1, 5000);
+        let mut done = usize::try_from(upload.processed_rows).unwrap_or(0);
+        let mut chunks = 0;
+        while done < rows.len() {
+            if max_chunks.is_some_and(|m| chunks >= m) {
+                return Ok(JobOutcome::Paused);
+            }
+            let end = (done + chunk).min(rows.len());
+            if !self
+                .decide_chunk(id, &upload.unit_code, &unit_name, done, &rows[done..end])
+                .await?
+            {
+                return Ok(JobOutcome::LostLease);
+            }
+            done = end;
+            chunks += 1;
+        }
+        self.finish(id).await
+    }
+
+    /// One chunk in one transaction. False: the fence failed (lease lost), rolled back.
+    async fn decide_chunk(
+        &self,
+        id: i64,
+        unit: &str,
+        unit_name: &str,
+        from: usize,
+        rows: &[ParsedRow],
+    ) -> UnitsResult<bool> {
+        let s = &self.services;
+        let now = storage::now();
+        let mut tx = s.db.begin().await?;
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.problem.is_none())
+            .map(|r| r.national_id.as_str())
+            .collect();
+        let insured: HashMap<String, store::InsuredRow> = store::insured_among(&mut tx, unit, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.national_id.clone(), r))
+            .collect();
+        let registered: HashSet<String> = store::registered_among(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let pending: HashSet<String> = store::pending_among(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .collect();
+
+        let mut decisions = Vec::with_capacity(rows.len());
+        let mut registrants = Vec::new();
+        let mut mails = Vec::new();
+        let origin = s.config.origin();
+        for r in rows {
+            let reason = r
+                .problem
+                .unwrap_or_else(|| match insured.get(&r.national_id) {
+                    None => RowReason::NotInsured,
+                    Some(p) if p.name.trim() != r.name => RowReason::NameMismatch,
+                    Some(p) if !same_birth_date(&p.birth_date, &r.birth_date) => {
+                        RowReason::BirthDateMismatch
+                    }
+                    Some(_) if registered.contains(&r.national_id) => RowReason::AlreadyRegistered,
+                    Some(_) if pending.contains(&r.national_id) => RowReason::AlreadyPending,
+                    Some(_) => RowReason::Accepted,
+                });
+            let accepted = reason == RowReason::Accepted;
+            if accepted {
+                let ticket = new_ticket(now);
+                let mail = bulk_activation_mail(
+                    &mask_name(&r.name),
+                    unit_name,
+                    &activate_link(origin, &ticket.token),
+                    ticket.expires_at,
+                );
+                mails.push(BulkMail {
+                    message_id: message_id(mail.kind),
+                    kind: mail.kind,
+                    recipient: r.email.clone(),
+                    subject: mail.subject,
+                    text_body: mail.text,
+                    html_body: mail.html,
+                });
+                registrants.push(NewRegistrant {
+                    row_number: r.row_number,
+                    national_id: &r.national_id,
+                    name: &r.name,
+                    birth_date: &r.birth_date,
+                    email: &r.email,
+                    mobile: r.mobile.as_deref(),
+                    token_hash: ticket.hash,
+                });
+            }
+            decisions.push(NewDecision {
+                row_number: r.row_number,
+                national_id: &r.national_id,
+                name: &r.name,
+                email: &r.email,
+                accepted,
+                reason: reason.code(),
+            });
+        }
+        let accepted = i64::try_from(registrants.len()).unwrap_or(i64::MAX);
+        let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        if !store::advance(
+            &mut tx,
+            id,
+            &self.id,
+            from,
+            from + total,
+            accepted,
+            total - accepted,
+            now + self.lease(),
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        store::insert_decisions(&mut tx, id, &decisions).await?;
+        let expires = now + crate::services::bulk_activation::BULK_TICKET_TTL;
+        store::insert_registrants(&mut tx, id, unit, now, expires, &registrants).await?;
+        store::enqueue_mails(&mut tx, &mails, now).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        if !mails.is_empty() {
+            s.outbox_wakeup.notify_one();
+        }
+        Ok(true)
+    }
+
+    /// Marks the job done and queues the uploader's result mail with the file attached — one
+    /// transaction, fenced, so the mail is queued once.
+    async fn finish(&self, id: i64) -> UnitsResult<JobOutcome> {
+        let s = &self.services;
+        let upload = {
+            let mut conn = s.db.conn().await?;
+            store::upload_by_id(&mut conn, id)
+                .await?
+                .ok_or(UnitsError::NotFound)?
+        };
+        let file = build_result_file(&s.db, &upload).await?;
+        let mail = result_mail(
+            &upload.uploader_name,
+            &upload.file_name,
+            upload.accepted_rows,
+            upload.rejected_rows,
+            s.config.origin(),
+        );
+        let now = storage::now();
+        let mut tx = s.db.begin().await?;
+        if !store::finish(&mut tx, id, &self.id, "done", None, now).await? {
+            return Ok(JobOutcome::LostLease);
+        }
+        let mid = message_id(mail.kind);
+        let outbox_id = outbox::enqueue(
+            &mut tx,
+            &NewMail {
+                message_id: &mid,
+                kind: mail.kind,
+                recipient: &upload.uploader_email,
+                subject: &mail.subject,
+                text_body: &mail.text,
+                html_body: &mail.html,
+            },
+            now,
+        )
+        .await?;
+        let content_type = match upload.encoding.as_str() {
+            "big5" => "text/plain; charset=Big5",
+            _ => "text/plain; charset=utf-8",
+        };
+        store::attach(
+            &mut tx,
+            outbox_id,
+            &result_file_name(&upload),
+            content_type,
+            &file,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        s.outbox_wakeup.notify_one();
+        tracing::info!(
+            upload = id,
+            accepted = upload.accepted_rows,
+            rejected = upload.rejected_rows,
+            "bulk upload processed"
+        );
+        Ok(JobOutcome::Done)
+    }
+}
