@@ -34,6 +34,16 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Files attached to the mail (the bulk upload result file).
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone)]
+pub struct MailAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 #[async_trait::async_trait]
@@ -50,13 +60,27 @@ pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> 
     let alternative = MultiPart::alternative()
         .singlepart(SinglePart::plain(mail.text.clone()))
         .singlepart(SinglePart::html(mail.html.clone()));
+    let body = if mail.attachments.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for a in &mail.attachments {
+            let content_type = header::ContentType::parse(&a.content_type)
+                .map_err(|e| MailError::Build(e.to_string()))?;
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(a.file_name.clone())
+                    .body(a.content.clone(), content_type),
+            );
+        }
+        mixed
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()))
         .header(header::MIME_VERSION_1_0)
-        .multipart(alternative)
+        .multipart(body)
         .map_err(|e| MailError::Build(e.to_string()))
 }
 
@@ -172,6 +196,7 @@ mod tests {
                 "王○明 您好：\n{long_zh}\nhttp://localhost:8080/confirm?ticket=abc_DEF-123\n"
             ),
             html: format!("<p>王○明 您好</p><p>{long_zh}</p>"),
+            attachments: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod online;
 pub mod openapi;
 pub mod security;
 pub mod spa;
+pub mod units;
 
 use std::sync::Arc;
 
@@ -71,6 +72,7 @@ pub fn router(services: Arc<Services>) -> Router {
         )
         .route("/api/v1/me", get(handlers::me))
         .merge(online::citizen_routes())
+        .merge(units::routes())
         .route(
             "/api/openapi.json",
             get(move || async move { Json((*openapi).clone()) }),

@@ -88,6 +88,20 @@ impl OutboxWorker {
             subject: row.subject.clone(),
             text: row.text_body.clone(),
             html: row.html_body.clone(),
+            attachments: {
+                let mut conn = self.db.conn().await?;
+                crate::storage::units::attachments(&mut conn, row.id)
+                    .await?
+                    .into_iter()
+                    .map(|(file_name, content_type, content)| {
+                        crate::adapters::mailer::MailAttachment {
+                            file_name,
+                            content_type,
+                            content,
+                        }
+                    })
+                    .collect()
+            },
         };
         // A panicking mailer must not take the worker down: it counts as a failed attempt.
         let mailer = self.mailer.clone();
