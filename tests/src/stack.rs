@@ -43,15 +43,32 @@ impl VirtualCard {
     /// Starts pcscd and inserts a card playing `holder` (a national ID from
     /// data/sample/card-holders.json).
     pub fn start(holder: &str) -> Result<Self> {
-        let run_dir = artefacts_dir().join("vcard");
+        // Per process: other test binaries (and colleagues' runs) use this harness at the
+        // same time; the machine-wide lock in vcard.sh decides who has pcscd.
+        let run_dir = artefacts_dir().join(format!("vcard-{}", std::process::id()));
         std::fs::create_dir_all(&run_dir)?;
         let card = Self {
             run_dir,
             vcard: sibling_bin("nhi-vcard")?,
         };
-        card.script(&["start", "--holder", holder])
-            .context("scripts/vcard.sh start (see target/e2e-artefacts/vcard/*.log)")?;
-        Ok(card)
+        // pcscd is machine-wide: another test run (the bridge's, a colleague's) may hold it;
+        // vcard.sh waits 60 s for the lock each try, we try for up to 10 minutes.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            match card.script(&["start", "--holder", holder]) {
+                Ok(()) => return Ok(card),
+                Err(e)
+                    if e.to_string().contains("is held by another")
+                        && Instant::now() < deadline =>
+                {
+                    eprintln!("waiting for pcscd: {e}");
+                }
+                Err(e) => {
+                    return Err(e)
+                        .context("scripts/vcard.sh start (see target/e2e-artefacts/vcard/*.log)")
+                }
+            }
+        }
     }
 
     fn script(&self, args: &[&str]) -> Result<()> {
