@@ -51,15 +51,20 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
 }
 
-/// Builds the MIME message: multipart/alternative, text first, then HTML.
+/// Builds the MIME message: multipart/alternative, text first, then HTML (plain text only
+/// when the HTML is empty), in multipart/mixed with the attachments if there are any.
 pub fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
     let to: Mailbox = mail
         .to
         .parse()
         .map_err(|_| MailError::Address(mail.to.clone()))?;
-    let alternative = MultiPart::alternative()
-        .singlepart(SinglePart::plain(mail.text.clone()))
-        .singlepart(SinglePart::html(mail.html.clone()));
+    let alternative = if mail.html.is_empty() {
+        MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone()))
+    } else {
+        MultiPart::alternative()
+            .singlepart(SinglePart::plain(mail.text.clone()))
+            .singlepart(SinglePart::html(mail.html.clone()))
+    };
     let body = if mail.attachments.is_empty() {
         alternative
     } else {

@@ -21,7 +21,9 @@ pub fn activate_link(origin: &str, ticket: &str) -> String {
     format!("{origin}{BULK_ACTIVATE_PATH}?ticket={ticket}")
 }
 
-/// F7: the verification mail of an accepted row (kept short: a large unit sends 100,000).
+/// F7: the verification mail of an accepted row. Plain text only and short: a large unit
+/// sends 100,000 of them in one job, and every byte is written to the outbox (mail clients
+/// turn the link into a link).
 pub fn bulk_activation_mail(
     name_masked: &str,
     unit_name: &str,
@@ -29,33 +31,18 @@ pub fn bulk_activation_mail(
     expires_at: i64,
 ) -> Rendered {
     let until = taipei_time(expires_at);
-    let subject =
-        "健保卡網路服務註冊認證通知 / NHI card online services: please activate".to_owned();
+    let subject = "健保卡網路服務註冊認證通知 / NHI card registration: please activate".to_owned();
     let text = format!(
-        "{name_masked} 您好：\n{unit_name} 已為您申請健保卡網路服務註冊。請於 {until}（臺灣時間）前開啟連結進入「健保卡註冊認證作業」，\
-         插入健保卡並按「讀取」、設定註冊密碼：\n{link}\n連結僅能使用一次，有效 5 天。\n----\n\
-         Dear {name_masked},\n{unit_name} registered you for NHI card online services. Before {until} (Taiwan time) \
-         open the link, insert your NHI card, press \"Read\" and set your registration password:\n{link}\n\
-         The link works once and expires after 5 days.\n"
+        "{name_masked} 您好：{unit_name} 已為您申請健保卡網路服務註冊。\n\
+         請於 {until}（臺灣時間）前開啟「健保卡註冊認證作業」，插入健保卡按「讀取」並設定註冊密碼（連結限用一次）：\n{link}\n\n\
+         {unit_name} registered you for NHI card online services. Before {until} (Taiwan time) open the link, \
+         insert your NHI card, press \"Read\" and set your password (single use).\n"
     );
-    let (n, u, l, t) = (
-        escape(name_masked),
-        escape(unit_name),
-        escape(link),
-        escape(&until),
-    );
-    let html = html_page(&format!(
-        "<p>{n} 您好：</p><p>{u} 已為您申請健保卡網路服務註冊。請於 {t}（臺灣時間）前進入\
-         <a href=\"{l}\">健保卡註冊認證作業</a>，插入健保卡並按「讀取」、設定註冊密碼。連結僅能使用一次，有效 5 天。</p><hr>\
-         <p lang=\"en\">Dear {n}, {u} registered you for NHI card online services. Before {t} (Taiwan time) \
-         <a href=\"{l}\">activate your registration</a>: insert your NHI card, press “Read” and set your \
-         registration password. The link works once and expires after 5 days.</p>"
-    ));
     Rendered {
         kind: "bulk_activation",
         subject,
         text,
-        html,
+        html: String::new(),
     }
 }
 

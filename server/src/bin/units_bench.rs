@@ -1,0 +1,195 @@
+//! Bulk registration benchmark (issue 6): a unit with N (default 100,000) generated insured
+//! people, a CSV of all of them uploaded by the unit admin, timed from the upload until every
+//! row is decided and every mail is queued in the outbox (the mail worker is off: sending is
+//! not part of the figure). Prints rows/s and the peak resident memory of the process.
+//!
+//! ```sh
+//! cargo run --release -p nhi-server --bin nhi-units-bench                       # SQLite
+//! cargo run --release -p nhi-server --bin nhi-units-bench -- --database-url postgres://postgres@127.0.0.1:55432/postgres
+//! # options: --rows 100000 --chunk 2000 --xlsx-free (CSV only)
+//! ```
+//! On PostgreSQL a fresh database `nhi_units_bench_<random>` is created next to the one in
+//! the URL and dropped afterwards; on SQLite a temporary file is used.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use nhi_protocol::units::LoginMethod;
+use nhi_server::app::{build, Overrides};
+use nhi_server::config::Config;
+use nhi_server::services::units::{generate_people, Principal};
+use nhi_server::services::Caller;
+use nhi_server::storage::units as store;
+use nhi_server::workers::bulk_jobs::BulkWorker;
+use sqlx::Connection as _;
+
+const UNIT: &str = "99999999";
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Peak and current resident set size (KiB) from /proc/self/status.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,nhi_server=warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    let rows: usize = arg(&args, "--rows")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let chunk: usize = arg(&args, "--chunk")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(2000);
+    let dir = std::env::temp_dir().join(format!("nhi-units-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (url, drop_db) = match arg(&args, "--database-url") {
+        Some(base) if base.starts_with("postgres") => {
+            let name = format!("nhi_units_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
+            let mut conn = sqlx::PgConnection::connect(&base).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await?;
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .ok_or_else(|| anyhow::anyhow!("URL without a database name"))?;
+            (format!("{prefix}/{name}"), Some((base.clone(), name)))
+        }
+        Some(other) => (other, None),
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+            None,
+        ),
+    };
+    let engine = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let config = Config {
+        database_url: url,
+        mail_dir: dir.join("mail"),
+        outbox_worker: false,
+        bulk_worker: false,
+        bulk_chunk_rows: chunk,
+        upload_max_rows: rows.max(1),
+        upload_max_bytes: 512 * 1024 * 1024,
+        ..Config::default()
+    };
+    let app = build(config, Overrides::default()).await?;
+    let services = app.services.clone();
+
+    // The unit and its insured people (not timed), and the file.
+    let people = generate_people(2026, rows + 1);
+    let admin = &people[rows];
+    {
+        let mut conn = services.db.conn().await?;
+        store::insert_unit(&mut conn, UNIT, "效能測試股份有限公司", &admin.national_id).await?;
+        store::insert_insured(&mut conn, UNIT, &people).await?;
+    }
+    let mut csv = String::with_capacity(rows * 64);
+    csv.push_str("身分證號,姓名,出生日期,電子信箱,手機\n");
+    for (i, p) in people[..rows].iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},person{i}@bench.example,09{:08}\n",
+            p.national_id, p.name, p.birth_date, i
+        ));
+    }
+    let bytes = csv.into_bytes();
+    let principal = Principal {
+        national_id: admin.national_id.clone(),
+        name: admin.name.clone(),
+        email: "admin@bench.example".into(),
+        method: LoginMethod::NhiCard,
+    };
+    let caller = Caller {
+        ip: "127.0.0.1".into(),
+    };
+    let (hwm_before, _) = rss_kib();
+    println!(
+        "{engine}: {rows} rows, file {:.1} MiB, chunk {chunk}; RSS before upload {:.0} MiB",
+        bytes.len() as f64 / 1048576.0,
+        hwm_before as f64 / 1024.0
+    );
+
+    let start = Instant::now();
+    let accepted = services
+        .upload_file(&caller, &principal, UNIT, "bench.csv", &bytes)
+        .await?;
+    let uploaded = start.elapsed();
+    drop(bytes);
+    let worker = BulkWorker::new(Arc::clone(&services));
+    while worker.tick().await? {}
+    let total = start.elapsed();
+    let (hwm, _) = rss_kib();
+
+    // Check: every row decided, every mail queued.
+    let mut conn = services.db.conn().await?;
+    let upload = store::upload_by_id(&mut conn, accepted.upload_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("upload vanished"))?;
+    let decided: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bulk_rows WHERE upload_id = $1")
+        .bind(accepted.upload_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mails: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'bulk_activation'")
+            .fetch_one(&mut *conn)
+            .await?;
+    let results: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'bulk_result'")
+        .fetch_one(&mut *conn)
+        .await?;
+    drop(conn);
+    println!(
+        "upload accepted (parse + store) in {:.2} s; all rows decided and mails queued in {:.2} s",
+        uploaded.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    println!(
+        "status {}, decided {}, accepted {}, rejected {}, activation mails {}, result mails {}",
+        upload.status, decided.0, upload.accepted_rows, upload.rejected_rows, mails.0, results.0
+    );
+    println!(
+        "RESULT {engine}: {:.0} rows/s, {:.2} s, peak RSS {:.0} MiB (before upload {:.0} MiB)",
+        rows as f64 / total.as_secs_f64(),
+        total.as_secs_f64(),
+        hwm as f64 / 1024.0,
+        hwm_before as f64 / 1024.0
+    );
+    let ok = upload.status == "done"
+        && decided.0 == i64::try_from(rows)?
+        && mails.0 == upload.accepted_rows
+        && results.0 == 1;
+    services.db.close().await;
+    if let Some((base, name)) = drop_db {
+        let mut conn = sqlx::PgConnection::connect(&base).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut conn)
+            .await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if !ok {
+        anyhow::bail!("the benchmark's checks failed");
+    }
+    Ok(())
+}
