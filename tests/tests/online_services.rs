@@ -380,7 +380,8 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
     p.open("/health-bank?from=2020-01-01").await?;
     p.wait_css("#hb-results").await?;
     p.client.delete_cookie("nhi_session").await?;
-    p.click("#hb-search").await?;
+    // The CSV link checks the session first: no error saved as a file, the notice instead.
+    p.click("#export-csv").await?;
     p.wait_css("#session-expired").await?;
     p.audit("health-bank-session-expired").await?;
     p.click("#relogin").await?;

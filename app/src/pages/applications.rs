@@ -7,7 +7,9 @@ use nhi_protocol::online::{
     CardReplacementRequest, CertificateRequest, ReplacementReason,
 };
 
-use super::online::{is_expired, local_time, stash_get, stash_remove, stash_set, SessionExpired};
+use super::online::{
+    guarded_download, is_expired, local_time, stash_get, stash_remove, stash_set, SessionExpired,
+};
 use crate::api;
 use crate::components::{Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
@@ -191,7 +193,7 @@ pub fn Applications() -> impl IntoView {
                 Some(list) if list.is_empty() => view! { <p id="apps-none">{move || i.t(T::AppsNone)}</p> }.into_any(),
                 Some(list) => view! {
                     <ul class="applications" id="apps-list">
-                        {list.into_iter().map(|a| view! { <ApplicationCard a /> }).collect_view()}
+                        {list.into_iter().map(|a| view! { <ApplicationCard a expired error /> }).collect_view()}
                     </ul>
                 }.into_any(),
             }}
@@ -245,7 +247,11 @@ pub fn Applications() -> impl IntoView {
 
 /// One application: what, when, where it stands, and its timeline.
 #[component]
-fn ApplicationCard(a: Application) -> impl IntoView {
+fn ApplicationCard(
+    a: Application,
+    expired: RwSignal<bool>,
+    error: RwSignal<Option<Msg>>,
+) -> impl IntoView {
     let i = use_i18n();
     let heading_id = format!("app-{}-title", a.id);
     // What happened, then the normal path's steps still to come after the current status
@@ -264,7 +270,10 @@ fn ApplicationCard(a: Application) -> impl IntoView {
         let href = format!("/api/v1/applications/{}/certificate.pdf", a.id);
         let id = format!("certificate-{}", a.id);
         view! {
-            <a class="button button-secondary" id=id href=href download="">{move || i.t(T::AppsDownload)}</a>
+            <a class="button button-secondary" id=id href=href.clone() download=""
+                on:click=move |ev| guarded_download(ev, href.clone(), expired, error)>
+                {move || i.t(T::AppsDownload)}
+            </a>
         }
     });
     let kind = a.kind;

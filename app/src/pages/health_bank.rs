@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use nhi_protocol::online::{HealthBankResponse, MonthSummary, Visit};
 
-use super::online::{escape, is_expired, thousands, SessionExpired};
+use super::online::{escape, guarded_download, is_expired, thousands, SessionExpired};
 use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Lang, Msg, T};
@@ -168,12 +168,16 @@ pub fn HealthBank() -> impl IntoView {
             </div>
         </form>
         <MessageBox msg=error />
-        {move || data.get().map(|r| view! { <Results r /> })}
+        {move || data.get().map(|r| view! { <Results r expired error /> })}
     }
 }
 
 #[component]
-fn Results(r: HealthBankResponse) -> impl IntoView {
+fn Results(
+    r: HealthBankResponse,
+    expired: RwSignal<bool>,
+    error: RwSignal<Option<Msg>>,
+) -> impl IntoView {
     let i = use_i18n();
     let visits = r.visits.len();
     let cost: i64 = r.visits.iter().map(|v| v.cost).sum();
@@ -198,7 +202,8 @@ fn Results(r: HealthBankResponse) -> impl IntoView {
                 <div class="card-row"><dt>{move || i.t(T::HbTotalCopay)}</dt><dd>{thousands(copay)}</dd></div>
             </dl>
             <div class="actions">
-                <a id="export-csv" class="button button-secondary" href=csv download="">
+                <a id="export-csv" class="button button-secondary" href=csv.clone() download=""
+                    on:click=move |ev| guarded_download(ev, csv(), expired, error)>
                     {move || i.t(T::HbExport)}
                 </a>
             </div>

@@ -82,6 +82,37 @@ pub fn SessionExpired(expired: RwSignal<bool>) -> impl IntoView {
     }
 }
 
+/// A download link (CSV, PDF) that checks the session first: a plain click asks `/me`, then
+/// either goes to `href` (an attachment: the browser downloads it and stays on the page) or
+/// shows the session-expired notice instead of saving an error as the file. Modified clicks
+/// (new tab, save as) keep the browser's behaviour.
+pub fn guarded_download(
+    ev: leptos::ev::MouseEvent,
+    href: String,
+    expired: RwSignal<bool>,
+    error: RwSignal<Option<crate::i18n::Msg>>,
+) {
+    if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() || ev.button() != 0 {
+        return;
+    }
+    ev.prevent_default();
+    leptos::task::spawn_local(async move {
+        match crate::api::get::<nhi_protocol::api::UserInfo>("/me").await {
+            Ok(_) => {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().assign(&href);
+                }
+            }
+            Err(e) if is_expired(&e) => {
+                let _ = expired.try_set(true);
+            }
+            Err(e) => {
+                let _ = error.try_set(Some(crate::i18n::Msg::from(&e)));
+            }
+        }
+    });
+}
+
 /// `12345` → `12,345`.
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
