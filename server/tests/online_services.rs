@@ -186,6 +186,13 @@ online_test!(
         let only = r.json["visits"].as_array().expect("visits");
         assert!(!only.is_empty() && only.iter().all(|v| v["date"] == newest.as_str()));
         assert_eq!(r.json["months"].as_array().expect("months").len(), 1);
+        let r = get_as(&h, &a, "/api/v1/health-bank?from=%ZZ").await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{}",
+            r.text
+        );
         let r = get_as(&h, &a, "/api/v1/health-bank?from=2026-05-01&to=2026-01-01").await;
         assert_eq!(
             (r.status, r.json["field"].as_str()),

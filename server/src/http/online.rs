@@ -6,6 +6,7 @@
 //! of each token is in the `operators` setting) and carry no cookie, so they are mounted
 //! outside the cookie CSRF rule.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -88,9 +89,10 @@ pub fn operator_routes() -> Router<AppState> {
 pub async fn health_bank(
     State(s): State<AppState>,
     token: SessionToken,
-    Query(q): Query<HealthBankQuery>,
+    q: Result<Query<HealthBankQuery>, QueryRejection>,
 ) -> ApiResult<Json<HealthBankResponse>> {
     let account = s.services.session_account(token.0.as_deref()).await?;
+    let Query(q) = q.map_err(query_error)?;
     Ok(Json(s.services.health_bank(&account, &q).await?))
 }
 
@@ -107,9 +109,10 @@ pub struct CsvQuery {
 pub async fn health_bank_csv(
     State(s): State<AppState>,
     token: SessionToken,
-    Query(q): Query<CsvQuery>,
+    q: Result<Query<CsvQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let account = s.services.session_account(token.0.as_deref()).await?;
+    let Query(q) = q.map_err(query_error)?;
     let lang = match q.lang.as_deref() {
         Some("en") => CsvLang::En,
         _ => CsvLang::ZhTw,
@@ -209,6 +212,11 @@ pub async fn certificate_pdf(
     Ok(resp)
 }
 
+/// A malformed query string answers `bad_request` like a malformed body.
+fn query_error(e: QueryRejection) -> HttpError {
+    HttpError::bad_request("query", e.body_text())
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -225,9 +233,10 @@ pub struct OperatorListQuery {
 pub async fn operator_list(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<OperatorListQuery>,
+    q: Result<Query<OperatorListQuery>, QueryRejection>,
 ) -> ApiResult<Json<ApplicationsResponse>> {
     s.services.operator(bearer(&headers))?;
+    let Query(q) = q.map_err(query_error)?;
     let status = match q.status.as_deref().filter(|x| !x.is_empty()) {
         Some(x) => Some(
             ApplicationStatus::parse(x)
