@@ -86,6 +86,12 @@ pub fn operator_routes() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(get, path = "/api/v1/health-bank", tag = "online services",
+    params(("from" = Option<String>, Query, description = "YYYY-MM-DD (default: a year before `to`)"),
+           ("to" = Option<String>, Query, description = "YYYY-MM-DD (default: today)")),
+    responses((status = 200, description = "The person's visits and monthly summary", body = HealthBankDoc),
+              (status = 400, description = "bad_request (field from/to)", body = super::openapi::ApiErrorDoc),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc)))]
 pub async fn health_bank(
     State(s): State<AppState>,
     token: SessionToken,
@@ -106,6 +112,11 @@ pub struct CsvQuery {
     lang: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/health-bank/export.csv", tag = "online services",
+    params(("from" = Option<String>, Query, description = "YYYY-MM-DD"), ("to" = Option<String>, Query, description = "YYYY-MM-DD"),
+           ("lang" = Option<String>, Query, description = "zh-TW (default) or en")),
+    responses((status = 200, description = "text/csv, UTF-8 with BOM"),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc)))]
 pub async fn health_bank_csv(
     State(s): State<AppState>,
     token: SessionToken,
@@ -144,6 +155,9 @@ pub async fn health_bank_csv(
     Ok(resp)
 }
 
+#[utoipa::path(get, path = "/api/v1/applications", tag = "online services",
+    responses((status = 200, description = "The person's applications, newest first", body = ApplicationsDoc),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc)))]
 pub async fn applications(
     State(s): State<AppState>,
     token: SessionToken,
@@ -154,6 +168,11 @@ pub async fn applications(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "online services",
+    params(("id" = i64, Path, description = "application number")),
+    responses((status = 200, description = "One of the person's applications", body = ApplicationDoc),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc),
+              (status = 404, description = "not_found (also another person's)", body = super::openapi::ApiErrorDoc)))]
 pub async fn application(
     State(s): State<AppState>,
     token: SessionToken,
@@ -164,6 +183,11 @@ pub async fn application(
     Ok(Json(s.services.application_of(&account, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/applications/card-replacement", tag = "online services",
+    request_body = CardReplacementDoc,
+    responses((status = 201, description = "換補發健保卡 received", body = ApplicationDoc),
+              (status = 400, description = "bad_request (field reason/postal_code/mailing_address)", body = super::openapi::ApiErrorDoc),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc)))]
 pub async fn apply_card_replacement(
     State(s): State<AppState>,
     caller: Caller,
@@ -178,6 +202,10 @@ pub async fn apply_card_replacement(
     Ok((StatusCode::CREATED, Json(app)))
 }
 
+#[utoipa::path(post, path = "/api/v1/applications/enrolment-certificate", tag = "online services",
+    request_body(content = Object, description = "{}"),
+    responses((status = 201, description = "投保證明 received", body = ApplicationDoc),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc)))]
 pub async fn apply_certificate(
     State(s): State<AppState>,
     caller: Caller,
@@ -189,6 +217,11 @@ pub async fn apply_certificate(
     Ok((StatusCode::CREATED, Json(app)))
 }
 
+#[utoipa::path(get, path = "/api/v1/applications/{id}/certificate.pdf", tag = "online services",
+    params(("id" = i64, Path, description = "application number")),
+    responses((status = 200, description = "application/pdf"),
+              (status = 401, description = "unauthenticated", body = super::openapi::ApiErrorDoc),
+              (status = 404, description = "not_found, or not issued yet", body = super::openapi::ApiErrorDoc)))]
 pub async fn certificate_pdf(
     State(s): State<AppState>,
     caller: Caller,
@@ -230,6 +263,10 @@ pub struct OperatorListQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/operator/applications", tag = "operators",
+    params(("status" = Option<String>, Query, description = "only applications in this status")),
+    responses((status = 200, description = "Applications (Authorization: Bearer <operator token>)", body = ApplicationsDoc),
+              (status = 401, description = "unauthenticated (operator token)", body = super::openapi::ApiErrorDoc)))]
 pub async fn operator_list(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -249,6 +286,13 @@ pub async fn operator_list(
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/operator/applications/{id}/status", tag = "operators",
+    params(("id" = i64, Path, description = "application number")),
+    request_body = OperatorStatusDoc,
+    responses((status = 200, description = "Moved on (audited); Authorization: Bearer <operator token>", body = ApplicationDoc),
+              (status = 400, description = "bad_request: a transition that is not allowed", body = super::openapi::ApiErrorDoc),
+              (status = 401, description = "unauthenticated (operator token)", body = super::openapi::ApiErrorDoc),
+              (status = 404, description = "not_found", body = super::openapi::ApiErrorDoc)))]
 pub async fn operator_advance(
     State(s): State<AppState>,
     caller: Caller,
@@ -278,3 +322,127 @@ pub async fn operator_advance(
             .await?,
     ))
 }
+
+// ── OpenAPI (merged into /api/openapi.json; tests/online_services.rs checks the schemas
+//    against the nhi_protocol::online types) ─────────────────────────────────────────────
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MedicationDoc {
+    #[schema(example = "Acetaminophen 500 mg")]
+    name: String,
+    quantity: u32,
+    days: u32,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VisitDoc {
+    id: i64,
+    #[schema(example = "2026-09-12")]
+    date: String,
+    institution: String,
+    #[schema(example = "J06.9")]
+    diagnosis_code: String,
+    diagnosis_zh: String,
+    diagnosis_en: String,
+    /// 申報點數
+    cost: i64,
+    /// 部分負擔 (NT$)
+    copayment: i64,
+    medications: Vec<MedicationDoc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MonthSummaryDoc {
+    #[schema(example = "2026-09")]
+    month: String,
+    visits: u32,
+    cost: i64,
+    copayment: i64,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HealthBankDoc {
+    from: String,
+    to: String,
+    visits: Vec<VisitDoc>,
+    months: Vec<MonthSummaryDoc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatusEventDoc {
+    /// submitted | in_review | card_production | mailed | issued | rejected
+    status: String,
+    at: i64,
+    note: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApplicationDoc {
+    id: i64,
+    /// card_replacement | enrolment_certificate
+    kind: String,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+    /// lost | damaged | photo_change | data_change
+    reason: Option<String>,
+    postal_code: Option<String>,
+    mailing_address: Option<String>,
+    timeline: Vec<StatusEventDoc>,
+    certificate_available: bool,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApplicationsDoc {
+    applications: Vec<ApplicationDoc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CardReplacementDoc {
+    reason: String,
+    #[schema(example = "106")]
+    postal_code: String,
+    mailing_address: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct OperatorStatusDoc {
+    status: String,
+    note: Option<String>,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        health_bank,
+        health_bank_csv,
+        applications,
+        application,
+        apply_card_replacement,
+        apply_certificate,
+        certificate_pdf,
+        operator_list,
+        operator_advance
+    ),
+    components(schemas(
+        MedicationDoc,
+        VisitDoc,
+        MonthSummaryDoc,
+        HealthBankDoc,
+        StatusEventDoc,
+        ApplicationDoc,
+        ApplicationsDoc,
+        CardReplacementDoc,
+        OperatorStatusDoc
+    ))
+)]
+pub struct OnlineApiDoc;

@@ -178,5 +178,8 @@ pub struct ApiErrorDoc {
 pub struct ApiDoc;
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    // F9 online services (issue 7): documented next to their handlers.
+    doc.merge(super::online::OnlineApiDoc::openapi());
+    doc
 }
