@@ -92,6 +92,45 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
     answer(status, &text)
 }
 
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+    let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
+    let (status, text) = fetch("PUT", path, Some(body)).await?;
+    answer(status, &text)
+}
+
+/// `POST` of a file as the raw body (insured units, F5), its name in `x-file-name`.
+pub async fn post_file<T: DeserializeOwned>(
+    path: &str,
+    file: &web_sys::File,
+) -> Result<T, Failure> {
+    let window = web_sys::window().ok_or(Failure::Network)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let headers = web_sys::Headers::new().map_err(|_| Failure::Network)?;
+    let _ = headers.set("accept", "application/json");
+    let _ = headers.set(CSRF_HEADER, CSRF_HEADER_VALUE);
+    let _ = headers.set("content-type", "application/octet-stream");
+    let name = String::from(js_sys::encode_uri_component(&file.name()));
+    let _ = headers.set(nhi_protocol::units::FILE_NAME_HEADER, &name);
+    init.set_headers(&headers);
+    init.set_body(file);
+    let url = format!("{API_PREFIX}{path}");
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+        .await
+        .map_err(|_| Failure::Network)?
+        .dyn_into()
+        .map_err(|_| Failure::Network)?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    answer(resp.status(), &text)
+}
+
 /// `DELETE` with no answer body.
 pub async fn delete(path: &str) -> Result<(), Failure> {
     let (status, text) = fetch("DELETE", path, None).await?;

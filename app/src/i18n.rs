@@ -66,6 +66,90 @@ macro_rules! keys {
 }
 
 keys! {
+    UnNav => "un-nav";
+    UnTitle => "un-title";
+    UnIntro => "un-intro";
+    UnNone => "un-none";
+    UnLoginNeeded => "un-login-needed";
+    UnAdmin => "un-admin";
+    UnUnitCode => "un-unit-code";
+    UnUnitName => "un-unit-name";
+    UnYourPermissions => "un-your-permissions";
+    UnActions => "un-actions";
+    UnRoles => "un-roles";
+    UnUpload => "un-upload";
+    UnRecords => "un-records";
+    UnPermUpload => "un-perm-upload";
+    UnPermQuery => "un-perm-query";
+    UnBack => "un-back";
+    UnRolesIntro => "un-roles-intro";
+    UnStaffCaption => "un-staff-caption";
+    UnNoStaff => "un-no-staff";
+    UnAddStaff => "un-add-staff";
+    UnStaffId => "un-staff-id";
+    UnStaffIdHint => "un-staff-id-hint";
+    UnSave => "un-save";
+    UnRevoke => "un-revoke";
+    UnSaved => "un-saved";
+    UnNotInsured => "un-not-insured";
+    UnUploader => "un-uploader";
+    UnUploaderEmail => "un-uploader-email";
+    UnFormatTitle => "un-format-title";
+    UnFormatColumns => "un-format-columns";
+    UnFormatTypes => "un-format-types";
+    UnFormatRules => "un-format-rules";
+    UnFormatLimit => "un-format-limit";
+    UnBrowse => "un-browse";
+    UnSend => "un-send";
+    UnNoFile => "un-no-file";
+    UnChosen => "un-chosen";
+    UnProgress => "un-progress";
+    UnQueued => "un-queued";
+    UnAccepted => "un-accepted";
+    UnRejected => "un-rejected";
+    UnTotal => "un-total";
+    UnProcessed => "un-processed";
+    UnDownload => "un-download";
+    UnColTime => "un-col-time";
+    UnColUploader => "un-col-uploader";
+    UnColFile => "un-col-file";
+    UnColStatus => "un-col-status";
+    UnColDetails => "un-col-details";
+    UnNoRecords => "un-no-records";
+    UnRecordsCaption => "un-records-caption";
+    UnShowRows => "un-show-rows";
+    UnRowsCaption => "un-rows-caption";
+    UnRowNumber => "un-row-number";
+    UnRowResult => "un-row-result";
+    UnStatusQueued => "un-status-queued";
+    UnStatusProcessing => "un-status-processing";
+    UnStatusDone => "un-status-done";
+    UnStatusFailed => "un-status-failed";
+    UnFileTooLarge => "un-file-too-large";
+    UnFileEmpty => "un-file-empty";
+    UnFileEncoding => "un-file-encoding";
+    UnFileUnreadable => "un-file-unreadable";
+    UnFileTooManyRows => "un-file-too-many-rows";
+    UnFileUnsupported => "un-file-unsupported";
+    UnRsAccepted => "un-rs-accepted";
+    UnRsMalformed => "un-rs-malformed";
+    UnRsFormula => "un-rs-formula";
+    UnRsInvalidId => "un-rs-invalid-id";
+    UnRsNotInsured => "un-rs-not-insured";
+    UnRsNameMismatch => "un-rs-name-mismatch";
+    UnRsInvalidBirth => "un-rs-invalid-birth";
+    UnRsBirthMismatch => "un-rs-birth-mismatch";
+    UnRsEmailMissing => "un-rs-email-missing";
+    UnRsEmailInvalid => "un-rs-email-invalid";
+    UnRsMobileInvalid => "un-rs-mobile-invalid";
+    UnRsAlreadyRegistered => "un-rs-already-registered";
+    UnRsAlreadyPending => "un-rs-already-pending";
+    UnRsDuplicate => "un-rs-duplicate";
+    BaTitle => "ba-title";
+    BaIntro => "ba-intro";
+    BaNoTicket => "ba-no-ticket";
+    BaSubmit => "ba-submit";
+    BaDone => "ba-done";
     SkipToMain => "skip-to-main";
     Agency => "agency";
     AppTitle => "app-title";
@@ -613,7 +697,7 @@ mod tests {
             .collect()
     }
 
-    const API: [ApiCode; 20] = [
+    const API: [ApiCode; 21] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
@@ -633,6 +717,7 @@ mod tests {
         ApiCode::CsrfRejected,
         ApiCode::Unauthenticated,
         ApiCode::NotFound,
+        ApiCode::Forbidden,
         ApiCode::Internal,
     ];
 

@@ -39,6 +39,11 @@ fn Shell() -> impl IntoView {
         "/health-bank" => pages::health_bank::HealthBank().into_any(),
         "/applications" => pages::applications::Applications().into_any(),
         "/download" => pages::landing::Download().into_any(),
+        "/units" => pages::units::Units().into_any(),
+        "/units/roles" => pages::unit_roles::UnitRoles().into_any(),
+        "/units/upload" => pages::bulk_upload::BulkUpload().into_any(),
+        "/units/records" => pages::upload_records::UploadRecords().into_any(),
+        "/bulk-activate" => pages::bulk_activate::BulkActivate().into_any(),
         _ => pages::landing::NotFound().into_any(),
     };
     crate::util::set_timeout(0, || crate::util::mark("nhi-interactive"));
@@ -58,6 +63,7 @@ fn Shell() -> impl IntoView {
                     <li><Link href="/register">{move || i.t(T::NavRegister)}</Link></li>
                     <li><Link href="/resend">{move || i.t(T::NavResend)}</Link></li>
                     <li><Link href="/login">{move || i.t(T::NavLogin)}</Link></li>
+                    <li><Link href="/units">{move || i.t(T::UnNav)}</Link></li>
                 </ul>
             </nav>
         </header>

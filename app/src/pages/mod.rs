@@ -1,6 +1,8 @@
 //! One module per flow.
 
 pub mod applications;
+pub mod bulk_activate;
+pub mod bulk_upload;
 pub mod check;
 pub mod confirm;
 pub mod health_bank;
@@ -11,3 +13,6 @@ pub mod online;
 pub mod password;
 pub mod register;
 pub mod resend;
+pub mod unit_roles;
+pub mod units;
+pub mod upload_records;

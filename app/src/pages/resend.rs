@@ -44,14 +44,29 @@ pub fn Resend() -> impl IntoView {
         };
         busy.set(true);
         error.set(None);
+        let read = card.get_untracked();
         leptos::task::spawn_local(async move {
             let result = async {
                 let proof = api::prove_card().await?;
-                api::post::<_, ResendResponse>(
+                let answer = api::post::<_, ResendResponse>(
                     "/registrations/resend",
-                    &ResendRequest { proof, email },
+                    &ResendRequest {
+                        proof,
+                        email: email.clone(),
+                    },
                 )
-                .await
+                .await?;
+                // A person registered in bulk by their unit (F7) has no account yet: the same
+                // card and address renew that link too (same anonymous answer).
+                if let Some(card) = read {
+                    let proof = api::prove_card().await?;
+                    api::post::<_, ResendResponse>(
+                        "/bulk-registrations/resend",
+                        &nhi_protocol::units::BulkResendRequest { proof, card, email },
+                    )
+                    .await?;
+                }
+                Ok(answer)
             }
             .await;
             let _ = busy.try_set(false);

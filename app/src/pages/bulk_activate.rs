@@ -1,0 +1,136 @@
+//! F7 健保卡註冊認證作業 (`/bulk-activate?ticket=…`, the link in a bulk registrant's mail):
+//! read the card (it must be the person the unit registered), set the registration password
+//! (same rules and strength meter as F1), 「確定」.
+
+use leptos::prelude::*;
+use nhi_protocol::bridge::BridgeError;
+use nhi_protocol::password::PersonalData;
+use nhi_protocol::units::{BulkActivateRequest, BulkActivateResponse};
+use nhi_protocol::CardBasicData;
+
+use crate::api::{self, Failure};
+use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
+use crate::i18n::{use_i18n, Msg, T};
+use crate::pages::password::{PasswordMeter, PasswordMeterState};
+use crate::route::Link;
+use crate::util::{focus_id, query_param};
+
+#[component]
+pub fn BulkActivate() -> impl IntoView {
+    let i = use_i18n();
+    let ticket = query_param("ticket").filter(|t| !t.trim().is_empty());
+    let has_ticket = ticket.is_some();
+    let ticket = StoredValue::new(ticket);
+    let card = RwSignal::new(None::<CardBasicData>);
+    let card_error = RwSignal::new(None::<BridgeError>);
+    let password = RwSignal::new(String::new());
+    let password2 = RwSignal::new(String::new());
+    let e_password = RwSignal::new(None::<Msg>);
+    let e_password2 = RwSignal::new(None::<Msg>);
+    let error = RwSignal::new(None::<Msg>);
+    let busy = RwSignal::new(false);
+    let done = RwSignal::new(false);
+    let meter = PasswordMeterState::new();
+    let person = Signal::derive(move || {
+        card.with(|c| match c {
+            Some(c) => PersonalData {
+                national_id: Some(c.national_id.clone()),
+                card_number: Some(c.card_number.clone()),
+                birth_date: Some(c.birth_date),
+                other_inputs: vec![c.name.clone()],
+            },
+            None => PersonalData::default(),
+        })
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let Some(ticket) = ticket.get_value() else {
+            return;
+        };
+        let Some(c) = card.get_untracked() else {
+            error.set(Some(Msg::Key(T::CardNeeded)));
+            return;
+        };
+        let pw = password.get_untracked();
+        let problems = nhi_protocol::password::PasswordPolicy::default()
+            .check_rules(&pw, &person.get_untracked());
+        e_password.set(if pw.is_empty() {
+            Some(Msg::Key(T::FieldRequired))
+        } else {
+            problems.first().map(|p| Msg::Problem(*p))
+        });
+        e_password2.set((pw != password2.get_untracked()).then_some(Msg::Key(T::PasswordMismatch)));
+        if e_password.with_untracked(Option::is_some) || e_password2.with_untracked(Option::is_some)
+        {
+            error.set(Some(Msg::Key(T::FixErrors)));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = async {
+                let proof = api::prove_card().await?;
+                api::post::<_, BulkActivateResponse>(
+                    "/bulk-registrations/activate",
+                    &BulkActivateRequest {
+                        ticket,
+                        proof,
+                        card: c,
+                        password: pw,
+                    },
+                )
+                .await
+            }
+            .await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(_) => {
+                    let _ = done.try_set(true);
+                    focus_id("activate-done");
+                }
+                Err(Failure::Bridge(e)) => {
+                    let _ = card_error.try_set(Some(e));
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(Msg::from(&e)));
+                    focus_id("activate-error");
+                }
+            }
+        });
+    };
+    view! {
+        <PageTitle key=T::BaTitle />
+        <Show
+            when=move || has_ticket
+            fallback=move || view! {
+                <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::BaNoTicket))) />
+                <p><Link href="/resend">{move || i.t(T::NavResend)}</Link></p>
+            }
+        >
+            <Show
+                when=move || done.get()
+                fallback=move || view! {
+                    <p class="lead">{move || i.t(T::BaIntro)}</p>
+                    <CardReader card error=card_error />
+                    <form on:submit=submit novalidate id="activate-form">
+                        <Field id="password" label=T::Password hint=T::PasswordHint value=password error=e_password
+                            kind="password" autocomplete="new-password" required=true maxlength="64" />
+                        <PasswordMeter password person state=meter />
+                        <Field id="password2" label=T::PasswordRepeat value=password2 error=e_password2
+                            kind="password" autocomplete="new-password" required=true maxlength="64" />
+                        <SubmitButton busy label=T::BaSubmit id="activate-submit" />
+                    </form>
+                    <div id="activate-error" tabindex="-1"><MessageBox msg=error /></div>
+                }
+            >
+                <div id="activate-done" tabindex="-1">
+                    <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::BaDone))) notice=true />
+                    <p><Link href="/login" class="button button-primary">{move || i.t(T::GoLogin)}</Link></p>
+                </div>
+            </Show>
+        </Show>
+    }
+}

@@ -1,0 +1,167 @@
+//! F5 健保卡註冊申請整批資料上傳 (`/units/upload?unit=…`): the uploader's name and email
+//! pre-filled, the file format, 「瀏覽檔案」 → 「上傳檔案」, then a live progress bar until
+//! the server's job has decided every row, and the result file to download.
+
+use leptos::prelude::*;
+use nhi_protocol::units::{MyUnitsResponse, UploadAccepted, UploadRecord, UploadStatus};
+use wasm_bindgen::JsCast;
+
+use crate::api::{self, Failure};
+use crate::components::{MessageBox, PageTitle};
+use crate::i18n::{use_i18n, Msg, T};
+use crate::pages::units::{
+    file_problem, needs_login, status_key, unit_param, BackToUnits, LoginFirst,
+};
+use crate::util::set_timeout;
+
+/// Polls the upload's progress every second until it is done or failed.
+fn poll(unit: String, id: i64, record: RwSignal<Option<UploadRecord>>) {
+    leptos::task::spawn_local(async move {
+        let r = api::get::<UploadRecord>(&format!("/units/{unit}/uploads/{id}")).await;
+        let again = match r {
+            Ok(rec) => {
+                let open = matches!(rec.status, UploadStatus::Queued | UploadStatus::Processing);
+                record.try_set(Some(rec)).is_none() && open
+            }
+            Err(_) => true,
+        };
+        if again {
+            set_timeout(1000, move || poll(unit, id, record));
+        }
+    });
+}
+
+#[component]
+pub fn BulkUpload() -> impl IntoView {
+    let i = use_i18n();
+    let unit = unit_param();
+    let me = RwSignal::new(None::<MyUnitsResponse>);
+    let failure = RwSignal::new(None::<Failure>);
+    let error = RwSignal::new(None::<Msg>);
+    let chosen = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let record = RwSignal::new(None::<UploadRecord>);
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    leptos::task::spawn_local(async move {
+        match api::get::<MyUnitsResponse>("/units").await {
+            Ok(d) => {
+                let _ = me.try_set(Some(d));
+            }
+            Err(e) => {
+                let _ = failure.try_set(Some(e));
+            }
+        }
+    });
+    let unit_for_upload = unit.clone();
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let file = file_input
+            .get_untracked()
+            .and_then(|el| el.files())
+            .and_then(|list| list.get(0));
+        let Some(file) = file else {
+            error.set(Some(Msg::Key(T::UnNoFile)));
+            crate::util::focus_id("file");
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        record.set(None);
+        let unit = unit_for_upload.clone();
+        leptos::task::spawn_local(async move {
+            let r =
+                api::post_file::<UploadAccepted>(&format!("/units/{unit}/uploads"), &file).await;
+            let _ = busy.try_set(false);
+            match r {
+                Ok(a) => poll(unit, a.upload_id, record),
+                Err(e) => {
+                    let msg = file_problem(&e).unwrap_or_else(|| Msg::from(&e));
+                    let _ = error.try_set(Some(msg));
+                    crate::util::focus_id("upload-error");
+                }
+            }
+        });
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let name = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .and_then(|el| el.files())
+            .and_then(|l| l.get(0))
+            .map(|f| f.name());
+        chosen.set(name);
+    };
+    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let load_error = Signal::derive(move || {
+        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+    });
+    let name = move || me.with(|m| m.as_ref().map(|m| m.name.clone()).unwrap_or_default());
+    let email = move || me.with(|m| m.as_ref().map(|m| m.email.clone()).unwrap_or_default());
+    let unit_for_link = unit.clone();
+    view! {
+        <PageTitle key=T::UnUpload />
+        <BackToUnits />
+        <Show when=login><LoginFirst /></Show>
+        <MessageBox msg=load_error />
+        <section aria-labelledby="format-title" class="format-help">
+            <h2 id="format-title">{move || i.t(T::UnFormatTitle)}</h2>
+            <ul>
+                <li>{move || i.t(T::UnFormatColumns)}</li>
+                <li>{move || i.t(T::UnFormatTypes)}</li>
+                <li>{move || i.t(T::UnFormatRules)}</li>
+                <li>{move || i.t(T::UnFormatLimit)}</li>
+            </ul>
+        </section>
+        <form on:submit=send novalidate id="upload-form">
+            <div class="field">
+                <label for="uploader">{move || i.t(T::UnUploader)}</label>
+                <input id="uploader" type="text" readonly prop:value=name />
+            </div>
+            <div class="field">
+                <label for="uploader-email">{move || i.t(T::UnUploaderEmail)}</label>
+                <input id="uploader-email" type="email" readonly prop:value=email />
+            </div>
+            <div class="field">
+                <label for="file">{move || i.t(T::UnBrowse)}</label>
+                <input id="file" type="file" node_ref=file_input
+                    accept=".csv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    on:change=on_pick />
+                <p id="chosen-file" aria-live="polite">
+                    {move || chosen.get().map(|n| format!("{}: {n}", i.t(T::UnChosen)))}
+                </p>
+            </div>
+            <button type="submit" id="send-file" class="button button-primary"
+                aria-busy=move || busy.get().then_some("true")>
+                {move || if busy.get() { i.t(T::Sending) } else { i.t(T::UnSend) }}
+            </button>
+        </form>
+        <div id="upload-error" tabindex="-1"><MessageBox msg=error /></div>
+        {move || record.get().map(|r| {
+            let total = r.total_rows.max(1);
+            let done = r.status == UploadStatus::Done;
+            let href = format!("/api/v1/units/{}/uploads/{}/result.txt", unit_for_link, r.id);
+            view! {
+                <section id="upload-progress" aria-labelledby="progress-title">
+                    <h2 id="progress-title">{move || i.t(T::UnProgress)}</h2>
+                    <progress id="progress-bar" max=total.to_string() value=r.processed_rows.to_string()
+                        aria-labelledby="progress-title"></progress>
+                    <p aria-live="polite" id="progress-status">
+                        {move || i.t(status_key(r.status))}" — "{move || i.t(T::UnProcessed)}": "
+                        {r.processed_rows}" / "{r.total_rows}
+                    </p>
+                    <Show when=move || !done><p>{move || i.t(T::UnQueued)}</p></Show>
+                    <Show when=move || done>
+                        <dl class="counts">
+                            <dt>{move || i.t(T::UnAccepted)}</dt><dd id="accepted-count">{r.accepted_rows}</dd>
+                            <dt>{move || i.t(T::UnRejected)}</dt><dd id="rejected-count">{r.rejected_rows}</dd>
+                        </dl>
+                        <p><a id="result-download" href=href.clone() download="">{move || i.t(T::UnDownload)}</a></p>
+                    </Show>
+                </section>
+            }
+        })}
+    }
+}

@@ -1,0 +1,155 @@
+//! Insured units (F4–F6): the start page `/units` (the logged-in person's units and the
+//! tasks their permissions allow) and what the unit pages share.
+
+use leptos::prelude::*;
+use nhi_protocol::api::ErrorCode;
+use nhi_protocol::units::{FileProblem, MyUnitsResponse, RowReason, UploadStatus};
+
+use crate::api::{self, Failure};
+use crate::components::{MessageBox, PageTitle};
+use crate::i18n::{use_i18n, I18n, Msg, T};
+use crate::route::Link;
+
+/// The `unit` query parameter of the unit pages.
+pub fn unit_param() -> String {
+    crate::util::query_param("unit").unwrap_or_default()
+}
+
+pub fn reason_key(r: RowReason) -> T {
+    match r {
+        RowReason::Accepted => T::UnRsAccepted,
+        RowReason::MalformedLine => T::UnRsMalformed,
+        RowReason::FormulaCell => T::UnRsFormula,
+        RowReason::InvalidId => T::UnRsInvalidId,
+        RowReason::NotInsured => T::UnRsNotInsured,
+        RowReason::NameMismatch => T::UnRsNameMismatch,
+        RowReason::InvalidBirthDate => T::UnRsInvalidBirth,
+        RowReason::BirthDateMismatch => T::UnRsBirthMismatch,
+        RowReason::EmailMissing => T::UnRsEmailMissing,
+        RowReason::EmailInvalid => T::UnRsEmailInvalid,
+        RowReason::MobileInvalid => T::UnRsMobileInvalid,
+        RowReason::AlreadyRegistered => T::UnRsAlreadyRegistered,
+        RowReason::AlreadyPending => T::UnRsAlreadyPending,
+        RowReason::DuplicateInFile => T::UnRsDuplicate,
+    }
+}
+
+pub fn status_key(s: UploadStatus) -> T {
+    match s {
+        UploadStatus::Queued => T::UnStatusQueued,
+        UploadStatus::Processing => T::UnStatusProcessing,
+        UploadStatus::Done => T::UnStatusDone,
+        UploadStatus::Failed => T::UnStatusFailed,
+    }
+}
+
+/// A refused file's message, from the error's `message` (a [`FileProblem`] code).
+pub fn file_problem(f: &Failure) -> Option<Msg> {
+    let Failure::Api(e) = f else { return None };
+    if e.field.as_deref() != Some("file") {
+        return None;
+    }
+    let key = [
+        (FileProblem::TooLarge, T::UnFileTooLarge),
+        (FileProblem::Empty, T::UnFileEmpty),
+        (FileProblem::Encoding, T::UnFileEncoding),
+        (FileProblem::Unreadable, T::UnFileUnreadable),
+        (FileProblem::TooManyRows, T::UnFileTooManyRows),
+        (FileProblem::UnsupportedType, T::UnFileUnsupported),
+    ]
+    .into_iter()
+    .find(|(p, _)| p.code() == e.message)
+    .map(|(_, k)| k)?;
+    Some(Msg::Key(key))
+}
+
+/// Unix seconds as local date and time in the current language.
+pub fn when(i: I18n, unix: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix as f64 * 1000.0));
+    String::from(d.to_locale_string(i.get().tag(), &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// Whether a failure means "log in first".
+pub fn needs_login(f: &Failure) -> bool {
+    f.api_code() == Some(ErrorCode::Unauthenticated)
+}
+
+/// Shown when a unit page is opened without a session.
+#[component]
+pub fn LoginFirst() -> impl IntoView {
+    let i = use_i18n();
+    view! {
+        <div class="message message-error" role="alert">
+            <p>{move || i.t(T::UnLoginNeeded)}</p>
+        </div>
+        <p><Link href="/login" class="button button-primary">{move || i.t(T::NavLogin)}</Link></p>
+    }
+}
+
+#[component]
+pub fn BackToUnits() -> impl IntoView {
+    let i = use_i18n();
+    view! { <p><Link href="/units">{move || i.t(T::UnBack)}</Link></p> }
+}
+
+/// `/units`: the person's units and the tasks they may do.
+#[component]
+pub fn Units() -> impl IntoView {
+    let i = use_i18n();
+    let data = RwSignal::new(None::<MyUnitsResponse>);
+    let failure = RwSignal::new(None::<Failure>);
+    leptos::task::spawn_local(async move {
+        match api::get::<MyUnitsResponse>("/units").await {
+            Ok(d) => {
+                let _ = data.try_set(Some(d));
+            }
+            Err(e) => {
+                let _ = failure.try_set(Some(e));
+            }
+        }
+    });
+    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let error = Signal::derive(move || {
+        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+    });
+    view! {
+        <PageTitle key=T::UnTitle />
+        <p class="lead">{move || i.t(T::UnIntro)}</p>
+        <Show when=login><LoginFirst /></Show>
+        <MessageBox msg=error />
+        {move || data.get().map(|d| {
+            if d.units.is_empty() {
+                return view! { <p id="no-units">{move || i.t(T::UnNone)}</p> }.into_any();
+            }
+            view! {
+                <ul class="unit-list" id="unit-list">
+                    {d.units.into_iter().map(|u| {
+                        let code = u.unit_code.clone();
+                        let roles = format!("/units/roles?unit={code}");
+                        let upload = format!("/units/upload?unit={code}");
+                        let records = format!("/units/records?unit={code}");
+                        view! {
+                            <li class="unit-card">
+                                <h2>{u.name.clone()}" ("{u.unit_code.clone()}")"</h2>
+                                <p>
+                                    {move || i.t(T::UnYourPermissions)}": "
+                                    {if u.is_admin { view! { <span>{move || i.t(T::UnAdmin)}</span> }.into_any() } else {
+                                        view! { <span>
+                                            {u.can_upload.then(|| view! { <span class="tag">{move || i.t(T::UnPermUpload)}</span>" " })}
+                                            {u.can_query.then(|| view! { <span class="tag">{move || i.t(T::UnPermQuery)}</span> })}
+                                        </span> }.into_any()
+                                    }}
+                                </p>
+                                <ul class="unit-actions" aria-label=move || i.t(T::UnActions)>
+                                    {u.is_admin.then(|| view! { <li><a href=roles.clone()>{move || i.t(T::UnRoles)}</a></li> })}
+                                    {u.can_upload.then(|| view! { <li><a href=upload.clone()>{move || i.t(T::UnUpload)}</a></li> })}
+                                    {u.can_query.then(|| view! { <li><a href=records.clone()>{move || i.t(T::UnRecords)}</a></li> })}
+                                </ul>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        })}
+    }
+}

@@ -1,0 +1,133 @@
+//! F6 健保卡註冊申請上傳紀錄查詢 (`/units/records?unit=…`): the uploads the server lets
+//! this person see (the unit admin: all of the unit; staff: their own), each with its counts,
+//! the per-row results and the result file.
+
+use leptos::prelude::*;
+use nhi_protocol::units::{UploadRowsResponse, UploadsResponse};
+
+use crate::api::{self, Failure};
+use crate::components::{MessageBox, PageTitle};
+use crate::i18n::{use_i18n, Msg, T};
+use crate::pages::units::{
+    needs_login, reason_key, status_key, unit_param, when, BackToUnits, LoginFirst,
+};
+
+#[component]
+pub fn UploadRecords() -> impl IntoView {
+    let i = use_i18n();
+    let unit = unit_param();
+    let data = RwSignal::new(None::<UploadsResponse>);
+    let failure = RwSignal::new(None::<Failure>);
+    let rows = RwSignal::new(None::<(i64, UploadRowsResponse)>);
+    {
+        let unit = unit.clone();
+        leptos::task::spawn_local(async move {
+            match api::get::<UploadsResponse>(&format!("/units/{unit}/uploads")).await {
+                Ok(d) => {
+                    let _ = data.try_set(Some(d));
+                }
+                Err(e) => {
+                    let _ = failure.try_set(Some(e));
+                }
+            }
+        });
+    }
+    let show_rows = {
+        let unit = unit.clone();
+        move |id: i64| {
+            let unit = unit.clone();
+            leptos::task::spawn_local(async move {
+                let path = format!("/units/{unit}/uploads/{id}/rows?limit=1000");
+                match api::get::<UploadRowsResponse>(&path).await {
+                    Ok(r) => {
+                        let _ = rows.try_set(Some((id, r)));
+                        crate::util::focus_id("rows-title");
+                    }
+                    Err(e) => {
+                        let _ = failure.try_set(Some(e));
+                    }
+                }
+            });
+        }
+    };
+    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let error = Signal::derive(move || {
+        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+    });
+    let unit_for_links = unit.clone();
+    view! {
+        <PageTitle key=T::UnRecords />
+        <BackToUnits />
+        <Show when=login><LoginFirst /></Show>
+        <MessageBox msg=error />
+        {move || data.get().map(|d| {
+            if d.uploads.is_empty() {
+                return view! { <p id="no-records">{move || i.t(T::UnNoRecords)}</p> }.into_any();
+            }
+            let show_rows = show_rows.clone();
+            let unit = unit_for_links.clone();
+            view! {
+                <table class="data-table" id="records-table">
+                    <caption>{move || i.t(T::UnRecordsCaption)}</caption>
+                    <thead><tr>
+                        <th scope="col">{move || i.t(T::UnColTime)}</th>
+                        <th scope="col">{move || i.t(T::UnColUploader)}</th>
+                        <th scope="col">{move || i.t(T::UnColFile)}</th>
+                        <th scope="col">{move || i.t(T::UnColStatus)}</th>
+                        <th scope="col">{move || i.t(T::UnAccepted)}</th>
+                        <th scope="col">{move || i.t(T::UnRejected)}</th>
+                        <th scope="col">{move || i.t(T::UnColDetails)}</th>
+                    </tr></thead>
+                    <tbody>
+                        {d.uploads.into_iter().map(|u| {
+                            let show = show_rows.clone();
+                            let id = u.id;
+                            let href = format!("/api/v1/units/{unit}/uploads/{id}/result.txt");
+                            let done = u.status == nhi_protocol::units::UploadStatus::Done;
+                            let file = u.file_name.clone();
+                            let created = u.created_at;
+                            view! {
+                                <tr class="record">
+                                    <td>{move || when(i, created)}</td>
+                                    <td>{u.uploader_name.clone()}</td>
+                                    <th scope="row" class="record-file">{u.file_name.clone()}</th>
+                                    <td>{move || i.t(status_key(u.status))}</td>
+                                    <td>{u.accepted_rows}</td>
+                                    <td>{u.rejected_rows}</td>
+                                    <td>
+                                        <button type="button" class="button button-quiet show-rows"
+                                            aria-label=move || format!("{} {}", i.t(T::UnShowRows), file)
+                                            on:click=move |_| show(id)>{move || i.t(T::UnShowRows)}</button>
+                                        {done.then(|| view! { " " <a class="result-download" href=href.clone() download="">{move || i.t(T::UnDownload)}</a> })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        })}
+        {move || rows.get().map(|(_, r)| view! {
+            <h2 id="rows-title" tabindex="-1">{move || i.t(T::UnRowsCaption)}</h2>
+            <table class="data-table" id="rows-table">
+                <caption>{move || i.t(T::UnRowsCaption)}</caption>
+                <thead><tr>
+                    <th scope="col">{move || i.t(T::UnRowNumber)}</th>
+                    <th scope="col">{move || i.t(T::NationalId)}</th>
+                    <th scope="col">{move || i.t(T::Name)}</th>
+                    <th scope="col">{move || i.t(T::UnRowResult)}</th>
+                </tr></thead>
+                <tbody>
+                    {r.rows.into_iter().map(|x| view! {
+                        <tr data-reason=x.reason.code()>
+                            <th scope="row">{x.row_number}</th>
+                            <td>{x.national_id_masked.clone()}</td>
+                            <td>{x.name.clone()}</td>
+                            <td>{move || i.t(reason_key(x.reason))}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }
+}
