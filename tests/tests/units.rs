@@ -1,0 +1,161 @@
+//! Insured units end to end (F4–F7): headless Chromium with the extension, pcscd with the
+//! virtual card, the real server. 王小明 (admin of the sample unit 12345678) registers and
+//! logs in through the real flow, grants 陳美麗 both permissions (F4), uploads a CSV with
+//! an accepted and a rejected row and follows the progress bar to the counts (F5), looks up
+//! the record and its row results (F6); then the card is swapped for 阮氏芳, who opens the
+//! link from her verification mail, reads her card, sets a password and gets the
+//! registration-complete mail (F7).
+//!
+//! Every page state is checked with axe-core (zero violations) in zh-TW and English.
+
+use anyhow::{ensure, Context, Result};
+use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::page::Page;
+use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
+
+const PASSWORD: &str = "tide-Lamp-47";
+const EMAIL: &str = "wang.unit@example.com";
+const FANG_EMAIL: &str = "fang.bulk@example.com";
+const FANG_PASSWORD: &str = "river-Moss-83";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unit_roles_upload_records_and_activation() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let card = VirtualCard::start("A123456789")?;
+    let server = Server::start("units").await?;
+    let driver = Chromedriver::start().await?;
+    let profile = profile_with_bridge("units")?;
+    let client = driver.session(&profile, Some(&extension_dir())).await?;
+    let p = Page::new(client, &server.origin);
+    let result = scenario(&p, &server, &card).await;
+    if result.is_err() {
+        let _ = nhi_e2e::browser::screenshot(&p.client, "FAILED-units").await;
+    }
+    p.client.clone().close().await.ok();
+    drop(card);
+    result
+}
+
+/// F1 → F2 → F3 for 王小明 (the virtual card's default holder).
+async fn register_and_login(p: &Page, server: &Server) -> Result<()> {
+    p.open("/register").await?;
+    p.click("#agree").await?;
+    p.click("#next").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.click("#next").await?;
+    p.fill("#household", "F1234567").await?;
+    p.select("#county", "臺北市").await?;
+    p.select("#township", "大安區").await?;
+    p.select("#village", "龍坡里").await?;
+    p.fill("#neighbourhood", "5").await?;
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    p.fill("#password", PASSWORD).await?;
+    p.fill("#password2", PASSWORD).await?;
+    p.fill("#email", EMAIL).await?;
+    p.click("#submit").await?;
+    p.wait_css("#pending").await?;
+    let link = server
+        .mail(EMAIL, 1)
+        .await?
+        .confirm_path()
+        .context("activation link")?;
+    p.open(&link).await?;
+    p.click("#read-card").await?;
+    p.wait_css("#confirm-done").await?;
+    p.open("/login").await?;
+    p.wait_css("#password").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.fill("#password", PASSWORD).await?;
+    p.click("#submit").await?;
+    p.wait_css("#me").await?;
+    Ok(())
+}
+
+fn path_after(text: &str, marker: &str) -> Option<String> {
+    let start = text.find(marker)?;
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "/?=&-_.%".contains(*c))
+            .collect(),
+    )
+}
+
+async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
+    register_and_login(p, server).await?;
+
+    // ── /units ──────────────────────────────────────────────────────────────────────────
+    p.open("/units").await?;
+    p.wait_css("#unit-list").await?;
+    p.wait_text("#unit-list", "12345678").await?;
+    p.audit("units").await?;
+
+    // ── F4 角色管理 ──────────────────────────────────────────────────────────────────────
+    p.open("/units/roles?unit=12345678").await?;
+    p.wait_css("#staff-table").await?;
+    p.fill("#staff-id", "B223456719").await?;
+    p.click("#save-staff").await?;
+    p.wait_text("#staff-table", "陳美麗").await?;
+    p.audit("unit-roles").await?;
+    // Not insured in the unit: a field error.
+    p.fill("#staff-id", "S224680133").await?;
+    p.click("#save-staff").await?;
+    p.wait_css("#staff-id-error").await?;
+    p.audit("unit-roles-error").await?;
+
+    // ── F5 整批資料上傳 ──────────────────────────────────────────────────────────────────
+    p.open("/units/upload?unit=12345678").await?;
+    p.wait_js(
+        "document.getElementById('uploader')?.value === '王小明' && document.getElementById('uploader-email')?.value === 'wang.unit@example.com'",
+        "the uploader's name and email pre-filled",
+    )
+    .await?;
+    p.audit("bulk-upload").await?;
+    let csv = format!(
+        "身分證號,姓名,出生日期,電子信箱,手機\r\nA812345671,阮氏芳,0920315,{FANG_EMAIL},0912345678\r\nS224680133,黃淑芬,0620228,shu@example.com\r\n"
+    );
+    let file = nhi_e2e::artefacts_dir().join("units-upload.csv");
+    std::fs::write(&file, csv.as_bytes())?;
+    p.wait_css("#file")
+        .await?
+        .send_keys(&file.display().to_string())
+        .await?;
+    p.wait_text("#chosen-file", "units-upload.csv").await?;
+    p.click("#send-file").await?;
+    p.wait_css("#accepted-count").await?;
+    ensure!(p.text("#accepted-count").await?.trim() == "1", "one accepted");
+    ensure!(p.text("#rejected-count").await?.trim() == "1", "one rejected");
+    p.audit("bulk-upload-done").await?;
+    // The result mail with the file attached reaches the uploader.
+    let result = server.mail(EMAIL, 3).await?;
+    ensure!(result.subject.contains("units-upload.csv") || result.text.contains("units-upload.csv"), "result mail");
+
+    // ── F6 上傳紀錄查詢 ──────────────────────────────────────────────────────────────────
+    p.open("/units/records?unit=12345678").await?;
+    p.wait_css("#records-table").await?;
+    p.wait_text("#records-table", "units-upload.csv").await?;
+    p.click("#records-table .show-rows").await?;
+    p.wait_css("#rows-table tr[data-reason=not_insured]").await?;
+    p.audit("upload-records").await?;
+
+    // ── F7 健保卡註冊認證作業 ────────────────────────────────────────────────────────────
+    let mail = server.mail(FANG_EMAIL, 1).await?;
+    let link = path_after(&mail.text, "/bulk-activate?ticket=").context("bulk link")?;
+    card.holder("A812345671")?;
+    p.open(&link).await?;
+    p.wait_css("#activate-form").await?;
+    p.audit("bulk-activate").await?;
+    p.click("#read-card").await?;
+    p.wait_css("#card-data").await?;
+    p.fill("#password", FANG_PASSWORD).await?;
+    p.fill("#password2", FANG_PASSWORD).await?;
+    p.click("#activate-submit").await?;
+    p.wait_css("#activate-done").await?;
+    p.audit("bulk-activate-done").await?;
+    let done = server.mail(FANG_EMAIL, 2).await?;
+    ensure!(done.text.contains("註冊已完成"), "completion mail: {}", done.text);
+    Ok(())
+}
