@@ -306,7 +306,8 @@ pub fn sample_enrolments(national_id: &str, birth: Date, anchor: Date) -> Vec<Sa
             unit_code: "—".into(),
             category: "第1類被保險人之眷屬",
             start: first,
-            end: Some(adult.min(anchor) - Duration::days(1)),
+            // Still a dependant when not 23 yet: the enrolment is current.
+            end: (adult <= anchor).then(|| adult - Duration::days(1)),
         });
     }
     let mut start = adult.max(first);
@@ -625,6 +626,10 @@ mod tests {
         assert!(e
             .windows(2)
             .all(|w| w[0].end.is_some_and(|end| end < w[1].start)));
+        // Younger than 23: a current dependant's enrolment.
+        let young = sample_enrolments("E102030403", d(2010, 11, 11), anchor);
+        assert_eq!(young.len(), 1);
+        assert!(young[0].end.is_none());
     }
 
     #[test]
