@@ -126,19 +126,29 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     p.wait_text("#chosen-file", "units-upload.csv").await?;
     p.click("#send-file").await?;
     p.wait_css("#accepted-count").await?;
-    ensure!(p.text("#accepted-count").await?.trim() == "1", "one accepted");
-    ensure!(p.text("#rejected-count").await?.trim() == "1", "one rejected");
+    ensure!(
+        p.text("#accepted-count").await?.trim() == "1",
+        "one accepted"
+    );
+    ensure!(
+        p.text("#rejected-count").await?.trim() == "1",
+        "one rejected"
+    );
     p.audit("bulk-upload-done").await?;
     // The result mail with the file attached reaches the uploader.
     let result = server.mail(EMAIL, 3).await?;
-    ensure!(result.subject.contains("units-upload.csv") || result.text.contains("units-upload.csv"), "result mail");
+    ensure!(
+        result.subject.contains("units-upload.csv") || result.text.contains("units-upload.csv"),
+        "result mail"
+    );
 
     // ── F6 上傳紀錄查詢 ──────────────────────────────────────────────────────────────────
     p.open("/units/records?unit=12345678").await?;
     p.wait_css("#records-table").await?;
     p.wait_text("#records-table", "units-upload.csv").await?;
     p.click("#records-table .show-rows").await?;
-    p.wait_css("#rows-table tr[data-reason=not_insured]").await?;
+    p.wait_css("#rows-table tr[data-reason=not_insured]")
+        .await?;
     p.audit("upload-records").await?;
 
     // ── F7 健保卡註冊認證作業 ────────────────────────────────────────────────────────────
@@ -156,6 +166,10 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     p.wait_css("#activate-done").await?;
     p.audit("bulk-activate-done").await?;
     let done = server.mail(FANG_EMAIL, 2).await?;
-    ensure!(done.text.contains("註冊已完成"), "completion mail: {}", done.text);
+    ensure!(
+        done.text.contains("註冊已完成"),
+        "completion mail: {}",
+        done.text
+    );
     Ok(())
 }
