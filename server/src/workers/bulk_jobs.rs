@@ -241,7 +241,14 @@ impl BulkWorker {
                     ticket.expires_at,
                 );
                 mails.push(BulkMail {
-                    message_id: message_id(mail.kind),
+                    // Ordered by upload and row (plus randomness): the unique index grows
+                    // at its end instead of splitting pages all over.
+                    message_id: format!(
+                        "<{id:012}.{:09}.{}.{}@nhi-registration>",
+                        r.row_number,
+                        hex::encode(&crate::services::random_token()[..6]),
+                        mail.kind
+                    ),
                     kind: mail.kind,
                     recipient: r.email.clone(),
                     subject: mail.subject,
