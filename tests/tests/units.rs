@@ -16,7 +16,7 @@ use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SE
 const PASSWORD: &str = "tide-Lamp-47";
 const EMAIL: &str = "wang.unit@example.com";
 const FANG_EMAIL: &str = "fang.bulk@example.com";
-const FANG_PASSWORD: &str = "river-Moss-83";
+const FANG_PASSWORD: &str = "reed-Moss-83";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unit_roles_upload_records_and_activation() -> Result<()> {
