@@ -650,3 +650,72 @@ units_test!(
         assert_eq!(b.claim().await.expect("claim"), None);
     }
 );
+
+/// A minimal .xlsx (inline strings; numbers where spreadsheets store numbers).
+fn xlsx(rows: &[[&str; 5]]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut sheet = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>",
+    );
+    for (r, row) in rows.iter().enumerate() {
+        sheet.push_str(&format!("<row r=\"{}\">", r + 1));
+        for (c, cell) in row.iter().enumerate() {
+            let col = (b'A' + c as u8) as char;
+            if !cell.is_empty() && cell.bytes().all(|b| b.is_ascii_digit()) {
+                // Birth date and mobile typed as numbers: the leading zero is lost.
+                sheet.push_str(&format!(
+                    "<c r=\"{col}{}\"><v>{}</v></c>",
+                    r + 1,
+                    cell.trim_start_matches('0')
+                ));
+            } else {
+                sheet.push_str(&format!(
+                    "<c r=\"{col}{}\" t=\"inlineStr\"><is><t>{cell}</t></is></c>",
+                    r + 1
+                ));
+            }
+        }
+        sheet.push_str("</row>");
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let files = [
+        ("[Content_Types].xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/><Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>".to_owned()),
+        ("_rels/.rels", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>".to_owned()),
+        ("xl/workbook.xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>".to_owned()),
+        ("xl/_rels/workbook.xml.rels", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>".to_owned()),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ];
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("zip entry");
+        zip.write_all(body.as_bytes()).expect("zip write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+units_test!(xlsx_uploads_are_read, no_tweak, |h: Harness| async move {
+    let admin = logged_in(&h, 0).await;
+    let people = sample_people();
+    let (a, b) = (&people[20], &people[21]);
+    let file = xlsx(&[
+        ["身分證號", "姓名", "出生日期", "電子信箱", "手機"],
+        [&a.0, &a.1, &a.2, "xa@example.com", "0912345678"],
+        [&b.0, &b.1, &b.2, "=1+1", ""],
+    ]);
+    let (status, body, _) = upload(&h, &admin, "list.xlsx", file).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["encoding"], "xlsx");
+    assert_eq!(body["total_rows"], 2);
+    let id = body["upload_id"].as_i64().expect("id");
+    run_jobs(&h).await;
+    let r = get_as(
+        &h,
+        &admin,
+        &format!("/api/v1/units/{UNIT}/uploads/{id}/rows"),
+    )
+    .await;
+    assert_eq!(r.json["rows"][0]["reason"], "accepted", "{}", r.text);
+    assert_eq!(r.json["rows"][0]["row_number"], 2);
+    assert_eq!(r.json["rows"][1]["reason"], "formula_cell");
+});
