@@ -354,6 +354,19 @@ units_test!(
             (status, body["message"].as_str()),
             (StatusCode::BAD_REQUEST, Some("empty"))
         );
+        // No anti-CSRF header: refused before anything is read.
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/units/{UNIT}/uploads"))
+            .header(header::ORIGIN, ORIGIN)
+            .header("cookie", &admin)
+            .body(Body::from("A123456789,王小明,0790101,a@example.com\n"))
+            .expect("request");
+        let (status, body, _) = raw(&h, req).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("csrf_rejected"))
+        );
         assert_eq!(
             count(&h, "SELECT COUNT(*) FROM bulk_uploads").await,
             0,
