@@ -45,6 +45,13 @@ export NHI_PUBLIC_ORIGIN=${NHI_PUBLIC_ORIGIN:-http://localhost:8080}
 export NHI_DATABASE_URL=${NHI_DATABASE_URL:-sqlite://$run_dir/nhi.db?mode=rwc}
 export NHI_DIST_DIR=${NHI_DIST_DIR:-$root/dist}
 export NHI_MAIL_DIR=${NHI_MAIL_DIR:-$run_dir/mail}
+# A demo operator (advances online applications, F9) with a fresh token each run; the server
+# keeps only its SHA-256.
+if [ -z "${NHI_OPERATORS:-}" ]; then
+  operator_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  NHI_OPERATORS="demo:$(printf %s "$operator_token" | sha256sum | cut -d' ' -f1)"
+  export NHI_OPERATORS
+fi
 
 cat >&2 <<MSG
 
@@ -53,6 +60,7 @@ cat >&2 <<MSG
      "Load unpacked" → $root/bridge/extension
   2. Open $NHI_PUBLIC_ORIGIN and follow 環境檢測 (self-check), then 首次註冊 (register).
   Mails land in $NHI_MAIL_DIR (open the .eml files). Check the card stack: target/release/nhi-bridge doctor
+  Operator API token for this run (F9 applications): ${operator_token:-as set in NHI_OPERATORS}
 
 MSG
 target/release/nhi-server

@@ -8,7 +8,8 @@
 #   scripts/vcard.sh restart [nhi-vcard options]
 #   scripts/vcard.sh remove | insert | holder ID   (pull / put back / swap the virtual card)
 #
-# Env: NHI_RUN_DIR (state: pid files, logs, control socket; default <repo>/.run/vcard),
+# Env: NHI_VCARD_OWNER_PID (stop everything when this process ends: test harnesses),
+#      NHI_RUN_DIR (state: pid files, logs, control socket; default <repo>/.run/vcard),
 #      NHI_VCARD_BIN (the nhi-vcard binary; default: built with cargo into target/debug),
 #      NHI_PCSCD_LOCK (machine-wide lock shared with `cargo test -p nhi-bridge`,
 #      default /tmp/nhi-pcscd.lock), NHI_VCARD_WAIT_MS (presence wait, default 10000),
@@ -120,10 +121,27 @@ start() {
         stop
         return 1
     fi
+    watch_owner
     say "up in $(($(now_ms) - t0)) ms: pcscd pid $(cat "$RUN/pcscd.pid"), card pid $(cat "$RUN/card.pid") (logs in $RUN)"
 }
 
+# With NHI_VCARD_OWNER_PID (a test process), stop the stack when that process ends, however
+# it ends: a test run killed by a timeout must not leave an orphan pcscd holding the lock.
+# `tail --pid` sleeps between checks; the watcher does not hold the lock itself.
+watch_owner() {
+    local owner=${NHI_VCARD_OWNER_PID:-}
+    [[ $owner =~ ^[0-9]+$ ]] || return 0
+    setsid bash -c 'tail --pid="$1" -f /dev/null; exec "$2" stop' _ "$owner" "$ROOT/scripts/vcard.sh" \
+        >>"$RUN/owner-watch.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$RUN/watch.pid"
+}
+
 stop() {
+    local w
+    w=$(readpid "$RUN/watch.pid")
+    # the watcher's own `stop` runs as that process: do not kill ourselves
+    if [ -n "$w" ] && [ "$w" != "$$" ] && alive "$w"; then kill -- "-$w" 2>/dev/null; fi
+    rm -f "$RUN/watch.pid"
     stop_pid "$RUN/card.pid" nhi-vcard
     stop_pid "$RUN/pcscd.pid" pcscd
     alive "$(system_pcscd_pid)" pcscd || rm -f "$SOCK" "$PIDFILE_SYS"
