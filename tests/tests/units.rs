@@ -4,7 +4,8 @@
 //! an accepted and a rejected row and follows the progress bar to the counts (F5), looks up
 //! the record and its row results (F6); then the card is swapped for 阮氏芳, who opens the
 //! link from her verification mail, reads her card, sets a password and gets the
-//! registration-complete mail (F7).
+//! registration-complete mail (F7); 張家豪, also in the file, renews his link to a new
+//! address with 「重寄認證信」 (F8).
 //!
 //! Every page state is checked with axe-core (zero violations) in zh-TW and English.
 
@@ -17,6 +18,8 @@ const PASSWORD: &str = "tide-Lamp-47";
 const EMAIL: &str = "wang.unit@example.com";
 const FANG_EMAIL: &str = "fang.bulk@example.com";
 const FANG_PASSWORD: &str = "reed-Moss-83";
+const HAO_EMAIL: &str = "hao.old@example.com";
+const HAO_NEW_EMAIL: &str = "hao.new@example.com";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unit_roles_upload_records_and_activation() -> Result<()> {
@@ -115,7 +118,7 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     .await?;
     p.audit("bulk-upload").await?;
     let csv = format!(
-        "身分證號,姓名,出生日期,電子信箱,手機\r\nA812345671,阮氏芳,0920315,{FANG_EMAIL},0912345678\r\nS224680133,黃淑芬,0620228,shu@example.com\r\n"
+        "身分證號,姓名,出生日期,電子信箱,手機\r\nA812345671,阮氏芳,0920315,{FANG_EMAIL},0912345678\r\nE102030403,張家豪,0991111,{HAO_EMAIL}\r\nS224680133,黃淑芬,0620228,shu@example.com\r\n"
     );
     let file = nhi_e2e::artefacts_dir().join("units-upload.csv");
     std::fs::write(&file, csv.as_bytes())?;
@@ -127,8 +130,8 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     p.click("#send-file").await?;
     p.wait_css("#accepted-count").await?;
     ensure!(
-        p.text("#accepted-count").await?.trim() == "1",
-        "one accepted"
+        p.text("#accepted-count").await?.trim() == "2",
+        "two accepted"
     );
     ensure!(
         p.text("#rejected-count").await?.trim() == "1",
@@ -170,6 +173,26 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
         done.text.contains("註冊已完成"),
         "completion mail: {}",
         done.text
+    );
+
+    // ── F8 重寄認證信 for a bulk registrant, to a new address ──────────────────────────────
+    card.holder("E102030403")?;
+    p.open("/resend").await?;
+    // The swapped card needs a moment to show up in pcscd; read it as a person would,
+    // again if the first read came too early.
+    p.click("#read-card").await?;
+    if p.wait_css("#card-data").await.is_err() {
+        p.click("#read-card").await?;
+    }
+    p.wait_css("#card-data").await?;
+    p.fill("#email", HAO_NEW_EMAIL).await?;
+    p.click("#submit").await?;
+    p.wait_css("#resend-done").await?;
+    let renewed = server.mail(HAO_NEW_EMAIL, 1).await?;
+    ensure!(
+        renewed.text.contains("/bulk-activate?ticket="),
+        "a new bulk link to the new address: {}",
+        renewed.text
     );
     Ok(())
 }
