@@ -732,3 +732,76 @@ units_test!(xlsx_uploads_are_read, no_tweak, |h: Harness| async move {
     assert_eq!(r.json["rows"][0]["row_number"], 2);
     assert_eq!(r.json["rows"][1]["reason"], "formula_cell");
 });
+
+units_test!(
+    concurrent_workers_claim_different_jobs,
+    no_tweak,
+    |h: Harness| async move {
+        let admin = logged_in(&h, 0).await;
+        let people = sample_people();
+        for i in 0..4 {
+            let p = &people[30 + i];
+            let line = format!("{},{},{},w{i}@example.com\n", p.0, p.1, p.2);
+            let (status, body, _) = upload(&h, &admin, "w.csv", line.into_bytes()).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+        // Four instances claim at the same moment: each job goes to at most one of them.
+        let workers: Vec<BulkWorker> = (0..4)
+            .map(|_| BulkWorker::new(h.app.services.clone()))
+            .collect();
+        let claims = futures_claims(&workers).await;
+        let mut got: Vec<i64> = claims.iter().flatten().copied().collect();
+        let n = got.len();
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), n, "no job claimed twice");
+        assert!(n >= 1);
+        // Each finishes what it claimed; the rest is claimed in the next rounds.
+        for (w, c) in workers.iter().zip(&claims) {
+            if let Some(id) = c {
+                assert_eq!(
+                    w.process(*id, None).await.expect("process"),
+                    JobOutcome::Done
+                );
+            }
+        }
+        for w in &workers {
+            while w.tick().await.expect("tick") {}
+        }
+        // Another worker cannot finish a finished job again (no second result mail).
+        for (i, c) in claims.iter().enumerate() {
+            if let Some(id) = c {
+                let other = &workers[(i + 1) % workers.len()];
+                assert_eq!(
+                    other.process(*id, None).await.expect("late"),
+                    JobOutcome::LostLease
+                );
+            }
+        }
+        assert_eq!(
+            count(
+                &h,
+                "SELECT COUNT(*) FROM bulk_uploads WHERE status = 'done'"
+            )
+            .await,
+            4
+        );
+        assert_eq!(
+            count(&h, "SELECT COUNT(*) FROM outbox WHERE kind = 'bulk_result'").await,
+            4
+        );
+    }
+);
+
+async fn futures_claims(workers: &[BulkWorker]) -> Vec<Option<i64>> {
+    let handles: Vec<_> = workers
+        .iter()
+        .cloned()
+        .map(|w| tokio::spawn(async move { w.claim().await.expect("claim") }))
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("join"));
+    }
+    out
+}
