@@ -7,4 +7,8 @@ cd "$root"
 # shellcheck source=tools.sh
 source scripts/tools.sh
 cargo fetch --quiet
+# One build at a time: two Trunk runs in one tree collide on dist/.stage.
+mkdir -p "$root/target"
+exec 8>"$root/target/.build-app.lock"
+flock 8
 trunk build --release --skip-version-check --config Trunk.toml "$@"

@@ -6,12 +6,14 @@
 #   NHI_SKIP_APT=1  do not touch Debian packages (e.g. a machine set up by other means)
 #
 # Nothing is downloaded from GitHub: Trunk and wasm-bindgen-cli come from crates.io, wasm-opt
-# from npm (binaryen@132; Debian's binaryen 108 produces wasm that fails at run time).
+# from npm (binaryen@132; Debian's binaryen 108 produces wasm that fails at run time), and
+# axe-core from npm for the accessibility checks of the end-to-end suite.
 
 TRUNK_VERSION=0.21.14
 # Must equal the `wasm-bindgen = "=…"` pin in Cargo.toml (checked below).
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
+AXE_CORE_VERSION=4.14.1
 NHI_TOOLS=${NHI_TOOLS:-/opt/nhi-tools}
 APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config chromium chromium-driver
   postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates)
@@ -61,6 +63,16 @@ tools_wasm_opt() {
   npm install --silent --no-audit --no-fund --prefix "$dir" "binaryen@$BINARYEN_VERSION" >/dev/null
 }
 
+# axe-core, injected by the end-to-end suite to check every page (WCAG 2.1 AA).
+tools_axe() {
+  local dir="$NHI_TOOLS/npm"
+  grep -qs "\"version\": \"$AXE_CORE_VERSION\"" "$dir/node_modules/axe-core/package.json" && return 0
+  command -v npm >/dev/null || { tools_say "npm not found: cannot install axe-core"; return 1; }
+  tools_say "installing axe-core@$AXE_CORE_VERSION from npm"
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_CORE_VERSION" >/dev/null
+}
+
 tools_check_pin() {
   local root; root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   grep -q "wasm-bindgen = \"=$WASM_BINDGEN_VERSION\"" "$root/Cargo.toml" || {
@@ -75,7 +87,8 @@ tools_install() {
     tools_check_pin &&
     tools_cargo_install trunk "$TRUNK_VERSION" trunk --locked &&
     tools_cargo_install wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen &&
-    tools_wasm_opt
+    tools_wasm_opt &&
+    tools_axe
 }
 
 tools_install || { tools_say "installing the tools failed"; return 1 2>/dev/null || exit 1; }
