@@ -77,6 +77,8 @@ impl VirtualCard {
             .args(args)
             .env("NHI_RUN_DIR", &self.run_dir)
             .env("NHI_VCARD_BIN", &self.vcard)
+            // pcscd and the card stop when this test process ends, even when killed
+            .env("NHI_VCARD_OWNER_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .output()?;
         ensure!(
