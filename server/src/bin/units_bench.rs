@@ -8,6 +8,11 @@
 //! cargo run --release -p nhi-server --bin nhi-units-bench -- --database-url postgres://postgres@127.0.0.1:55432/postgres
 //! # options: --rows 100000 --chunk 2000 --xlsx-free (CSV only)
 //! ```
+//! `--write-files DIR` only writes `DIR/units-100k.json` (a `units_file` whose unit 99999999
+//! has the N people and 王小明, the virtual card's default holder, as admin) and
+//! `DIR/upload-100k.csv`, to try the same upload through the browser:
+//! `NHI_UNITS_FILE=DIR/units-100k.json cargo run -p nhi-server`.
+//!
 //! On PostgreSQL a fresh database `nhi_units_bench_<random>` is created next to the one in
 //! the URL and dropped afterwards; on SQLite a temporary file is used.
 
@@ -61,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(2000);
+    if let Some(out) = arg(&args, "--write-files") {
+        return write_files(std::path::Path::new(&out), rows);
+    }
     let dir = std::env::temp_dir().join(format!("nhi-units-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (url, drop_db) = match arg(&args, "--database-url") {
@@ -191,5 +199,38 @@ async fn main() -> anyhow::Result<()> {
     if !ok {
         anyhow::bail!("the benchmark's checks failed");
     }
+    Ok(())
+}
+
+/// The units file and the upload file of the benchmark, for a manual run through the SPA.
+fn write_files(dir: &std::path::Path, rows: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let people = generate_people(2026, rows);
+    let mut insured: Vec<serde_json::Value> = people
+        .iter()
+        .map(|p| {
+            serde_json::json!({"national_id": p.national_id, "name": p.name, "birth_date": p.birth_date})
+        })
+        .collect();
+    insured.push(
+        serde_json::json!({"national_id": "A123456789", "name": "王小明", "birth_date": "0790101"}),
+    );
+    let units = serde_json::json!({"units": [{
+        "unit_code": UNIT, "name": "效能測試股份有限公司", "admin": "A123456789", "insured": insured
+    }]});
+    std::fs::write(dir.join("units-100k.json"), serde_json::to_vec(&units)?)?;
+    let mut csv = String::with_capacity(rows * 64);
+    csv.push_str("身分證號,姓名,出生日期,電子信箱,手機\n");
+    for (i, p) in people.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},person{i}@bench.example,09{:08}\n",
+            p.national_id, p.name, p.birth_date, i
+        ));
+    }
+    std::fs::write(dir.join("upload-100k.csv"), csv)?;
+    println!(
+        "wrote {}/units-100k.json and upload-100k.csv",
+        dir.display()
+    );
     Ok(())
 }
