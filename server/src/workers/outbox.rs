@@ -88,7 +88,11 @@ impl OutboxWorker {
             subject: row.subject.clone(),
             text: row.text_body.clone(),
             html: row.html_body.clone(),
-            attachments: {
+            // Only the bulk upload result mail has attachments: no extra query for the others
+            // (a large upload sends 100,000 verification mails).
+            attachments: if row.kind != "bulk_result" {
+                Vec::new()
+            } else {
                 let mut conn = self.db.conn().await?;
                 crate::storage::units::attachments(&mut conn, row.id)
                     .await?
