@@ -99,6 +99,7 @@ keys! {
     UnFormatTypes => "un-format-types";
     UnFormatRules => "un-format-rules";
     UnFormatLimit => "un-format-limit";
+    UnMaxSize => "un-max-size";
     UnBrowse => "un-browse";
     UnSend => "un-send";
     UnNoFile => "un-no-file";

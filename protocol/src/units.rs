@@ -57,6 +57,8 @@ pub struct MyUnitsResponse {
     pub name: String,
     pub email: String,
     pub units: Vec<UnitSummary>,
+    /// The server's upload size limit (bytes), for the upload page.
+    pub upload_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -362,7 +362,8 @@ un-format-title = File format
 un-format-columns = One person per line, columns in this order: ID number, name, birth date (ROC yyyMMdd, e.g. 0790101), email, mobile (optional). The first line may name the columns.
 un-format-types = Upload CSV or TXT (comma or tab separated, UTF-8 or Big5, detected automatically) or Excel .xlsx (the first sheet).
 un-format-rules = No cell may start with = + - @. Each person must be insured in this unit, with name and birth date as in the insurance record, a valid email, not yet registered, and only once in the file.
-un-format-limit = Files up to 20 MB. When processing is done, the result file (each row's outcome and reason) is mailed to the address above and can be downloaded from the upload records.
+un-max-size = Largest file
+un-format-limit = When processing is done, the result file (each row's outcome and reason) is mailed to the address above and can be downloaded from the upload records.
 un-browse = Browse
 un-send = Upload file
 un-no-file = Please choose a file first.

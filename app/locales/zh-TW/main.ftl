@@ -362,7 +362,8 @@ un-format-title = 檔案格式
 un-format-columns = 每列一人，欄位依序為：身分證號、姓名、出生日期（民國年 yyyMMdd，例如 0790101）、電子信箱、手機（可省略）。第一列可為欄位名稱。
 un-format-types = 可上傳 CSV 或 TXT（逗號或 Tab 分隔，UTF-8 或 Big5 編碼，系統自動判斷）及 Excel .xlsx（第一個工作表）。
 un-format-rules = 欄位不得以 = + - @ 開頭。每列須為本單位在保保險對象、姓名及出生日期與投保資料相符、電子信箱有效、尚未註冊且檔案內不重複。
-un-format-limit = 檔案大小上限 20 MB。處理完成後，結果檔（各列結果及原因）會寄到上方電子信箱，亦可於上傳紀錄下載。
+un-max-size = 檔案大小上限
+un-format-limit = 處理完成後，結果檔（各列結果及原因）會寄到上方電子信箱，亦可於上傳紀錄下載。
 un-browse = 瀏覽檔案
 un-send = 上傳檔案
 un-no-file = 請先選擇檔案。

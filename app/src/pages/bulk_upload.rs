@@ -112,6 +112,10 @@ pub fn BulkUpload() -> impl IntoView {
                 <li>{move || i.t(T::UnFormatColumns)}</li>
                 <li>{move || i.t(T::UnFormatTypes)}</li>
                 <li>{move || i.t(T::UnFormatRules)}</li>
+                <li>
+                    {move || i.t(T::UnMaxSize)}": "
+                    {move || me.with(|m| m.as_ref().map(|m| format!("{:.1} MB", m.upload_max_bytes as f64 / 1_048_576.0)))}
+                </li>
                 <li>{move || i.t(T::UnFormatLimit)}</li>
             </ul>
         </section>

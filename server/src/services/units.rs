@@ -239,6 +239,7 @@ impl Services {
             name: p.name.clone(),
             email: p.email.clone(),
             units,
+            upload_max_bytes: u64::try_from(self.config.upload_max_bytes).unwrap_or(u64::MAX),
         })
     }
 
