@@ -18,6 +18,71 @@ use leptos::prelude::*;
 use crate::i18n::{use_i18n, I18nProvider, T};
 use crate::route::{use_route, Link};
 
+/// The SPA area this bundle is (cargo features `units` / `online`; none = citizen).
+#[cfg(all(feature = "units", feature = "online"))]
+compile_error!("build one SPA area at a time: features `units` and `online` exclude each other");
+#[cfg(feature = "units")]
+pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Units;
+#[cfg(all(feature = "online", not(feature = "units")))]
+pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Online;
+#[cfg(not(any(feature = "units", feature = "online")))]
+pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Citizen;
+
+/// The page for `path` in this area; another area's page is never linked into this bundle
+/// (the router loads it with a full navigation, see [`route::navigate`]).
+fn render(path: &str) -> AnyView {
+    #[cfg(not(any(feature = "units", feature = "online")))]
+    if let Some(view) = render_citizen(path) {
+        return view;
+    }
+    #[cfg(feature = "units")]
+    if let Some(view) = render_units(path) {
+        return view;
+    }
+    #[cfg(feature = "online")]
+    if let Some(view) = render_online(path) {
+        return view;
+    }
+    pages::landing::NotFound().into_any()
+}
+
+/// The citizen area's pages (the other areas' header links to them load this bundle).
+#[cfg(not(any(feature = "units", feature = "online")))]
+fn render_citizen(path: &str) -> Option<AnyView> {
+    Some(match path {
+        "/" | "/index.html" => pages::landing::Landing().into_any(),
+        "/check" => pages::check::SelfCheck().into_any(),
+        "/register" => pages::register::Register().into_any(),
+        "/confirm" => pages::confirm::Confirm().into_any(),
+        "/resend" => pages::resend::Resend().into_any(),
+        "/login" => pages::login::Login().into_any(),
+        "/home" => pages::home::Home().into_any(),
+        "/download" => pages::landing::Download().into_any(),
+        _ => return None,
+    })
+}
+
+#[cfg(feature = "units")]
+fn render_units(path: &str) -> Option<AnyView> {
+    Some(match path {
+        "/units" => pages::units::Units().into_any(),
+        "/units/roles" => pages::unit_roles::UnitRoles().into_any(),
+        "/units/upload" => pages::bulk_upload::BulkUpload().into_any(),
+        "/units/records" => pages::upload_records::UploadRecords().into_any(),
+        "/bulk-activate" => pages::bulk_activate::BulkActivate().into_any(),
+        _ => return None,
+    })
+}
+
+#[cfg(feature = "online")]
+fn render_online(path: &str) -> Option<AnyView> {
+    Some(match path {
+        "/health-bank" => pages::health_bank::HealthBank().into_any(),
+        "/applications" => pages::applications::Applications().into_any(),
+        _ => return None,
+    })
+}
+
 /// The application shell: skip link, header with the language switch, navigation, the page.
 #[component]
 pub fn App() -> impl IntoView {
@@ -28,24 +93,7 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     let i = use_i18n();
     let route = use_route();
-    let page = move || match route.path.get().as_str() {
-        "/" | "/index.html" => pages::landing::Landing().into_any(),
-        "/check" => pages::check::SelfCheck().into_any(),
-        "/register" => pages::register::Register().into_any(),
-        "/confirm" => pages::confirm::Confirm().into_any(),
-        "/resend" => pages::resend::Resend().into_any(),
-        "/login" => pages::login::Login().into_any(),
-        "/home" => pages::home::Home().into_any(),
-        "/health-bank" => pages::health_bank::HealthBank().into_any(),
-        "/applications" => pages::applications::Applications().into_any(),
-        "/download" => pages::landing::Download().into_any(),
-        "/units" => pages::units::Units().into_any(),
-        "/units/roles" => pages::unit_roles::UnitRoles().into_any(),
-        "/units/upload" => pages::bulk_upload::BulkUpload().into_any(),
-        "/units/records" => pages::upload_records::UploadRecords().into_any(),
-        "/bulk-activate" => pages::bulk_activate::BulkActivate().into_any(),
-        _ => pages::landing::NotFound().into_any(),
-    };
+    let page = move || render(&route.path.get());
     crate::util::set_timeout(0, || crate::util::mark("nhi-interactive"));
     view! {
         <a class="skip-link" href="#main">{move || i.t(T::SkipToMain)}</a>

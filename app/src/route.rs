@@ -37,8 +37,16 @@ pub fn use_route() -> Route {
     })
 }
 
-/// Goes to `to` (a same-site path, optionally with a query) without reloading.
+/// Goes to `to` (a same-site path, optionally with a query): without reloading inside this
+/// SPA area, with a full navigation to another area's bundle (`nhi_protocol::areas`).
 pub fn navigate(to: &str) {
+    let path = to.split(['?', '#']).next().unwrap_or(to);
+    if nhi_protocol::areas::Area::of_path(path) != crate::AREA {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().assign(to);
+        }
+        return;
+    }
     let route = use_route();
     if let Some(w) = web_sys::window() {
         if let Ok(h) = w.history() {

@@ -12,10 +12,12 @@
 //! - [`card_proof`]: the origin-bound challenge-response that authenticates a card.
 //! - [`bridge`]: messages between the page, the extension and the native host.
 //! - [`api`]: HTTP API request and response bodies.
+//! - [`areas`]: the separately built parts of the SPA and the paths each serves.
 //! - [`online`]: API bodies of the online services after login (F9).
 
 pub mod apdu;
 pub mod api;
+pub mod areas;
 pub mod bridge;
 pub mod card;
 pub mod card_proof;

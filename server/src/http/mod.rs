@@ -88,7 +88,9 @@ pub fn router(services: Arc<Services>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let dist = cfg.dist_dir.clone();
     let spa = ServeDir::new(&cfg.dist_dir)
-        .append_index_html_on_directories(true)
+        // Directories (`/`, `/units`) go to the fallback, which picks the area's index.html: no
+        // redirect to `/units/`, which the app would not route.
+        .append_index_html_on_directories(false)
         .fallback(tower::service_fn(move |req: axum::extract::Request| {
             let dist = dist.clone();
             async move {
