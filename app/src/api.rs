@@ -2,7 +2,8 @@
 //! directly (no HTTP crate in the bundle).
 
 use nhi_protocol::api::{
-    ApiError, CardProof, ErrorCode, NonceResponse, API_PREFIX, CSRF_HEADER, CSRF_HEADER_VALUE,
+    ApiError, CardProof, ErrorCode, NonceRequest, NonceResponse, ProofPurpose, API_PREFIX,
+    CSRF_HEADER, CSRF_HEADER_VALUE,
 };
 use nhi_protocol::bridge::BridgeError;
 use serde::de::DeserializeOwned;
@@ -143,8 +144,14 @@ pub async fn delete(path: &str) -> Result<(), Failure> {
     }
 }
 
-/// A fresh server nonce answered by the card in the reader: what every card-bound call needs.
-pub async fn prove_card() -> Result<CardProof, Failure> {
-    let nonce: NonceResponse = post("/card-proof/nonce", &serde_json::json!({})).await?;
+/// A fresh server nonce for `purpose`, answered by the card in the reader (proof v2: the
+/// card's MAC over the challenge and its own record): what every card-bound call needs. The
+/// server refuses a proof made on a nonce of another purpose (`nonce_invalid`), so each call
+/// asks for the purpose of the request it is for.
+pub async fn prove_card(purpose: ProofPurpose) -> Result<CardProof, Failure> {
+    let nonce: NonceResponse = post("/card-proof/nonce", &NonceRequest { purpose }).await?;
+    if nonce.purpose != purpose {
+        return Err(Failure::Unreadable);
+    }
     Ok(crate::bridge::card_proof(nonce.nonce).await?)
 }

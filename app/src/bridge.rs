@@ -230,16 +230,14 @@ pub async fn read_basic_data() -> Result<CardBasicData, BridgeError> {
     }
 }
 
-/// The card's answer to a server nonce, as the API wants it.
+/// The card's answer to a server nonce, as the API wants it (proof v2: the record the card
+/// stores and its MAC over the challenge and that record; the server believes the record only
+/// once the MAC verifies).
 pub async fn card_proof(nonce: Nonce) -> Result<nhi_protocol::api::CardProof, BridgeError> {
     match request(Command::CardProof { nonce }).await? {
-        Answer::CardProof {
-            card_number, mac, ..
-        } => Ok(nhi_protocol::api::CardProof {
-            card_number,
-            nonce,
-            mac,
-        }),
+        Answer::CardProof { record, mac, .. } => {
+            Ok(nhi_protocol::api::CardProof::new(nonce, record, mac))
+        }
         _ => Err(unexpected()),
     }
 }

@@ -1,10 +1,12 @@
 //! Building blocks shared by the pages: form fields, the card reader, messages.
 
 use leptos::prelude::*;
+use nhi_protocol::api::ErrorCode as ApiCode;
 use nhi_protocol::bridge::{BridgeError, ErrorCode};
 use nhi_protocol::{CardBasicData, Sex};
 
 use crate::i18n::{use_i18n, Msg, T};
+use crate::route::Link;
 
 /// The page heading; focus moves here after navigation.
 #[component]
@@ -38,10 +40,30 @@ pub fn MessageBox(
         ("message message-error", "alert")
     };
     // The live region stays in the DOM; only its text changes, so it is announced.
+    let download = move || {
+        msg.with(|m| m.as_ref().and_then(download_link)).map(|k| {
+            view! { " " <Link href="/download" class="button-link">{move || i.t(k)}</Link> }
+        })
+    };
     view! {
         <div role=role class=move || if msg.with(Option::is_some) { class } else { "message-empty" }>
             {move || msg.get().map(|m| m.render(i))}
+            {download}
         </div>
+    }
+}
+
+/// The downloads page's link for a message whose remedy is installing or updating a local
+/// component (as the self-check's remedies have): an outdated card proof means the card
+/// reader component (or the extension) is too old.
+fn download_link(msg: &Msg) -> Option<T> {
+    match msg {
+        Msg::Api(ApiCode::CardProofOutdated, _)
+        | Msg::Bridge(ErrorCode::BridgeMissing | ErrorCode::BridgeVersion) => Some(T::GetBridge),
+        Msg::Bridge(ErrorCode::ExtensionMissing | ErrorCode::ExtensionVersion) => {
+            Some(T::GetExtension)
+        }
+        _ => None,
     }
 }
 

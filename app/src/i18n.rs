@@ -698,11 +698,13 @@ mod tests {
             .collect()
     }
 
-    const API: [ApiCode; 21] = [
+    const API: [ApiCode; 23] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
+        ApiCode::CardProofOutdated,
         ApiCode::CardMismatch,
+        ApiCode::CardRevoked,
         ApiCode::HouseholdMismatch,
         ApiCode::RegistryUnavailable,
         ApiCode::AlreadyRegistered,
@@ -721,6 +723,44 @@ mod tests {
         ApiCode::Forbidden,
         ApiCode::Internal,
     ];
+
+    /// A new server error code fails to compile here until it is added to [`API`] (and so
+    /// needs a message in both languages).
+    fn every_code_is_listed(code: ApiCode) -> bool {
+        match code {
+            ApiCode::BadRequest
+            | ApiCode::NonceInvalid
+            | ApiCode::CardProofInvalid
+            | ApiCode::CardProofOutdated
+            | ApiCode::CardMismatch
+            | ApiCode::CardRevoked
+            | ApiCode::HouseholdMismatch
+            | ApiCode::RegistryUnavailable
+            | ApiCode::AlreadyRegistered
+            | ApiCode::RegistrationPending
+            | ApiCode::PasswordRejected
+            | ApiCode::TicketInvalid
+            | ApiCode::TicketExpired
+            | ApiCode::WrongCard
+            | ApiCode::LoginFailed
+            | ApiCode::AccountNotActive
+            | ApiCode::AccountLocked
+            | ApiCode::RateLimited
+            | ApiCode::CsrfRejected
+            | ApiCode::Unauthenticated
+            | ApiCode::NotFound
+            | ApiCode::Forbidden
+            | ApiCode::Internal => API.contains(&code),
+        }
+    }
+
+    #[test]
+    fn the_api_list_is_complete() {
+        // Each code once; `every_code_is_listed` keeps the list in step with the enum.
+        let distinct: BTreeSet<String> = API.iter().map(|c| api_error_id(*c)).collect();
+        assert_eq!(distinct.len(), API.len());
+        assert!(API.iter().all(|c| every_code_is_listed(*c)));
+    }
 
     /// Every message id the code can ask for.
     fn used_ids() -> BTreeSet<String> {

@@ -5,6 +5,10 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct Route {
     pub path: RwSignal<String>,
+    /// Path and query of the page shown: a history step that changes only the fragment (the
+    /// skip link's `#main`, a mailed link's `#ticket=…` opened on its own page) keeps the
+    /// page and what was typed into it.
+    shown: StoredValue<String>,
 }
 
 fn current_path() -> String {
@@ -13,14 +17,31 @@ fn current_path() -> String {
         .unwrap_or_else(|| "/".into())
 }
 
+fn path_and_query() -> String {
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return "/".into();
+    };
+    format!(
+        "{}{}",
+        location.pathname().unwrap_or_else(|_| "/".into()),
+        location.search().unwrap_or_default()
+    )
+}
+
 impl Route {
     /// Reads the current path and follows the browser's back/forward buttons.
     pub fn init() -> Self {
         let path = RwSignal::new(current_path());
+        let shown = StoredValue::new(path_and_query());
         let _ = leptos::prelude::window_event_listener(leptos::ev::popstate, move |_| {
+            let now = path_and_query();
+            if shown.with_value(|s| *s == now) {
+                return;
+            }
+            shown.set_value(now);
             path.set(current_path());
         });
-        Self { path }
+        Self { path, shown }
     }
 }
 
@@ -54,6 +75,7 @@ pub fn navigate(to: &str) {
         }
         w.scroll_to_with_x_and_y(0.0, 0.0);
     }
+    route.shown.set_value(path_and_query());
     route.path.set(current_path());
     crate::util::focus_id("page-title");
 }

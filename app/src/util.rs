@@ -1,4 +1,4 @@
-//! Small browser helpers: timers, performance marks, the query string.
+//! Small browser helpers: timers, performance marks, the query string and the fragment.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -53,6 +53,34 @@ pub fn query_param(name: &str) -> Option<String> {
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()?
         .get(name)
+}
+
+/// Takes the parameter `name` out of the URL *fragment* (`#name=value&…`, percent-decoded).
+/// Mailed links carry their one-time ticket there (`nhi_protocol::api::ticket_link`): a
+/// fragment never reaches a server log or a Referer. Once read, the fragment is removed from
+/// the address bar and from this history entry (`history.replaceState`), so the ticket does
+/// not stay in the history either. A fragment without `name` (e.g. the skip link's `#main`) is
+/// left alone.
+pub fn take_fragment_param(name: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let location = window.location();
+    let hash = location.hash().ok()?;
+    let fragment = hash.strip_prefix('#').unwrap_or(&hash);
+    if fragment.is_empty() {
+        return None;
+    }
+    let value = web_sys::UrlSearchParams::new_with_str(fragment)
+        .ok()?
+        .get(name)?;
+    let without = format!(
+        "{}{}",
+        location.pathname().unwrap_or_else(|_| "/".into()),
+        location.search().unwrap_or_default()
+    );
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&without));
+    }
+    Some(value)
 }
 
 /// Moves keyboard focus to the element with `id` (after a page or step change, so screen

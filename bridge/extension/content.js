@@ -5,7 +5,7 @@
 (() => {
   const PAGE = "nhi-card-bridge:page"; // page -> extension
   const EXT = "nhi-card-bridge:ext"; // extension -> page
-  const PROTOCOL = 1;
+  const PROTOCOL = 2; // nhi_protocol::bridge::PROTOCOL_VERSION (2: the card proof covers the card's record)
   const DEFAULT_TIMEOUT_MS = 20000;
   const MAX_TIMEOUT_MS = 60000;
 

@@ -3,7 +3,7 @@
 "use strict";
 
 const HOST = "tw.nhi.card_bridge";
-const PROTOCOL = 1;
+const PROTOCOL = 2; // nhi_protocol::bridge::PROTOCOL_VERSION (2: the card proof covers the card's record)
 // Origins served (keep in step with content_scripts.matches in manifest.json and the host's
 // configuration). A trailing ":*" allows any port (development).
 const ALLOWED_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*"];

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use nhi_protocol::apdu::{self, split_response, StatusWord};
 use nhi_protocol::bridge::{CardPresence, ErrorCode, ReaderStatus, ServiceState, Status};
 use nhi_protocol::card::RECORD_LEN;
-use nhi_protocol::card_proof::{self, CardMac, Nonce, MAC_LEN};
-use nhi_protocol::{CardBasicData, CardDataError, CardNumber};
+use nhi_protocol::card_proof::{self, CardMac, CardRecord, Nonce, MAC_LEN};
+use nhi_protocol::{CardBasicData, CardDataError};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
 /// Every way a card operation can fail.
@@ -99,11 +99,12 @@ pub struct BasicDataRead {
     pub data: CardBasicData,
 }
 
-/// A successful card proof.
+/// A successful card proof (v2): the record as the card stores it and the card's MAC over
+/// the challenge and that record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProofRead {
     pub reader: String,
-    pub card_number: CardNumber,
+    pub record: CardRecord,
     pub mac: CardMac,
 }
 
@@ -182,14 +183,16 @@ impl Pcsc {
         })
     }
 
-    /// The origin-bound card proof: reads the card number and lets the card MAC
-    /// `SHA-256(origin ‖ nonce)`, both in one transaction.
+    /// The origin-bound card proof v2: reads the raw record and lets the card MAC
+    /// `SHA-256(origin ‖ nonce)` together with the record it stores, both in one transaction.
+    /// The host passes only the challenge; the record it returns is what the card stores,
+    /// and the server's check of the MAC fails for any other.
     pub fn card_proof(&mut self, origin: &str, nonce: &Nonce) -> Result<ProofRead, CardError> {
         let challenge = card_proof::challenge(origin, nonce);
         let busy = self.busy_timeout;
         self.with_context(|ctx| {
             on_first_nhi_card(ctx, busy, |card| {
-                let data = read_record(card)?;
+                let record = read_raw_record(card)?;
                 let (mac, sw) = exchange(
                     card,
                     &apdu::internal_authenticate(&challenge),
@@ -208,11 +211,11 @@ impl Pcsc {
                             command: "INTERNAL AUTHENTICATE",
                             len: mac.len(),
                         })?;
-                Ok((data.card_number, CardMac(mac)))
+                Ok((record, CardMac(mac)))
             })
-            .map(|(reader, (card_number, mac))| ProofRead {
+            .map(|(reader, (record, mac))| ProofRead {
                 reader,
-                card_number,
+                record,
                 mac,
             })
         })
@@ -420,8 +423,13 @@ pub fn exchange(
     Ok((out, sw))
 }
 
-/// SELECT (tolerating `6D 00` from newer cards) and READ of the 57-byte record.
+/// SELECT + READ, decoded.
 fn read_record(card: &pcsc::Card) -> Result<CardBasicData, CardError> {
+    Ok(read_raw_record(card)?.decode()?)
+}
+
+/// SELECT (tolerating `6D 00` from newer cards) and READ of the 57-byte record, as stored.
+fn read_raw_record(card: &pcsc::Card) -> Result<CardRecord, CardError> {
     let (_, select_sw) = exchange(card, &apdu::SELECT_NHI, "SELECT")?;
     let select_refused = select_sw == StatusWord::INS_NOT_SUPPORTED;
     if !select_sw.is_ok() && !select_refused {
@@ -444,13 +452,14 @@ fn read_record(card: &pcsc::Card) -> Result<CardBasicData, CardError> {
             }
         });
     }
-    if record.len() != RECORD_LEN {
-        return Err(CardError::Malformed {
+    let raw: [u8; RECORD_LEN] = record
+        .as_slice()
+        .try_into()
+        .map_err(|_| CardError::Malformed {
             command: "READ",
             len: record.len(),
-        });
-    }
-    Ok(CardBasicData::decode(&record)?)
+        })?;
+    Ok(CardRecord(raw))
 }
 
 #[cfg(test)]

@@ -272,8 +272,8 @@ fn run_job(
             .card_proof(&origin, &nonce)
             .map(|p| Answer::CardProof {
                 reader: p.reader,
-                card_number: p.card_number,
                 origin,
+                record: p.record,
                 mac: p.mac,
             })
             .map_err(card_err),

@@ -152,10 +152,10 @@ mod tests {
     #[test]
     fn hello_must_come_first() {
         let mut s = session();
-        let st = s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"status"}})));
+        let st = s.on_frame(&frame(json!({"v":2,"id":1,"cmd":{"type":"status"}})));
         assert_eq!(err_code(&st), Some(ErrorCode::BadRequest));
         let st = s.on_frame(&frame(
-            json!({"v":1,"id":2,"cmd":{"type":"hello","client":"t"}}),
+            json!({"v":2,"id":2,"cmd":{"type":"hello","client":"t"}}),
         ));
         let Step::Reply(HostMessage::Reply {
             id: Some(2),
@@ -167,7 +167,7 @@ mod tests {
         };
         assert_eq!(protocol, PROTOCOL_VERSION);
         assert_eq!(
-            s.on_frame(&frame(json!({"v":1,"id":3,"cmd":{"type":"status"}}))),
+            s.on_frame(&frame(json!({"v":2,"id":3,"cmd":{"type":"status"}}))),
             Step::Run {
                 id: 3,
                 job: Job::Status
@@ -178,15 +178,15 @@ mod tests {
     #[test]
     fn card_proof_needs_an_allowed_browser_origin() {
         let mut s = session();
-        s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"hello"}})));
+        s.on_frame(&frame(json!({"v":2,"id":1,"cmd":{"type":"hello"}})));
         let nonce = "01".repeat(32);
         let st = s.on_frame(&frame(
-            json!({"v":1,"id":2,"cmd":{"type":"card_proof","nonce":nonce}}),
+            json!({"v":2,"id":2,"cmd":{"type":"card_proof","nonce":nonce}}),
         ));
         assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
-        let st = s.on_frame(&frame(json!({"v":1,"id":3,"origin":"https://evil.example","cmd":{"type":"card_proof","nonce":nonce}})));
+        let st = s.on_frame(&frame(json!({"v":2,"id":3,"origin":"https://evil.example","cmd":{"type":"card_proof","nonce":nonce}})));
         assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
-        let st = s.on_frame(&frame(json!({"v":1,"id":4,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":nonce}})));
+        let st = s.on_frame(&frame(json!({"v":2,"id":4,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":nonce}})));
         assert_eq!(
             st,
             Step::Run {
@@ -203,7 +203,7 @@ mod tests {
         #[test]
         fn any_frame_gets_a_step_and_replies_serialise(frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..8)) {
             let mut s = session();
-            s.on_frame(&frame(json!({"v":1,"id":1,"cmd":{"type":"hello"}})));
+            s.on_frame(&frame(json!({"v":2,"id":1,"cmd":{"type":"hello"}})));
             for f in frames {
                 if let Step::Reply(m) = s.on_frame(&f) {
                     proptest::prop_assert!(serde_json::to_vec(&m).is_ok());
@@ -221,8 +221,13 @@ mod tests {
             Some(ErrorCode::BadRequest)
         );
         assert_eq!(
-            err_code(&s.on_frame(b"{\"v\":2,\"id\":1,\"cmd\":{\"type\":\"hello\"}}")),
+            err_code(&s.on_frame(b"{\"v\":3,\"id\":1,\"cmd\":{\"type\":\"hello\"}}")),
             Some(ErrorCode::BridgeVersion)
+        );
+        // A version 1 extension (its proofs are no longer accepted) is told to update.
+        assert_eq!(
+            err_code(&s.on_frame(b"{\"v\":1,\"id\":1,\"cmd\":{\"type\":\"hello\"}}")),
+            Some(ErrorCode::ExtensionVersion)
         );
     }
 }

@@ -10,10 +10,9 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use nhi_protocol::apdu::{StatusWord, INS_INTERNAL_AUTHENTICATE, NHI_AID};
-use nhi_protocol::card::RECORD_LEN;
+use nhi_protocol::apdu::{StatusWord, INS_INTERNAL_AUTHENTICATE, NHI_AID, P2_PROOF_V2};
 use nhi_protocol::card_proof::{
-    card_mac, derive_card_key, CardKey, MasterKey, CHALLENGE_LEN, MAC_LEN,
+    card_mac, derive_card_key, CardKey, CardRecord, MasterKey, CHALLENGE_LEN, MAC_LEN,
 };
 use nhi_protocol::CardBasicData;
 use serde::Deserialize;
@@ -113,7 +112,7 @@ pub fn pick_holder(
 
 /// The card's APDU logic. No I/O.
 pub struct VirtualCard {
-    record: [u8; RECORD_LEN],
+    record: CardRecord,
     key: CardKey,
     model: Model,
     selected: bool,
@@ -127,9 +126,11 @@ impl VirtualCard {
         master: &MasterKey,
         model: Model,
     ) -> Result<Self, HolderError> {
+        let record = CardRecord::encode(holder)?;
         Ok(Self {
-            record: holder.encode()?,
-            key: derive_card_key(master, &holder.card_number),
+            record,
+            // Personalisation: the key is bound to the card number and the ID number.
+            key: derive_card_key(master, &record),
             model,
             selected: false,
             waiting: Vec::new(),
@@ -190,26 +191,31 @@ impl VirtualCard {
                     return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
                 }
                 let record = self.record;
-                self.answer(&record)
+                self.answer(&record.0)
             }
             (0xCA, _, _) => sw(StatusWord::FILE_NOT_FOUND),
-            (INS_INTERNAL_AUTHENTICATE, 0x00, 0x00) => {
+            // Proof v2: the MAC covers the challenge and the record this card stores; the
+            // terminal passes the challenge only. Exactly 32 bytes (Lc = 0x20), or 67 00.
+            (INS_INTERNAL_AUTHENTICATE, 0x00, P2_PROOF_V2) => {
                 if !self.selected && self.model != Model::SelectRefused {
                     return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
                 }
                 match rest.split_first() {
                     Some((&lc, data))
-                        if lc as usize == CHALLENGE_LEN && data.len() >= CHALLENGE_LEN =>
+                        if lc as usize == CHALLENGE_LEN
+                            && (data.len() == CHALLENGE_LEN || data.len() == CHALLENGE_LEN + 1) =>
                     {
                         let mut challenge = [0u8; CHALLENGE_LEN];
                         challenge.copy_from_slice(&data[..CHALLENGE_LEN]);
-                        let mac = card_mac(&self.key, &challenge);
+                        let mac = card_mac(&self.key, &challenge, &self.record);
                         debug_assert_eq!(mac.0.len(), MAC_LEN);
                         self.answer(&mac.0)
                     }
                     _ => sw(StatusWord::WRONG_LENGTH),
                 }
             }
+            // The retired v1 proof (P2 = 00) and any other P1/P2.
+            (INS_INTERNAL_AUTHENTICATE, _, _) => sw(StatusWord::INCORRECT_P1_P2),
             _ => sw(StatusWord::INS_NOT_SUPPORTED),
         }
     }
@@ -385,6 +391,7 @@ pub fn serve<S: Read + Write>(
 mod tests {
     use super::*;
     use nhi_protocol::apdu::{get_response, internal_authenticate, READ_BASIC_DATA, SELECT_NHI};
+    use nhi_protocol::card::RECORD_LEN;
     use nhi_protocol::card_proof::{challenge, verify, CardMac, Nonce, TEST_MASTER_KEY_HEX};
 
     fn holders() -> Vec<CardBasicData> {
@@ -438,15 +445,37 @@ mod tests {
         assert_eq!(&r[MAC_LEN..], [0x90, 0x00]);
         let mac = CardMac(r[..MAC_LEN].try_into().expect("16 bytes"));
         let master = MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("key");
-        assert!(verify(&master, &h.card_number, "https://nhi.example", &nonce, &mac).is_ok());
-        assert!(verify(
-            &master,
-            &h.card_number,
-            "https://evil.example",
-            &nonce,
-            &mac
-        )
-        .is_err());
+        let record = CardRecord::encode(&h).expect("record");
+        assert!(verify(&master, &record, "https://nhi.example", &nonce, &mac).is_ok());
+        assert!(verify(&master, &record, "https://evil.example", &nonce, &mac).is_err());
+        // The MAC is over the record the card stores: another record does not verify.
+        let mut other = record;
+        other.0[33] = b'2';
+        assert!(verify(&master, &other, "https://nhi.example", &nonce, &mac).is_err());
+    }
+
+    #[test]
+    fn the_card_refuses_a_challenge_that_is_not_32_bytes_and_the_v1_command() {
+        let (mut c, _) = card(Model::Classic);
+        c.process(&SELECT_NHI);
+        // A 64-byte "challenge" (e.g. a bridge trying to slip a record hash in): 67 00.
+        let mut long = vec![0x00, 0x88, 0x00, 0x02, 0x40];
+        long.extend_from_slice(&[7; 64]);
+        long.push(0x10);
+        assert_eq!(c.process(&long), [0x67, 0x00]);
+        // Lc says 32 but 64 bytes follow: 67 00.
+        let mut lying = vec![0x00, 0x88, 0x00, 0x02, 0x20];
+        lying.extend_from_slice(&[7; 64]);
+        assert_eq!(c.process(&lying), [0x67, 0x00]);
+        // 31 bytes: 67 00.
+        let mut short = vec![0x00, 0x88, 0x00, 0x02, 0x1F];
+        short.extend_from_slice(&[7; 31]);
+        assert_eq!(c.process(&short), [0x67, 0x00]);
+        // The v1 command (P2 = 00) is gone: 6A 86.
+        let mut v1 = vec![0x00, 0x88, 0x00, 0x00, 0x20];
+        v1.extend_from_slice(&[7; 32]);
+        v1.push(0x10);
+        assert_eq!(c.process(&v1), [0x6A, 0x86]);
     }
 
     #[test]
@@ -481,7 +510,7 @@ mod tests {
         assert_eq!(c.process(&[0x00, 0xC0, 0x00, 0x00, 0x10]), [0x69, 0x85]);
         c.process(&SELECT_NHI);
         assert_eq!(
-            c.process(&[0x00, 0x88, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5]),
+            c.process(&[0x00, 0x88, 0x00, 0x02, 0x05, 1, 2, 3, 4, 5]),
             [0x67, 0x00]
         );
     }

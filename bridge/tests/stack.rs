@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use nhi_bridge::config::DEV_EXTENSION_ID;
-use nhi_protocol::card_proof::{verify, CardMac, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
-use nhi_protocol::{CardBasicData, CardNumber};
+use nhi_protocol::card_proof::{verify, CardMac, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
+use nhi_protocol::CardBasicData;
 use serde_json::{json, Value};
 use support::{err_code, ok, CardOpts, Host, Readers, Stack, TEST_ORIGIN};
 
@@ -67,9 +67,10 @@ fn card_proof_verifies_only_for_its_origin_and_nonce() {
     let r = proof(&mut host, Some(TEST_ORIGIN), &nonce);
     let p = ok(&r);
     assert_eq!(p["origin"], TEST_ORIGIN);
-    let card: CardNumber = serde_json::from_value(p["card_number"].clone()).expect("card number");
+    let card: CardRecord = serde_json::from_value(p["record"].clone()).expect("record");
     let mac: CardMac = serde_json::from_value(p["mac"].clone()).expect("mac");
-    assert_eq!(card, holders()[0].card_number);
+    // The record is the card's own, byte for byte.
+    assert_eq!(card.decode().expect("decodes"), holders()[0]);
     // The protocol crate's verifier (what the server's card authority runs) accepts it ...
     assert_eq!(verify(&master(), &card, TEST_ORIGIN, &nonce, &mac), Ok(()));
     // ... but not for another origin (a relay from a phishing site) ...
@@ -81,8 +82,12 @@ fn card_proof_verifies_only_for_its_origin_and_nonce() {
         &mac
     )
     .is_err());
-    // ... nor replayed against the next challenge the server issues.
+    // ... nor replayed against the next challenge the server issues ...
     assert!(verify(&master(), &card, TEST_ORIGIN, &Nonce([0x5B; 32]), &mac).is_err());
+    // ... nor paired with another person's record (same card number, another ID number).
+    let mut forged = card;
+    forged.0[32..42].copy_from_slice(holders()[1].national_id.as_str().as_bytes());
+    assert!(verify(&master(), &forged, TEST_ORIGIN, &nonce, &mac).is_err());
     // A proof computed through another allowed origin does not verify for ours.
     let other = ok(&proof(&mut host, Some("http://127.0.0.1:8080"), &nonce)).clone();
     let other_mac: CardMac = serde_json::from_value(other["mac"].clone()).expect("mac");
@@ -240,11 +245,19 @@ fn oversize_and_garbage_frames_get_their_own_codes_and_the_host_keeps_serving() 
         );
     }
     // A newer protocol version than this bridge speaks.
-    host.send(&json!({"v": 2, "id": 6, "cmd": {"type": "status"}}));
+    host.send(&json!({"v": 3, "id": 6, "cmd": {"type": "status"}}));
     let r = host.recv();
     assert_eq!(
         (err_code(&r), r["id"].clone()),
         ("bridge_version".to_string(), json!(6))
+    );
+    // An extension of protocol 1 (whose card proofs the server no longer accepts) is told to
+    // update, not failed obscurely.
+    host.send(&json!({"v": 1, "id": 7, "cmd": {"type": "card_proof", "nonce": "00".repeat(32)}}));
+    let r = host.recv();
+    assert_eq!(
+        (err_code(&r), r["id"].clone()),
+        ("extension_version".to_string(), json!(7))
     );
     ok(&read(&mut host));
     assert_eq!(host.exit_code(), Some(0));

@@ -20,16 +20,20 @@ pub const READ_BASIC_DATA: [u8; 7] = [0x00, 0xCA, 0x11, 0x00, 0x02, 0x00, 0x00];
 
 /// Instruction byte of INTERNAL AUTHENTICATE.
 pub const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
+/// P2 of INTERNAL AUTHENTICATE v2: the card MACs the challenge *and its own record*
+/// ([`crate::card_proof::card_mac`]). No other P1/P2 is answered (v1, P2 = 0, is gone).
+pub const P2_PROOF_V2: u8 = 0x02;
 
 /// `GET RESPONSE` for `len` bytes waiting after a `61 xx` status (T=0 readers).
 pub fn get_response(len: u8) -> [u8; 5] {
     [0x00, 0xC0, 0x00, 0x00, len]
 }
 
-/// `INTERNAL AUTHENTICATE`: `00 88 00 00 20 <32-byte challenge> 10` → 16-byte MAC + `90 00`.
+/// `INTERNAL AUTHENTICATE` v2: `00 88 00 02 20 <32-byte challenge> 10` → 16-byte MAC + `90 00`.
+/// The card refuses (`67 00`) a challenge of any other length.
 pub fn internal_authenticate(challenge: &[u8; 32]) -> [u8; 38] {
     let mut apdu = [0u8; 38];
-    apdu[..5].copy_from_slice(&[0x00, INS_INTERNAL_AUTHENTICATE, 0x00, 0x00, 0x20]);
+    apdu[..5].copy_from_slice(&[0x00, INS_INTERNAL_AUTHENTICATE, 0x00, P2_PROOF_V2, 0x20]);
     apdu[5..37].copy_from_slice(challenge);
     apdu[37] = 0x10;
     apdu
@@ -47,6 +51,8 @@ impl StatusWord {
     pub const WRONG_LENGTH: StatusWord = StatusWord(0x67, 0x00);
     pub const CLA_NOT_SUPPORTED: StatusWord = StatusWord(0x6E, 0x00);
     pub const CONDITIONS_NOT_SATISFIED: StatusWord = StatusWord(0x69, 0x85);
+    /// `6A 86`: incorrect P1/P2 (e.g. the retired v1 proof command).
+    pub const INCORRECT_P1_P2: StatusWord = StatusWord(0x6A, 0x86);
 
     pub fn is_ok(self) -> bool {
         self == Self::OK
@@ -101,7 +107,7 @@ mod tests {
     #[test]
     fn internal_authenticate_layout() {
         let apdu = internal_authenticate(&[7; 32]);
-        assert_eq!(&apdu[..5], &[0, 0x88, 0, 0, 32]);
+        assert_eq!(&apdu[..5], &[0, 0x88, 0, 2, 32]);
         assert_eq!(apdu[37], 16);
         assert!(apdu[5..37].iter().all(|&b| b == 7));
     }

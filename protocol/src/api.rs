@@ -6,12 +6,14 @@
 //! translates (zh-TW / en; [`ErrorCode::text`] suggests wording); `message` is an English
 //! fallback for logs and tools.
 //!
-//! Every [`CardProof`] is single-use: get a fresh nonce for each request that carries one
-//! (F1 therefore reads the card proof twice: household check, then registration).
+//! Every [`CardProof`] is single-use and made for one [`ProofPurpose`]: get a fresh nonce for
+//! the purpose of each request that carries one (F1 therefore reads the card proof twice:
+//! household check, then registration). The server takes the card holder's identity only from
+//! the proof's verified record, never from other request fields.
 //!
 //! | Method | Path | Body → answer | Flow |
 //! |---|---|---|---|
-//! | POST | `/api/v1/card-proof/nonce` | – → [`NonceResponse`] | all |
+//! | POST | `/api/v1/card-proof/nonce` | [`NonceRequest`] → [`NonceResponse`] | all |
 //! | GET | `/api/v1/places` | – → [`PlacesResponse`] | F1 |
 //! | POST | `/api/v1/registrations/household-check` | [`HouseholdCheckRequest`] → [`HouseholdCheckResponse`] | F1 step 3 |
 //! | POST | `/api/v1/registrations` | [`RegisterRequest`] → [`RegisterResponse`] (202) | F1 |
@@ -23,8 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::card::{CardBasicData, CardNumber};
-use crate::card_proof::{CardMac, Nonce};
+use crate::card_proof::{CardMac, CardRecord, Nonce, PROOF_VERSION};
 use crate::contact::{Email, MobileNumber, PhoneNumber};
 use crate::household::HouseholdNumber;
 use crate::password::PasswordProblem;
@@ -35,29 +36,116 @@ pub const CSRF_HEADER: &str = "x-nhi-request";
 pub const CSRF_HEADER_VALUE: &str = "1";
 /// The session cookie (HttpOnly, SameSite=Strict, Secure except on plain-http localhost).
 pub const SESSION_COOKIE: &str = "nhi_session";
-/// Path of the SPA's confirmation page (F2); the mail link is `{origin}{CONFIRM_PATH}?ticket=…`.
+/// Path of the SPA's confirmation page (F2); the mail link is `{origin}{CONFIRM_PATH}#ticket=…`.
 pub const CONFIRM_PATH: &str = "/confirm";
-/// Query parameter of the confirmation link that carries the one-time ticket.
+/// Key, in the URL *fragment*, of the one-time ticket of a mailed link (F2, F7). A fragment
+/// never reaches a server log or a Referer.
 pub const CONFIRM_TICKET_PARAM: &str = "ticket";
+
+/// A mailed link: `{origin}{path}#ticket={ticket}`.
+pub fn ticket_link(origin: &str, path: &str, ticket: &str) -> String {
+    format!("{origin}{path}#{CONFIRM_TICKET_PARAM}={ticket}")
+}
 /// How long a card-proof nonce is valid.
 pub const NONCE_TTL_SECONDS: u32 = 300;
 /// How long a mailed confirmation link is valid (5 days).
 pub const TICKET_TTL_SECONDS: u32 = 5 * 24 * 3600;
 
+/// What a card-proof nonce is for. A proof made on a nonce for one purpose is refused by
+/// every endpoint of another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofPurpose {
+    /// F1: the household check and the registration.
+    Register,
+    /// F2: confirming the mailed link.
+    Confirm,
+    /// F3 (and the insured units' staff): logging in.
+    Login,
+    /// F7: activating a bulk registration.
+    Activate,
+    /// F8: resending the confirmation mail (citizen and bulk).
+    Resend,
+    /// A fresh card proof inside a session (sensitive actions).
+    StepUp,
+}
+
+impl ProofPurpose {
+    pub const ALL: [ProofPurpose; 6] = [
+        ProofPurpose::Register,
+        ProofPurpose::Confirm,
+        ProofPurpose::Login,
+        ProofPurpose::Activate,
+        ProofPurpose::Resend,
+        ProofPurpose::StepUp,
+    ];
+
+    /// The wire (and storage) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProofPurpose::Register => "register",
+            ProofPurpose::Confirm => "confirm",
+            ProofPurpose::Login => "login",
+            ProofPurpose::Activate => "activate",
+            ProofPurpose::Resend => "resend",
+            ProofPurpose::StepUp => "step_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Body of `POST /api/v1/card-proof/nonce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NonceRequest {
+    pub purpose: ProofPurpose,
+}
+
 /// Answer to `POST /api/v1/card-proof/nonce`: feed `nonce` to the bridge's card-proof command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NonceResponse {
     pub nonce: Nonce,
+    pub purpose: ProofPurpose,
     pub expires_in_seconds: u32,
 }
 
-/// The card's answer to a server nonce. The MAC binds the card number, the page origin and
-/// the nonce; the nonce is single-use.
+/// The card's answer to a server nonce (proof v2): the card's MAC over the challenge
+/// `SHA-256(origin ‖ nonce)` and the record it stores. The server verifies the MAC over
+/// `record` and only then believes what the record says. Single-use.
+///
+/// A v1 proof (`card_number`, `nonce`, `mac`, no record) still parses, so that the server can
+/// answer [`ErrorCode::CardProofOutdated`] ("update the card reader component") instead of a
+/// bare format error; it never verifies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardProof {
-    pub card_number: CardNumber,
+    /// The proof format: [`PROOF_VERSION`]. Absent (0) in a v1 proof.
+    #[serde(default)]
+    pub v: u32,
     pub nonce: Nonce,
+    /// The 57-byte basic record as the card stores it. Absent in a v1 proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<CardRecord>,
     pub mac: CardMac,
+}
+
+impl CardProof {
+    /// A v2 proof as the bridge answers it.
+    pub fn new(nonce: Nonce, record: CardRecord, mac: CardMac) -> Self {
+        Self {
+            v: PROOF_VERSION,
+            nonce,
+            record: Some(record),
+            mac,
+        }
+    }
+
+    /// The record, when this is a proof of the version this build accepts.
+    pub fn current_record(&self) -> Option<&CardRecord> {
+        self.record.as_ref().filter(|_| self.v == PROOF_VERSION)
+    }
 }
 
 /// 戶號 and 戶籍鄉鎮里鄰 as the user typed them.
@@ -78,8 +166,6 @@ pub struct HouseholdInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HouseholdCheckRequest {
     pub proof: CardProof,
-    /// The basic data read from the card; its card number must be the proof's.
-    pub card: CardBasicData,
     pub household: HouseholdInfo,
 }
 
@@ -93,7 +179,6 @@ pub struct HouseholdCheckResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub proof: CardProof,
-    pub card: CardBasicData,
     pub household: HouseholdInfo,
     pub password: String,
     pub email: Email,
@@ -192,8 +277,12 @@ pub enum ErrorCode {
     NonceInvalid,
     /// The card's answer does not verify (other origin, other card, tampered).
     CardProofInvalid,
-    /// The card data sent does not belong to the card that answered.
+    /// The proof is of an old format (v1): the card reader component must be updated.
+    CardProofOutdated,
+    /// The card authority knows this card as another person's.
     CardMismatch,
+    /// The card was reported lost or has been replaced: use the current card.
+    CardRevoked,
     /// 戶號 / address do not match the household registry (nothing else is revealed).
     HouseholdMismatch,
     /// The household registry did not answer in time; try again later.
@@ -237,7 +326,9 @@ impl ErrorCode {
             C::BadRequest => ("資料格式有誤，請檢查後再試。", "Some data are malformed; please check and try again."),
             C::NonceInvalid => ("讀卡驗證已逾時，請重新讀取健保卡。", "The card check timed out; please read the card again."),
             C::CardProofInvalid => ("無法驗證此健保卡，請確認使用本網站並重新讀卡。", "This NHI card could not be verified; make sure you are on this site and read the card again."),
+            C::CardProofOutdated => ("讀卡元件版本過舊，請更新後重新讀卡。", "The card reader component is outdated; please update it and read the card again."),
             C::CardMismatch => ("讀取的卡片資料不一致，請重新讀取健保卡。", "The card data do not match; please read the card again."),
+            C::CardRevoked => ("此健保卡已掛失或已換發新卡，請使用目前的健保卡。", "This card was reported lost or has been replaced; please use your current card."),
             C::HouseholdMismatch => ("戶號或戶籍地址與戶政資料不符，請確認後再試。", "The household number or address does not match the household registry; please check."),
             C::RegistryUnavailable => ("戶政系統暫時無法連線，請稍後再試。", "The household registry is not reachable right now; please try again later."),
             C::AlreadyRegistered => ("此健保卡已完成註冊，請直接登入。", "This card is already registered; please log in."),
@@ -305,11 +396,35 @@ mod tests {
     #[test]
     fn a_proof_round_trips() {
         let json = serde_json::json!({
+            "v": 2,
+            "nonce": "ab".repeat(32),
+            "record": "30".repeat(57),
+            "mac": "cd".repeat(16),
+        });
+        let p: CardProof = serde_json::from_value(json.clone()).expect("parses");
+        assert!(p.current_record().is_some());
+        assert_eq!(serde_json::to_value(&p).expect("serialises"), json);
+    }
+
+    #[test]
+    fn a_v1_proof_parses_but_has_no_current_record() {
+        let json = serde_json::json!({
             "card_number": "000012345678",
             "nonce": "ab".repeat(32),
             "mac": "cd".repeat(16),
         });
-        let p: CardProof = serde_json::from_value(json.clone()).expect("parses");
-        assert_eq!(serde_json::to_value(&p).expect("serialises"), json);
+        let p: CardProof = serde_json::from_value(json).expect("parses");
+        assert_eq!(p.current_record(), None);
+        let relabelled = CardProof { v: 1, ..CardProof::new(p.nonce, CardRecord([0x30; 57]), p.mac) };
+        assert_eq!(relabelled.current_record(), None);
+    }
+
+    #[test]
+    fn purposes_round_trip() {
+        for p in ProofPurpose::ALL {
+            assert_eq!(ProofPurpose::parse(p.as_str()), Some(p));
+            let wire = serde_json::to_value(p).expect("json");
+            assert_eq!(wire.as_str(), Some(p.as_str()));
+        }
     }
 }

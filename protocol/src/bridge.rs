@@ -8,15 +8,16 @@
 //! host, except that only the extension sets `origin`):
 //!
 //! ```json
-//! {"v":1,"id":7,"cmd":{"type":"hello"}}
-//! {"v":1,"id":8,"cmd":{"type":"status"}}
-//! {"v":1,"id":9,"cmd":{"type":"read_basic_data"}}
-//! {"v":1,"id":10,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":"<64 hex>"}}
-//! {"v":1,"id":11,"cmd":{"type":"subscribe"}}
+//! {"v":2,"id":7,"cmd":{"type":"hello"}}
+//! {"v":2,"id":8,"cmd":{"type":"status"}}
+//! {"v":2,"id":9,"cmd":{"type":"read_basic_data"}}
+//! {"v":2,"id":10,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":"<64 hex>"}}
+//! {"v":2,"id":11,"cmd":{"type":"subscribe"}}
 //!
-//! {"kind":"reply","v":1,"id":9,"result":{"ok":{"type":"basic_data","reader":"…","data":{…}}}}
-//! {"kind":"reply","v":1,"id":9,"result":{"err":{"code":"no_card","message":"…"}}}
-//! {"kind":"event","v":1,"event":{"type":"card_inserted","reader":"…"}}
+//! {"kind":"reply","v":2,"id":9,"result":{"ok":{"type":"basic_data","reader":"…","data":{…}}}}
+//! {"kind":"reply","v":2,"id":10,"result":{"ok":{"type":"card_proof","reader":"…","origin":"…","record":"<114 hex>","mac":"<32 hex>"}}}
+//! {"kind":"reply","v":2,"id":9,"result":{"err":{"code":"no_card","message":"…"}}}
+//! {"kind":"event","v":2,"event":{"type":"card_inserted","reader":"…"}}
 //! ```
 //!
 //! The host answers the first request only if it is `hello` (the version handshake); the page
@@ -28,14 +29,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::card::{CardBasicData, CardNumber};
-use crate::card_proof::{CardMac, Nonce};
+use crate::card::CardBasicData;
+use crate::card_proof::{CardMac, CardRecord, Nonce};
 
-/// The bridge protocol version every message carries.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The bridge protocol version every message carries. Version 2 (issue 10): the card proof
+/// covers the card's own record and the answer carries that record.
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// The oldest protocol version this build still speaks.
-pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// The oldest protocol version this build still speaks. Version 1 proofs are no longer
+/// accepted by the server, so a version 1 peer is told to update.
+pub const MIN_PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame the host accepts from the browser (Web eID uses the same 8 KiB).
 pub const MAX_REQUEST_FRAME: usize = 8 * 1024;
@@ -77,8 +80,9 @@ pub enum Command {
     Status,
     /// SELECT + READ of the 57-byte basic-data record.
     ReadBasicData,
-    /// The origin-bound challenge-response ([`crate::card_proof`]); the origin is the
-    /// request's `origin`.
+    /// The origin-bound challenge-response v2 ([`crate::card_proof`]); the origin is the
+    /// request's `origin`. The host reads the record and lets the card MAC it in one
+    /// transaction.
     CardProof { nonce: Nonce },
     /// Push [`Event`]s (card insert/remove, reader plug/unplug) on this connection.
     Subscribe,
@@ -180,10 +184,10 @@ pub enum Answer {
     },
     CardProof {
         reader: String,
-        /// The card that answered; the server verifies the MAC under this card's key.
-        card_number: CardNumber,
         /// The origin the challenge was bound to (the browser-reported one).
         origin: String,
+        /// The record the card stores (and MACed); the server verifies the MAC over it.
+        record: CardRecord,
         mac: CardMac,
     },
     /// Events follow; `status` is the state at the moment of subscribing.
@@ -557,7 +561,7 @@ mod tests {
             (json!({"type":"unsubscribe"}), Command::Unsubscribe),
         ];
         for (cmd, want) in cases {
-            let r = req(json!({"v":1,"id":5,"cmd":cmd})).expect("parses");
+            let r = req(json!({"v":2,"id":5,"cmd":cmd})).expect("parses");
             assert_eq!(r.cmd, want);
             assert_eq!(r.id, 5);
             // and back
@@ -568,7 +572,7 @@ mod tests {
 
     #[test]
     fn origin_is_carried_for_the_extension() {
-        let r = req(json!({"v":1,"id":1,"origin":"https://nhi.example","cmd":{"type":"status"}}))
+        let r = req(json!({"v":2,"id":1,"origin":"https://nhi.example","cmd":{"type":"status"}}))
             .expect("ok");
         assert_eq!(r.origin.as_deref(), Some("https://nhi.example"));
     }
@@ -579,12 +583,12 @@ mod tests {
         assert_eq!((e.id, e.error.code), (None, ErrorCode::BadRequest));
         let e = req(json!([1, 2])).expect_err("array");
         assert_eq!(e.error.code, ErrorCode::BadRequest);
-        let e = req(json!({"v":1,"id":3,"cmd":{"type":"format_disk"}})).expect_err("unknown");
+        let e = req(json!({"v":2,"id":3,"cmd":{"type":"format_disk"}})).expect_err("unknown");
         assert_eq!((e.id, e.error.code), (Some(3), ErrorCode::BadRequest));
-        let e = req(json!({"v":1,"id":3,"cmd":{"type":"card_proof","nonce":"00"}}))
+        let e = req(json!({"v":2,"id":3,"cmd":{"type":"card_proof","nonce":"00"}}))
             .expect_err("short nonce");
         assert_eq!((e.id, e.error.code), (Some(3), ErrorCode::BadRequest));
-        let e = req(json!({"v":1,"cmd":{"type":"status"}})).expect_err("no id");
+        let e = req(json!({"v":2,"cmd":{"type":"status"}})).expect_err("no id");
         assert_eq!((e.id, e.error.code), (None, ErrorCode::BadRequest));
         let e = req(json!({"id":4,"cmd":{"type":"status"}})).expect_err("no version");
         assert_eq!((e.id, e.error.code), (Some(4), ErrorCode::BadRequest));
@@ -592,10 +596,13 @@ mod tests {
         assert_eq!((e.id, e.error.code), (Some(4), ErrorCode::BridgeVersion));
         let e = req(json!({"v":0,"id":4,"cmd":{"type":"status"}})).expect_err("older");
         assert_eq!((e.id, e.error.code), (Some(4), ErrorCode::ExtensionVersion));
-        let e = req(json!({"v":1,"id":4,"cmd":{"type":"status"},"extra":1}))
+        // A version 1 extension (whose proofs the server no longer takes) is told to update.
+        let e = req(json!({"v":1,"id":4,"cmd":{"type":"hello"}})).expect_err("v1");
+        assert_eq!((e.id, e.error.code), (Some(4), ErrorCode::ExtensionVersion));
+        let e = req(json!({"v":2,"id":4,"cmd":{"type":"status"},"extra":1}))
             .expect_err("unknown field");
         assert_eq!((e.id, e.error.code), (Some(4), ErrorCode::BadRequest));
-        let e = req(json!({"v":1,"id":-4,"cmd":{"type":"status"}})).expect_err("negative id");
+        let e = req(json!({"v":2,"id":-4,"cmd":{"type":"status"}})).expect_err("negative id");
         assert_eq!((e.id, e.error.code), (None, ErrorCode::BadRequest));
     }
 
@@ -604,14 +611,14 @@ mod tests {
         let m = HostMessage::reply(Some(9), Err(BridgeError::new(ErrorCode::NoCard, "empty")));
         assert_eq!(
             serde_json::to_value(&m).expect("ser"),
-            json!({"kind":"reply","v":1,"id":9,"result":{"err":{"code":"no_card","message":"empty"}}})
+            json!({"kind":"reply","v":2,"id":9,"result":{"err":{"code":"no_card","message":"empty"}}})
         );
         let m = HostMessage::event(Event::CardInserted {
             reader: "R 0".into(),
         });
         assert_eq!(
             serde_json::to_value(&m).expect("ser"),
-            json!({"kind":"event","v":1,"event":{"type":"card_inserted","reader":"R 0"}})
+            json!({"kind":"event","v":2,"event":{"type":"card_inserted","reader":"R 0"}})
         );
         let status = Status {
             service: ServiceState::Running,

@@ -14,7 +14,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AccountStatus, CardProof};
-use crate::CardBasicData;
 
 /// Header carrying the uploaded file's name (percent-encoded UTF-8).
 pub const FILE_NAME_HEADER: &str = "x-file-name";
@@ -280,12 +279,12 @@ pub struct UploadRowsResponse {
     pub total: i64,
 }
 
-/// F7 「確定」: the mail's ticket, the card (must be the row's person) and the new password.
+/// F7 「確定」: the mail's ticket, a proof of the card (its verified record must be the row's
+/// person) and the new password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkActivateRequest {
     pub ticket: String,
     pub proof: CardProof,
-    pub card: CardBasicData,
     pub password: String,
 }
 
@@ -294,12 +293,11 @@ pub struct BulkActivateResponse {
     pub status: AccountStatus,
 }
 
-/// F8 for bulk registrants: the card identifies the person (by ID number); the email may be
-/// new. The answer is always `{accepted: true}`.
+/// F8 for bulk registrants: the card's verified record identifies the person (by ID number);
+/// the email may be new. The answer is always `{accepted: true}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkResendRequest {
     pub proof: CardProof,
-    pub card: CardBasicData,
     pub email: crate::Email,
 }
 

@@ -61,7 +61,18 @@ fn build_registry(cfg: &Config, sample: &SampleData) -> anyhow::Result<Arc<dyn H
 pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
     let config = Arc::new(config);
     if config.uses_test_master_key() {
-        tracing::warn!("card_master_key_hex is the public TEST key: fine for development, never for production");
+        if config.is_loopback_only() {
+            tracing::warn!("card_master_key_hex is the public TEST key: fine on a developer's machine, never anywhere else");
+        } else {
+            // Only reachable with allow_test_card_key = true (Config::validate refuses it else).
+            for _ in 0..3 {
+                tracing::error!(
+                    origin = config.origin(),
+                    "DANGER: allow_test_card_key = true: the server runs with the PUBLIC TEST card \
+                     key on a non-loopback address; anyone can forge any card's proof"
+                );
+            }
+        }
     }
     let sample = Arc::new(match &config.registry_file {
         Some(path) => SampleData::from_file(path)?,
@@ -86,9 +97,10 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
     };
     let authority = match overrides.authority {
         Some(a) => a,
-        None => Arc::new(MasterKeyAuthority::new(MasterKey::from_hex(
-            &config.card_master_key_hex,
-        )?)),
+        None => Arc::new(MasterKeyAuthority::with_sample(
+            MasterKey::from_hex(&config.card_master_key_hex)?,
+            &sample,
+        )),
     };
     let hasher = Hasher::new(
         config.argon2_memory_kib,

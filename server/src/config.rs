@@ -56,6 +56,9 @@ pub struct Config {
     pub dist_dir: PathBuf,
     /// 64 hex digits; the default is the public test key of the virtual card.
     pub card_master_key_hex: String,
+    /// Start even though `card_master_key_hex` is the public test key on a non-loopback
+    /// `listen` or `public_origin` (a shared demo). Anyone can forge any card's proof then.
+    pub allow_test_card_key: bool,
     pub registry: RegistryKind,
     /// JSON file replacing the bundled sample registry (same format).
     pub registry_file: Option<PathBuf>,
@@ -84,6 +87,9 @@ pub struct Config {
     pub lockout_threshold: u32,
     pub lockout_base_seconds: u64,
     pub lockout_max_seconds: u64,
+    /// Logins per card and hour, counted for verified card proofs only, shared by every
+    /// instance (in the database).
+    pub login_per_card_per_hour: u32,
     /// Requests per minute and IP for each state-changing endpoint class; 0 disables.
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -122,6 +128,7 @@ impl Default for Config {
             database_max_connections: 8,
             dist_dir: PathBuf::from("dist"),
             card_master_key_hex: nhi_protocol::card_proof::TEST_MASTER_KEY_HEX.into(),
+            allow_test_card_key: false,
             registry: RegistryKind::Sample,
             registry_file: None,
             registry_url: None,
@@ -147,6 +154,7 @@ impl Default for Config {
             lockout_threshold: 5,
             lockout_base_seconds: 60,
             lockout_max_seconds: 24 * 3600,
+            login_per_card_per_hour: 30,
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
             resend_interval_seconds: 60,
@@ -200,6 +208,8 @@ const ENV_KEYS: &[&str] = &[
     "lockout_threshold",
     "lockout_base_seconds",
     "lockout_max_seconds",
+    "login_per_card_per_hour",
+    "allow_test_card_key",
     "rate_limit_per_minute",
     "rate_limit_burst",
     "resend_interval_seconds",
@@ -275,6 +285,19 @@ impl Config {
                 message: e.to_string(),
             }
         })?;
+        if self.uses_test_master_key() && !self.allow_test_card_key && !self.is_loopback_only() {
+            return Err(ConfigError::Invalid {
+                key: "card_master_key_hex",
+                message: format!(
+                    "is the public TEST key, with which anyone can forge any card's proof; it is \
+                     refused unless listen ({}) and public_origin ({}) are both loopback. Set \
+                     the card authority's real master key (NHI_CARD_MASTER_KEY_HEX), or, for \
+                     a shared demo only, allow_test_card_key = true",
+                    self.listen,
+                    self.origin()
+                ),
+            });
+        }
         if self.outbox_lease_seconds.saturating_mul(1000) <= self.smtp_timeout_ms {
             return Err(ConfigError::Invalid {
                 key: "outbox_lease_seconds",
@@ -314,11 +337,32 @@ impl Config {
         Duration::from_millis(self.registry_timeout_ms)
     }
 
+    /// Whether both the listening address and the public origin are loopback (a developer's
+    /// machine).
+    pub fn is_loopback_only(&self) -> bool {
+        self.listen.ip().is_loopback() && origin_is_loopback(self.origin())
+    }
+
     pub fn uses_test_master_key(&self) -> bool {
         self.card_master_key_hex
             .trim()
             .eq_ignore_ascii_case(nhi_protocol::card_proof::TEST_MASTER_KEY_HEX)
     }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names a loopback host.
+pub fn origin_is_loopback(origin: &str) -> bool {
+    let Some((_, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.rsplit_once(':').map_or(rest, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Keys whose values stay strings even when they look like numbers.
@@ -366,7 +410,10 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "public_origin = \"https://nhi.example\"\nsmtp_port = 2525\n",
+            format!(
+                "public_origin = \"https://nhi.example\"\nsmtp_port = 2525\ncard_master_key_hex = \"{}\"\n",
+                "11".repeat(32)
+            ),
         )
         .expect("write");
         let cfg = Config::load(Some(&path), |k| {
@@ -377,6 +424,42 @@ mod tests {
         assert_eq!(cfg.smtp_port, 2526);
         assert!(cfg.secure_cookies());
         assert_eq!(cfg.argon2_memory_kib, 19456);
+    }
+
+    #[test]
+    fn the_test_card_key_is_refused_off_loopback() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        // A developer's machine: loopback listener and origin.
+        assert!(Config::load(None, env(&[])).is_ok());
+        assert!(Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "http://127.0.0.1:8080")])).is_ok());
+        assert!(Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "http://[::1]:8080")])).is_ok());
+        // Off loopback, either side: refused, with a message that names the key.
+        let public = Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "https://nhi.example")]));
+        let err = public.expect_err("test key on a public origin").to_string();
+        assert!(err.contains("card_master_key_hex") && err.contains("TEST"), "{err}");
+        assert!(Config::load(None, env(&[("NHI_LISTEN", "0.0.0.0:8080")])).is_err());
+        assert!(Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "http://localhost.evil.example")])).is_err());
+        // Unless explicitly allowed, or with a real key.
+        let allowed = env(&[
+            ("NHI_PUBLIC_ORIGIN", "https://demo.example"),
+            ("NHI_ALLOW_TEST_CARD_KEY", "true"),
+        ]);
+        assert!(Config::load(None, allowed).is_ok());
+        let real = env(&[
+            ("NHI_PUBLIC_ORIGIN", "https://nhi.example"),
+            (
+                "NHI_CARD_MASTER_KEY_HEX",
+                "2222222222222222222222222222222222222222222222222222222222222222",
+            ),
+        ]);
+        assert!(Config::load(None, real).is_ok());
     }
 
     #[test]

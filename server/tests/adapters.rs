@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use common::{holder, Engine, Harness};
+use nhi_protocol::api::ProofPurpose;
 use nhi_server::adapters::mailer::{Mail, MailError, Mailer};
 use nhi_server::adapters::registry::{RegistryAnswer, RegistryQuery};
 use nhi_server::app::Overrides;
@@ -282,7 +283,7 @@ both_engines!(
         .await
         .expect("harness");
         let chen = holder(1);
-        let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": chen.household });
+        let body = serde_json::json!({ "proof": h.proof(&chen, ProofPurpose::Register).await, "household": chen.household });
         assert_eq!(
             h.post("/api/v1/registrations/household-check", body)
                 .await
@@ -291,7 +292,7 @@ both_engines!(
         );
         let mut other = chen.household.clone();
         other.neighbourhood = 13;
-        let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": other });
+        let body = serde_json::json!({ "proof": h.proof(&chen, ProofPurpose::Register).await, "household": other });
         assert_eq!(
             h.post("/api/v1/registrations/household-check", body)
                 .await

@@ -89,16 +89,23 @@ async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
 }
 
 async fn register(base: &str, h: &Holder) {
-    let (_, n) = post(base, "/api/v1/card-proof/nonce", Value::Null).await;
+    let (_, n) = post(
+        base,
+        "/api/v1/card-proof/nonce",
+        json!({ "purpose": "register" }),
+    )
+    .await;
     let nonce: Nonce = serde_json::from_value(n["nonce"].clone()).expect("nonce");
     let master = MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("key");
+    let record = card_proof::CardRecord::encode(&h.card).expect("record");
     let mac = card_proof::card_mac(
-        &card_proof::derive_card_key(&master, &h.card.card_number),
+        &card_proof::derive_card_key(&master, &record),
         &card_proof::challenge(ORIGIN, &nonce),
+        &record,
     );
     let body = json!({
-        "proof": { "card_number": h.card.card_number, "nonce": nonce, "mac": mac },
-        "card": h.card, "household": h.household, "password": PASSWORD, "email": "wang@example.com",
+        "proof": nhi_protocol::api::CardProof::new(nonce, record, mac),
+        "household": h.household, "password": PASSWORD, "email": "wang@example.com",
     });
     let (status, answer) = post(base, "/api/v1/registrations", body).await;
     assert_eq!(status, 202, "{answer}");

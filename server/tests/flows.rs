@@ -4,6 +4,7 @@ mod common;
 
 use axum::http::{header, Method, StatusCode};
 use common::{holder, Harness, ORIGIN, PASSWORD};
+use nhi_protocol::api::ProofPurpose;
 use serde_json::json;
 
 both_engines!(
@@ -111,7 +112,7 @@ both_engines!(
     household_check_accepts_the_registry_data_and_rejects_any_difference,
     |h: Harness| async move {
         let p = holder(1);
-        let body = json!({ "proof": h.proof(&p).await, "card": p.card, "household": p.household });
+        let body = json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
         let r = h.post("/api/v1/registrations/household-check", body).await;
         assert_eq!(
             (r.status, r.json["matches"].as_bool()),
@@ -134,8 +135,7 @@ both_engines!(
         v.county = "火星市".into();
         variants.push(v);
         for household in variants {
-            let body =
-                json!({ "proof": h.proof(&p).await, "card": p.card, "household": household });
+            let body = json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": household });
             let r = h.post("/api/v1/registrations/household-check", body).await;
             assert_eq!(
                 (r.status, r.code()),
@@ -152,11 +152,12 @@ both_engines!(
             let r = h.post("/api/v1/registrations", reg).await;
             assert_eq!(r.code(), "household_mismatch");
         }
-        // A person the registry does not know (a card data set with another name).
+        // A person the registry does not know (a card that stores another name).
         let mut card = p.card.clone();
         card.name = "陳美美".into();
         let mut reg = h.register_body(&p, "chen@example.com", PASSWORD).await;
-        reg["card"] = serde_json::to_value(&card).expect("json");
+        let n = h.nonce(ProofPurpose::Register).await;
+        reg["proof"] = serde_json::to_value(h.answer(&card, ORIGIN, n)).expect("json");
         assert_eq!(
             h.post("/api/v1/registrations", reg).await.code(),
             "household_mismatch"
@@ -217,7 +218,7 @@ both_engines!(
         h.active_account(&p, "a@example.com").await;
 
         // Replay: the same proof twice.
-        let proof = h.proof(&p).await;
+        let proof = h.proof(&p, ProofPurpose::Login).await;
         let body = json!({ "proof": proof, "password": PASSWORD });
         assert_eq!(
             h.post("/api/v1/session", body.clone()).await.status,
@@ -230,7 +231,7 @@ both_engines!(
         );
 
         // Relayed from another origin.
-        let n = h.nonce().await;
+        let n = h.nonce(ProofPurpose::Login).await;
         let evil = h.answer(&p.card, "https://evil.example", n);
         let r = h
             .post(
@@ -254,7 +255,7 @@ both_engines!(
         assert_eq!(r.code(), "nonce_invalid");
 
         // An expired nonce.
-        let n = h.nonce().await;
+        let n = h.nonce(ProofPurpose::Login).await;
         h.exec("UPDATE card_nonces SET expires_at = 0").await;
         let late = h.answer(&p.card, ORIGIN, n);
         let r = h
@@ -265,11 +266,11 @@ both_engines!(
             .await;
         assert_eq!(r.code(), "nonce_invalid");
 
-        // Another card's MAC under this card's number.
+        // Another card's MAC with this card's record.
         let other = holder(1);
-        let n = h.nonce().await;
+        let n = h.nonce(ProofPurpose::Login).await;
         let mut forged = h.answer(&other.card, ORIGIN, n);
-        forged.card_number = p.card.card_number.clone();
+        forged.record = h.answer(&p.card, ORIGIN, n).record;
         let r = h
             .post(
                 "/api/v1/session",
@@ -278,12 +279,14 @@ both_engines!(
             .await;
         assert_eq!(r.code(), "card_proof_invalid");
 
-        // Card data of one person with the proof of another card.
+        // One person's household with the proof of another card: the identity is the
+        // card's, so the household does not match it (the card data the page sends are gone).
         let mut reg = h.register_body(&other, "x@example.com", PASSWORD).await;
-        reg["proof"] = h.proof(&holder(2)).await;
+        reg["proof"] = h.proof(&holder(2), ProofPurpose::Register).await;
+        reg["card"] = serde_json::to_value(&other.card).expect("json");
         assert_eq!(
             h.post("/api/v1/registrations", reg).await.code(),
-            "card_mismatch"
+            "household_mismatch"
         );
     }
 );
@@ -315,9 +318,11 @@ both_engines!(
             (r.code(), r.json["retry_after_seconds"].as_u64()),
             ("account_locked", Some(120))
         );
-        h.exec("UPDATE accounts SET locked_until = 1").await;
+        // The lock runs out (and with it, the last failure is older than the lock's base).
+        h.exec("UPDATE accounts SET locked_until = 1, last_failed_at = 1")
+            .await;
         assert_eq!(h.login(&p, PASSWORD).await.status, StatusCode::OK);
-        // A success resets the counter.
+        // A success after a quiet spell resets the counter.
         assert_eq!(h.login(&p, "wrong-pass").await.code(), "login_failed");
         let audit = h.audit_actions().await;
         assert_eq!(
@@ -346,7 +351,7 @@ both_engines!(a_card_registers_only_once, |h: Harness| async move {
         (r.status, r.code()),
         (StatusCode::CONFLICT, "already_registered")
     );
-    let body = json!({ "proof": h.proof(&p).await, "card": p.card, "household": p.household });
+    let body = json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
     assert_eq!(
         h.post("/api/v1/registrations/household-check", body)
             .await
@@ -401,7 +406,7 @@ both_engines!(
         let r = h
             .post(
                 "/api/v1/registrations/resend",
-                json!({ "proof": h.proof(&p).await, "email": "lin@example.com" }),
+                json!({ "proof": h.proof(&p, ProofPurpose::Resend).await, "email": "lin@example.com" }),
             )
             .await;
         assert_eq!(
@@ -415,13 +420,19 @@ both_engines!(
         let r = h
             .post(
                 "/api/v1/registrations/resend",
-                json!({ "proof": h.proof(&p).await, "email": "lin.new@example.com" }),
+                json!({ "proof": h.proof(&p, ProofPurpose::Resend).await, "email": "lin.new@example.com" }),
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED);
         let mails = h.outbox().await;
-        assert_eq!(mails.len(), 2);
+        assert_eq!(mails.len(), 3);
         assert_eq!(mails[1].1, "lin.new@example.com");
+        // The old address is told that the card moved the registration to a new address.
+        assert_eq!(
+            (mails[2].0.as_str(), mails[2].1.as_str()),
+            ("address_changed", "lin@example.com")
+        );
+        assert!(mails[2].2.contains("li***@example.com") && !mails[2].2.contains("ticket="));
         let new = h.ticket_for("lin.new@example.com").await;
         assert_ne!(old, new);
         assert_eq!(
@@ -436,13 +447,13 @@ both_engines!(
         let r1 = h
             .post(
                 "/api/v1/registrations/resend",
-                json!({ "proof": h.proof(&stranger).await, "email": "s@example.com" }),
+                json!({ "proof": h.proof(&stranger, ProofPurpose::Resend).await, "email": "s@example.com" }),
             )
             .await;
         let r2 = h
             .post(
                 "/api/v1/registrations/resend",
-                json!({ "proof": h.proof(&p).await, "email": "lin@example.com" }),
+                json!({ "proof": h.proof(&p, ProofPurpose::Resend).await, "email": "lin@example.com" }),
             )
             .await;
         assert_eq!((r1.status, &r1.text), (r2.status, &r2.text));
@@ -452,7 +463,7 @@ both_engines!(
         );
         assert_eq!(
             h.outbox().await.len(),
-            3,
+            4,
             "only the completion mail was added"
         );
         let audit = h.audit_actions().await;

@@ -4,6 +4,7 @@ mod common;
 
 use axum::http::{header, Method, StatusCode};
 use common::{holder, Engine, Harness, ORIGIN, PASSWORD};
+use nhi_protocol::api::ProofPurpose;
 use serde_json::json;
 
 both_engines!(
@@ -97,7 +98,7 @@ both_engines!(malformed_bodies_name_the_field, |h: Harness| async move {
         )
         .await;
     assert_eq!(r.json["field"], "content-type");
-    let huge = json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p).await });
+    let huge = json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p, ProofPurpose::Confirm).await });
     let r = h.post("/api/v1/registrations/confirm", huge).await;
     assert_eq!(r.code(), "bad_request");
 });

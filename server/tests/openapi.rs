@@ -22,14 +22,10 @@ fn schema_props(doc: &Value, name: &str) -> BTreeSet<String> {
 fn documented_schemas_match_the_protocol_types() {
     let doc = serde_json::to_value(nhi_server::http::openapi::document()).expect("json");
     let h = common::holder(0);
-    let proof = CardProof {
-        card_number: h.card.card_number.clone(),
-        nonce: Nonce([1; 32]),
-        mac: CardMac([2; 16]),
-    };
+    let record = nhi_protocol::card_proof::CardRecord::encode(&h.card).expect("record");
+    let proof = CardProof::new(Nonce([1; 32]), record, CardMac([2; 16]));
     let register = RegisterRequest {
         proof: proof.clone(),
-        card: h.card.clone(),
         household: h.household.clone(),
         password: "x".into(),
         email: "a@example.com".parse().expect("email"),
@@ -51,8 +47,11 @@ fn documented_schemas_match_the_protocol_types() {
     let pairs: Vec<(&str, Value)> = vec![
         ("CardProofDoc", serde_json::to_value(&proof).expect("json")),
         (
-            "CardBasicDataDoc",
-            serde_json::to_value(&h.card).expect("json"),
+            "NonceRequestDoc",
+            serde_json::to_value(NonceRequest {
+                purpose: ProofPurpose::Register,
+            })
+            .expect("json"),
         ),
         (
             "HouseholdInfoDoc",
@@ -66,7 +65,6 @@ fn documented_schemas_match_the_protocol_types() {
             "HouseholdCheckDoc",
             serde_json::to_value(HouseholdCheckRequest {
                 proof: proof.clone(),
-                card: h.card.clone(),
                 household: h.household.clone(),
             })
             .expect("json"),
@@ -109,6 +107,7 @@ fn documented_schemas_match_the_protocol_types() {
             "NonceResponseDoc",
             serde_json::to_value(NonceResponse {
                 nonce: Nonce([0; 32]),
+                purpose: ProofPurpose::Login,
                 expires_in_seconds: 300,
             })
             .expect("json"),

@@ -7,16 +7,18 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{holder, Engine, Harness, Resp, ORIGIN, PASSWORD};
+use common::{
+    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, upload, Engine, Harness, Resp,
+    ORIGIN, PASSWORD, UNIT,
+};
 use http_body_util::BodyExt as _;
-use nhi_protocol::api::CSRF_HEADER;
+use nhi_protocol::api::{ProofPurpose, CSRF_HEADER};
 use nhi_server::services::units::generate_people;
 use nhi_server::storage::units as store;
 use nhi_server::workers::bulk_jobs::{BulkWorker, JobOutcome};
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-const UNIT: &str = "12345678";
 
 macro_rules! units_test {
     ($name:ident, $tweak:expr, $body:expr) => {
@@ -42,27 +44,6 @@ macro_rules! units_test {
 
 fn no_tweak(_: &mut nhi_server::config::Config) {}
 
-/// Registers, confirms and logs in holder `i`; returns the cookie pair.
-async fn logged_in(h: &Harness, i: usize) -> String {
-    let p = holder(i);
-    let email = format!("person{i}@example.com");
-    h.active_account(&p, &email).await;
-    let r = h.login(&p, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.headers[header::SET_COOKIE]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
-}
-
-async fn get_as(h: &Harness, cookie: &str, path: &str) -> Resp {
-    h.request(Method::GET, path, None, &[("cookie", cookie)])
-        .await
-}
-
 async fn set_role(h: &Harness, cookie: &str, id: &str, upload: bool, query: bool) -> Resp {
     h.request(
         Method::PUT,
@@ -71,43 +52,6 @@ async fn set_role(h: &Harness, cookie: &str, id: &str, upload: bool, query: bool
         &[("cookie", cookie)],
     )
     .await
-}
-
-/// Uploads raw bytes as a file (the SPA sends the file itself as the body).
-async fn upload(
-    h: &Harness,
-    cookie: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> (StatusCode, Value, Vec<u8>) {
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/units/{UNIT}/uploads"))
-        .header(CSRF_HEADER, "1")
-        .header(header::ORIGIN, ORIGIN)
-        .header("cookie", cookie)
-        .header("x-file-name", name)
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(Body::from(bytes))
-        .expect("request");
-    raw(h, req).await
-}
-
-async fn raw(h: &Harness, req: Request<Body>) -> (StatusCode, Value, Vec<u8>) {
-    let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        bytes.to_vec(),
-    )
-}
-
-/// Runs the bulk worker until no job is left.
-async fn run_jobs(h: &Harness) {
-    let w = BulkWorker::new(h.app.services.clone());
-    while w.tick().await.expect("bulk tick") {}
 }
 
 /// People insured in unit 12345678 besides the card holders (from the sample file).
@@ -128,13 +72,6 @@ fn sample_people() -> Vec<(String, String, String)> {
         .collect()
 }
 
-async fn count(h: &Harness, sql: &str) -> i64 {
-    let row: (i64,) = sqlx::query_as(sql)
-        .fetch_one(h.app.services.db.pool())
-        .await
-        .expect("count");
-    row.0
-}
 
 units_test!(
     roles_are_admin_only_and_audited,
@@ -479,19 +416,11 @@ async fn activate(h: &Harness, i: usize, ticket: &str, password: &str) -> Resp {
     let p = holder(i);
     h.post(
         "/api/v1/bulk-registrations/activate",
-        json!({ "ticket": ticket, "proof": h.proof(&p).await, "card": p.card, "password": password }),
+        json!({ "ticket": ticket, "proof": h.proof(&p, ProofPurpose::Activate).await, "password": password }),
     )
     .await
 }
 
-fn bulk_ticket(mails: &[(String, String, String, bool)], to: &str) -> String {
-    let (_, _, text, _) = mails
-        .iter()
-        .rev()
-        .find(|m| m.0 == "bulk_activation" && m.1 == to)
-        .expect("bulk activation mail");
-    common::ticket_in(text)
-}
 
 units_test!(
     activation_and_resend,
@@ -534,12 +463,16 @@ units_test!(
         let r = h
             .post(
                 "/api/v1/bulk-registrations/resend",
-                json!({ "proof": h.proof(&p).await, "card": p.card, "email": "fang.new@example.com" }),
+                json!({ "proof": h.proof(&p, ProofPurpose::Resend).await, "email": "fang.new@example.com" }),
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
         let mails = h.outbox().await;
         let t_new = bulk_ticket(&mails, "fang.new@example.com");
+        // The old address hears that the card moved the registration to a new one.
+        assert!(mails
+            .iter()
+            .any(|m| m.0 == "address_changed" && m.1 == "fang@example.com"));
         assert_eq!(
             activate(&h, 4, &t_fang, PASSWORD).await.code(),
             "ticket_invalid"
@@ -555,7 +488,7 @@ units_test!(
         let r = h
             .post(
                 "/api/v1/bulk-registrations/resend",
-                json!({ "proof": h.proof(&p).await, "card": p.card, "email": "fang.new@example.com" }),
+                json!({ "proof": h.proof(&p, ProofPurpose::Resend).await, "email": "fang.new@example.com" }),
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED);
@@ -567,7 +500,7 @@ units_test!(
         let r = h
             .post(
                 "/api/v1/bulk-registrations/resend",
-                json!({ "proof": h.proof(&holder(3)).await, "card": holder(3).card, "email": "x@example.com" }),
+                json!({ "proof": h.proof(&holder(3), ProofPurpose::Resend).await, "email": "x@example.com" }),
             )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED);

@@ -15,15 +15,31 @@ pub struct Mail {
 }
 
 impl Mail {
-    /// The confirmation link's path and query (`/confirm?ticket=…`), if the mail has one.
+    /// The confirmation link's path and fragment (`/confirm#ticket=…`), if the mail has one.
     pub fn confirm_path(&self) -> Option<String> {
-        let start = self.text.find("/confirm?ticket=")?;
-        let link: String = self.text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "/?=&-_.%".contains(*c))
-            .collect();
-        Some(link)
+        self.link_after("/confirm#ticket=")
     }
+
+    /// The first link in the text that starts with `marker` (a path and the start of its
+    /// query or fragment), up to where the URL ends.
+    pub fn link_after(&self, marker: &str) -> Option<String> {
+        let start = self.text.find(marker)?;
+        Some(
+            self.text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/?#=&-_.%".contains(*c))
+                .collect(),
+        )
+    }
+}
+
+/// The one-time ticket of a mailed link (`…#ticket=<ticket>`).
+pub fn ticket_of(link: &str) -> Option<&str> {
+    let (_, fragment) = link.split_once('#')?;
+    fragment
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("ticket="))
+        .filter(|t| !t.is_empty())
 }
 
 /// Every mail in `dir`, oldest first.

@@ -116,6 +116,8 @@ pub struct Server {
     _child: Child,
     pub origin: String,
     pub mail_dir: PathBuf,
+    /// The server's stdout and stderr (its whole log).
+    pub log_path: PathBuf,
 }
 
 impl Server {
@@ -134,7 +136,8 @@ impl Server {
             .port();
         let origin = format!("http://127.0.0.1:{port}");
         let mail_dir = dir.join("mail");
-        let log = std::fs::File::create(dir.join("server.log"))?;
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new(sibling_bin("nhi-server")?)
             .env("NHI_LISTEN", format!("127.0.0.1:{port}"))
             .env("NHI_PUBLIC_ORIGIN", &origin)
@@ -160,6 +163,7 @@ impl Server {
             _child: child,
             origin,
             mail_dir,
+            log_path,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -174,6 +178,26 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Fails if `secret` (e.g. a mailed link's one-time ticket) occurs anywhere in the server's
+    /// log: the ticket travels in the link's fragment, which no request carries, and the
+    /// pages send it only in request bodies, which are not logged.
+    pub fn ensure_log_lacks(&self, secret: &str, what: &str) -> Result<()> {
+        ensure!(secret.len() >= 16, "{what}: {secret:?} is too short to look for");
+        let log = std::fs::read(&self.log_path)
+            .with_context(|| format!("reading {}", self.log_path.display()))?;
+        ensure!(!log.is_empty(), "{} is empty", self.log_path.display());
+        let found = log
+            .windows(secret.len())
+            .position(|w| w == secret.as_bytes());
+        ensure!(
+            found.is_none(),
+            "{what} occurs in the server log {} at byte {}",
+            self.log_path.display(),
+            found.unwrap_or_default()
+        );
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {

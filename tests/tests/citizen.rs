@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::key::Key;
+use fantoccini::Locator;
 use nhi_e2e::browser::{fresh_profile, Chromedriver};
+use nhi_e2e::mail::ticket_of;
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
 
@@ -252,7 +254,28 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
         mail.text
     );
     let link = mail.confirm_path().context("link in the activation mail")?;
+    let ticket = ticket_of(&link).context("ticket in the link's fragment")?;
+    ensure!(
+        !mail.text.contains("?ticket="),
+        "no ticket in a query: {}",
+        mail.text
+    );
+    // Only the fragment carries a ticket: a query is not taken (this one is made up, so the
+    // server log may show it).
+    p.open("/confirm?ticket=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await?;
+    p.wait_css("[role=alert].message-error").await?;
+    ensure!(
+        p.client.find(Locator::Css("#read-card")).await.is_err(),
+        "a ticket in the query is not used"
+    );
     p.open(&link).await?;
+    // Read, the ticket leaves the address bar (and this history entry).
+    p.wait_js(
+        &format!("location.hash === '' && location.pathname === '/confirm' && !location.href.includes({ticket:?})"),
+        "the ticket removed from the address bar",
+    )
+    .await?;
     p.audit("confirm").await?;
     p.click("#read-card").await?;
     p.wait_css("#confirm-done").await?;
@@ -262,6 +285,8 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
         done.confirm_path().is_none(),
         "the completion notice has no link"
     );
+    // Issue 10: the ticket never reached the server's log (F1 → F2 done).
+    s.server.ensure_log_lacks(ticket, "the F2 ticket")?;
 
     // F3: login, home, logout.
     p.click("#confirm-done a").await?;
@@ -421,7 +446,14 @@ scenario!(resend_replaces_the_link, CHEN, |s| {
     p.wait_text("[role=alert].message-error", "此認證連結無效或已使用過")
         .await?;
     p.audit("confirm-old-link").await?;
+    // The same page with another link: only the fragment changes (no reload); the page
+    // takes the new ticket and starts over.
     p.open(&new).await?;
+    p.wait_js(
+        "location.hash === '' && !document.querySelector('[role=alert].message-error')",
+        "the new link's ticket taken",
+    )
+    .await?;
     p.click("#read-card").await?;
     p.wait_css("#confirm-done").await?;
     Ok(())

@@ -11,6 +11,7 @@
 
 use anyhow::{ensure, Context, Result};
 use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::mail::ticket_of;
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
 
@@ -75,16 +76,6 @@ async fn register_and_login(p: &Page, server: &Server) -> Result<()> {
     p.click("#submit").await?;
     p.wait_css("#me").await?;
     Ok(())
-}
-
-fn path_after(text: &str, marker: &str) -> Option<String> {
-    let start = text.find(marker)?;
-    Some(
-        text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "/?=&-_.%".contains(*c))
-            .collect(),
-    )
 }
 
 async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
@@ -156,10 +147,18 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
 
     // ── F7 健保卡註冊認證作業 ────────────────────────────────────────────────────────────
     let mail = server.mail(FANG_EMAIL, 1).await?;
-    let link = path_after(&mail.text, "/bulk-activate?ticket=").context("bulk link")?;
+    let link = mail
+        .link_after("/bulk-activate#ticket=")
+        .context("bulk link (ticket in the fragment)")?;
+    let ticket = ticket_of(&link).context("ticket in the bulk link")?.to_string();
     card.holder("A812345671")?;
     p.open(&link).await?;
     p.wait_css("#activate-form").await?;
+    p.wait_js(
+        "location.hash === '' && location.pathname === '/bulk-activate'",
+        "the ticket removed from the address bar",
+    )
+    .await?;
     p.audit("bulk-activate").await?;
     p.click("#read-card").await?;
     p.wait_css("#card-data").await?;
@@ -174,6 +173,8 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
         "completion mail: {}",
         done.text
     );
+    // Issue 10: the F7 ticket never reached the server's log.
+    server.ensure_log_lacks(&ticket, "the F7 ticket")?;
 
     // ── F8 重寄認證信 for a bulk registrant, to a new address ──────────────────────────────
     card.holder("E102030403")?;
@@ -190,7 +191,7 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     p.wait_css("#resend-done").await?;
     let renewed = server.mail(HAO_NEW_EMAIL, 1).await?;
     ensure!(
-        renewed.text.contains("/bulk-activate?ticket="),
+        renewed.link_after("/bulk-activate#ticket=").is_some(),
         "a new bulk link to the new address: {}",
         renewed.text
     );

@@ -1,11 +1,13 @@
-//! F7 健保卡註冊認證作業 (`/bulk-activate?ticket=…`, the link in a bulk registrant's mail):
-//! read the card (it must be the person the unit registered), set the registration password
-//! (same rules and strength meter as F1), 「確定」.
+//! F7 健保卡註冊認證作業 (`/bulk-activate#ticket=…`, the link in a bulk registrant's mail; the
+//! ticket is in the fragment, which the server never sees, and is taken out of the address bar
+//! once read): read the card (it must be the person the unit registered), set the registration
+//! password (same rules and strength meter as F1), 「確定」.
 
 use leptos::prelude::*;
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::password::PersonalData;
 use nhi_protocol::units::{BulkActivateRequest, BulkActivateResponse};
+use nhi_protocol::api::{ProofPurpose, CONFIRM_TICKET_PARAM};
 use nhi_protocol::CardBasicData;
 
 use crate::api::{self, Failure};
@@ -13,14 +15,13 @@ use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::pages::password::{PasswordMeter, PasswordMeterState};
 use crate::route::Link;
-use crate::util::{focus_id, query_param};
+use crate::util::{focus_id, take_fragment_param};
 
 #[component]
 pub fn BulkActivate() -> impl IntoView {
     let i = use_i18n();
-    let ticket = query_param("ticket").filter(|t| !t.trim().is_empty());
-    let has_ticket = ticket.is_some();
-    let ticket = StoredValue::new(ticket);
+    let ticket = RwSignal::new(ticket_in_fragment());
+    let has_ticket = move || ticket.with(Option::is_some);
     let card = RwSignal::new(None::<CardBasicData>);
     let card_error = RwSignal::new(None::<BridgeError>);
     let password = RwSignal::new(String::new());
@@ -31,6 +32,16 @@ pub fn BulkActivate() -> impl IntoView {
     let busy = RwSignal::new(false);
     let done = RwSignal::new(false);
     let meter = PasswordMeterState::new();
+    // Another mailed link opened in this tab while the page is shown only changes the
+    // fragment: start over with its ticket.
+    let on_hash = window_event_listener(leptos::ev::hashchange, move |_| {
+        if let Some(t) = ticket_in_fragment() {
+            ticket.set(Some(t));
+            done.set(false);
+            error.set(None);
+        }
+    });
+    on_cleanup(move || on_hash.remove());
     let person = Signal::derive(move || {
         card.with(|c| match c {
             Some(c) => PersonalData {
@@ -47,13 +58,15 @@ pub fn BulkActivate() -> impl IntoView {
         if busy.get_untracked() {
             return;
         }
-        let Some(ticket) = ticket.get_value() else {
+        let Some(ticket) = ticket.get_untracked() else {
             return;
         };
-        let Some(c) = card.get_untracked() else {
+        // The card read shows whose it is and feeds the password rules; the server takes the
+        // person from the proof's verified record.
+        if card.with_untracked(Option::is_none) {
             error.set(Some(Msg::Key(T::CardNeeded)));
             return;
-        };
+        }
         let pw = password.get_untracked();
         let problems = nhi_protocol::password::PasswordPolicy::default()
             .check_rules(&pw, &person.get_untracked());
@@ -72,13 +85,12 @@ pub fn BulkActivate() -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Activate).await?;
                 api::post::<_, BulkActivateResponse>(
                     "/bulk-registrations/activate",
                     &BulkActivateRequest {
                         ticket,
                         proof,
-                        card: c,
                         password: pw,
                     },
                 )
@@ -104,7 +116,7 @@ pub fn BulkActivate() -> impl IntoView {
     view! {
         <PageTitle key=T::BaTitle />
         <Show
-            when=move || has_ticket
+            when=has_ticket
             fallback=move || view! {
                 <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::BaNoTicket))) />
                 <p><Link href="/resend">{move || i.t(T::NavResend)}</Link></p>
@@ -133,4 +145,9 @@ pub fn BulkActivate() -> impl IntoView {
             </Show>
         </Show>
     }
+}
+
+/// The link's ticket (`#ticket=…`), taken out of the address bar.
+fn ticket_in_fragment() -> Option<String> {
+    take_fragment_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty())
 }

@@ -1,8 +1,9 @@
-//! F2: the link from the activation mail. Read the card that applied; with no card, say so,
-//! 「確定」, read again.
+//! F2: the link from the activation mail (`/confirm#ticket=…`: the ticket is in the fragment,
+//! which the server never sees; it is taken out of the address bar once read). Read the card
+//! that applied; with no card, say so, 「確定」, read again.
 
 use leptos::prelude::*;
-use nhi_protocol::api::{ConfirmRequest, ConfirmResponse, CONFIRM_TICKET_PARAM};
+use nhi_protocol::api::{ConfirmRequest, ConfirmResponse, ProofPurpose, CONFIRM_TICKET_PARAM};
 use nhi_protocol::bridge::{BridgeError, ErrorCode};
 use nhi_protocol::CardBasicData;
 
@@ -10,27 +11,39 @@ use crate::api;
 use crate::components::{CardReader, MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::route::Link;
-use crate::util::{focus_id, query_param};
+use crate::util::{focus_id, take_fragment_param};
 
 #[component]
 pub fn Confirm() -> impl IntoView {
     let i = use_i18n();
-    let ticket = query_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty());
+    let ticket = RwSignal::new(ticket_in_fragment());
     let card = RwSignal::new(None::<CardBasicData>);
     let card_error = RwSignal::new(None::<BridgeError>);
     let error = RwSignal::new(None::<Msg>);
     let done = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let has_ticket = ticket.is_some();
+    // Another mailed link opened in this tab while the page is shown only changes the
+    // fragment: start over with its ticket.
+    let on_hash = window_event_listener(leptos::ev::hashchange, move |_| {
+        if let Some(t) = ticket_in_fragment() {
+            ticket.set(Some(t));
+            done.set(false);
+            card.set(None);
+            card_error.set(None);
+            error.set(None);
+        }
+    });
+    on_cleanup(move || on_hash.remove());
+    let has_ticket = move || ticket.with(Option::is_some);
     let confirm = Callback::new(move |_card: CardBasicData| {
-        let Some(ticket) = ticket.clone() else {
+        let Some(ticket) = ticket.get_untracked() else {
             return;
         };
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Confirm).await?;
                 api::post::<_, ConfirmResponse>(
                     "/registrations/confirm",
                     &ConfirmRequest { ticket, proof },
@@ -62,7 +75,7 @@ pub fn Confirm() -> impl IntoView {
     view! {
         <PageTitle key=T::ConfirmTitle />
         <Show
-            when=move || has_ticket
+            when=has_ticket
             fallback=move || view! { <MessageBox msg=Signal::derive(|| Some(Msg::Key(T::ConfirmNoTicket))) /> }
         >
             <Show
@@ -89,4 +102,9 @@ pub fn Confirm() -> impl IntoView {
             </Show>
         </Show>
     }
+}
+
+/// The link's ticket (`#ticket=…`), taken out of the address bar.
+fn ticket_in_fragment() -> Option<String> {
+    take_fragment_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty())
 }

@@ -1,7 +1,7 @@
 //! F3 login: card + registration password, then the logged-in home.
 
 use leptos::prelude::*;
-use nhi_protocol::api::{LoginRequest, UserInfo};
+use nhi_protocol::api::{LoginRequest, ProofPurpose, UserInfo};
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::CardBasicData;
 
@@ -38,7 +38,7 @@ pub fn Login() -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Login).await?;
                 api::post::<_, UserInfo>(
                     "/session",
                     &LoginRequest {

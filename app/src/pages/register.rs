@@ -7,7 +7,7 @@ use std::str::FromStr;
 use leptos::prelude::*;
 use nhi_protocol::api::{
     County, HouseholdCheckRequest, HouseholdCheckResponse, HouseholdInfo, PlacesResponse,
-    RegisterRequest, RegisterResponse,
+    ProofPurpose, RegisterRequest, RegisterResponse,
 };
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::password::{PasswordPolicy, PersonalData};
@@ -391,22 +391,20 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             f.form_error.set(Some(Msg::Key(T::FixErrors)));
             return;
         };
-        let Some(card) = f.card.get_untracked() else {
+        // The card must have been read (step 2); the server takes the holder from the
+        // proof's verified record, not from what the page read.
+        if f.card.with_untracked(Option::is_none) {
             f.go(2);
             return;
-        };
+        }
         f.busy.set(true);
         f.form_error.set(None);
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Register).await?;
                 api::post::<_, HouseholdCheckResponse>(
                     "/registrations/household-check",
-                    &HouseholdCheckRequest {
-                        proof,
-                        card,
-                        household,
-                    },
+                    &HouseholdCheckRequest { proof, household },
                 )
                 .await
             }
@@ -520,7 +518,8 @@ fn PasswordStep(f: Form) -> impl IntoView {
             f.form_error.set(Some(Msg::Key(T::FixErrors)));
             return;
         };
-        let (Some(card), Some(household)) = (f.card.get_untracked(), f.household_info()) else {
+        let (true, Some(household)) = (f.card.with_untracked(Option::is_some), f.household_info())
+        else {
             f.go(2);
             return;
         };
@@ -528,10 +527,9 @@ fn PasswordStep(f: Form) -> impl IntoView {
         f.form_error.set(None);
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Register).await?;
                 let req = RegisterRequest {
                     proof,
-                    card,
                     household,
                     password,
                     email,

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use leptos::prelude::*;
-use nhi_protocol::api::{ResendRequest, ResendResponse};
+use nhi_protocol::api::{ProofPurpose, ResendRequest, ResendResponse};
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::{CardBasicData, Email};
 
@@ -44,10 +44,9 @@ pub fn Resend() -> impl IntoView {
         };
         busy.set(true);
         error.set(None);
-        let read = card.get_untracked();
         leptos::task::spawn_local(async move {
             let result = async {
-                let proof = api::prove_card().await?;
+                let proof = api::prove_card(ProofPurpose::Resend).await?;
                 let answer = api::post::<_, ResendResponse>(
                     "/registrations/resend",
                     &ResendRequest {
@@ -57,15 +56,14 @@ pub fn Resend() -> impl IntoView {
                 )
                 .await?;
                 // A person registered in bulk by their unit (F7) has no account yet: the same
-                // card and address renew that link too (same anonymous answer).
-                if let Some(card) = read {
-                    let proof = api::prove_card().await?;
-                    api::post::<_, ResendResponse>(
-                        "/bulk-registrations/resend",
-                        &nhi_protocol::units::BulkResendRequest { proof, card, email },
-                    )
-                    .await?;
-                }
+                // card and address renew that link too (same anonymous answer). Each request
+                // needs its own proof (single-use nonces).
+                let proof = api::prove_card(ProofPurpose::Resend).await?;
+                api::post::<_, ResendResponse>(
+                    "/bulk-registrations/resend",
+                    &nhi_protocol::units::BulkResendRequest { proof, email },
+                )
+                .await?;
                 Ok(answer)
             }
             .await;

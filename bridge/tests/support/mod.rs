@@ -406,7 +406,7 @@ impl Host {
     ) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        let mut req = json!({"v": 1, "id": id, "cmd": cmd});
+        let mut req = json!({"v": nhi_protocol::bridge::PROTOCOL_VERSION, "id": id, "cmd": cmd});
         if let Some(o) = origin {
             req["origin"] = json!(o);
         }

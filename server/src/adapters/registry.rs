@@ -64,6 +64,9 @@ pub struct SamplePerson {
 pub struct SampleData {
     pub places: Vec<County>,
     pub people: Vec<SamplePerson>,
+    /// Cards the embedded card authority refuses (lost / replaced).
+    #[serde(default)]
+    pub revoked_cards: Vec<super::card_authority::RevokedCard>,
 }
 
 /// The bundled sample data (server/data/sample-registry.json).

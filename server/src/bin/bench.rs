@@ -161,23 +161,27 @@ impl Client {
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
-    async fn proof(&self, card_number: &str) -> anyhow::Result<Value> {
-        let (_, n) = self.post("/api/v1/card-proof/nonce", &Value::Null).await?;
-        let nonce: Nonce = serde_json::from_value(n["nonce"].clone())?;
-        let card = card_number.parse()?;
+    /// Nonce for `purpose` → what a card storing person `n`'s record answers (proof v2).
+    async fn proof(&self, n: u32, purpose: &str) -> anyhow::Result<Value> {
+        let (_, answer) = self
+            .post("/api/v1/card-proof/nonce", &json!({ "purpose": purpose }))
+            .await?;
+        let nonce: Nonce = serde_json::from_value(answer["nonce"].clone())?;
+        let data: nhi_protocol::CardBasicData = serde_json::from_value(person(n))?;
+        let record = card_proof::CardRecord::encode(&data)?;
         let mac = card_proof::card_mac(
-            &card_proof::derive_card_key(&self.master, &card),
+            &card_proof::derive_card_key(&self.master, &record),
             &card_proof::challenge(ORIGIN, &nonce),
+            &record,
         );
-        Ok(json!({ "card_number": card_number, "nonce": nonce, "mac": mac }))
+        Ok(serde_json::to_value(nhi_protocol::api::CardProof::new(
+            nonce, record, mac,
+        ))?)
     }
 
     async fn register(&self, n: u32) -> anyhow::Result<()> {
-        let card = person(n);
-        let number = card["card_number"].as_str().unwrap_or_default().to_owned();
         let body = json!({
-            "proof": self.proof(&number).await?,
-            "card": card,
+            "proof": self.proof(n, "register").await?,
             "household": { "household_number": "F1234567", "county": "臺北市", "township": "大安區", "village": "龍坡里", "neighbourhood": 5 },
             "password": PASSWORD,
             "email": format!("p{n}@example.com"),
@@ -188,11 +192,7 @@ impl Client {
     }
 
     async fn login(&self, n: u32) -> anyhow::Result<()> {
-        let number = person(n)["card_number"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let body = json!({ "proof": self.proof(&number).await?, "password": PASSWORD });
+        let body = json!({ "proof": self.proof(n, "login").await?, "password": PASSWORD });
         let (status, answer) = self.post("/api/v1/session", &body).await?;
         anyhow::ensure!(status == 200, "login {n}: {status} {answer}");
         Ok(())
@@ -338,6 +338,7 @@ async fn main() -> anyhow::Result<()> {
         mail_dir: dir.join("mail"),
         dist_dir: dir.join("dist"),
         rate_limit_per_minute: 0,
+        login_per_card_per_hour: u32::MAX,
         ..Config::default()
     };
     if let Some(url) = &args.database_url {

@@ -58,7 +58,14 @@ impl From<ServiceError> for HttpError {
             ServiceError::CardProofInvalid => {
                 HttpError::new(S::UNAUTHORIZED, C::CardProofInvalid, msg)
             }
-            ServiceError::CardMismatch => HttpError::new(S::BAD_REQUEST, C::CardMismatch, msg),
+            ServiceError::CardProofOutdated => {
+                HttpError::new(S::BAD_REQUEST, C::CardProofOutdated, msg)
+            }
+            ServiceError::CardMismatch => HttpError::new(S::FORBIDDEN, C::CardMismatch, msg),
+            ServiceError::CardRevoked => HttpError::new(S::FORBIDDEN, C::CardRevoked, msg),
+            ServiceError::RateLimited { retry_after } => {
+                HttpError::new(S::TOO_MANY_REQUESTS, C::RateLimited, msg).retry_after(retry_after)
+            }
             ServiceError::HouseholdMismatch => {
                 HttpError::new(S::UNPROCESSABLE_ENTITY, C::HouseholdMismatch, msg)
             }

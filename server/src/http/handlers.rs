@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nhi_protocol::api::{
     ConfirmRequest, ConfirmResponse, HouseholdCheckRequest, HouseholdCheckResponse, LoginRequest,
-    NonceResponse, PlacesResponse, RegisterRequest, RegisterResponse, ResendRequest,
+    NonceRequest, NonceResponse, PlacesResponse, RegisterRequest, RegisterResponse, ResendRequest,
     ResendResponse, UserInfo, SESSION_COOKIE,
 };
 
@@ -19,9 +19,13 @@ use crate::storage::outbox;
 type ApiResult<T> = Result<T, HttpError>;
 
 #[utoipa::path(post, path = "/api/v1/card-proof/nonce", tag = "card proof",
-    responses((status = 200, description = "A fresh single-use nonce (NonceResponse)", body = super::openapi::NonceResponseDoc)))]
-pub async fn nonce(State(s): State<AppState>) -> ApiResult<Json<NonceResponse>> {
-    Ok(Json(s.services.issue_nonce().await?))
+    request_body = super::openapi::NonceRequestDoc,
+    responses((status = 200, description = "A fresh single-use nonce for one purpose (NonceResponse)", body = super::openapi::NonceResponseDoc)))]
+pub async fn nonce(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<NonceRequest>,
+) -> ApiResult<Json<NonceResponse>> {
+    Ok(Json(s.services.issue_nonce(req.purpose).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/places", tag = "registration",

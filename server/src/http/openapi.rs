@@ -5,29 +5,20 @@
 
 use utoipa::{OpenApi, ToSchema};
 
-/// 12-digit NHI card number, e.g. "000012345678".
+/// A card proof v2: the card's MAC over the challenge and the record it stores. The server
+/// verifies the MAC over `record` and only then reads the holder's identity from it.
 #[derive(ToSchema)]
 pub struct CardProofDoc {
-    #[schema(example = "000012345678")]
-    card_number: String,
-    /// 64 hex digits from /api/v1/card-proof/nonce.
+    /// Proof format: 2.
+    #[schema(example = 2)]
+    v: u32,
+    /// 64 hex digits from /api/v1/card-proof/nonce (issued for the endpoint's purpose).
     nonce: String,
-    /// 32 hex digits: AES-128-CMAC of SHA-256(origin ‖ nonce) under the card key.
+    /// 114 hex digits: the 57-byte basic record exactly as the card stores it.
+    record: String,
+    /// 32 hex digits: AES-128-CMAC(K_card, "NHI-PROOF/v2" ‖ SHA-256(origin ‖ nonce) ‖
+    /// SHA-256(record)).
     mac: String,
-}
-
-#[derive(ToSchema)]
-pub struct CardBasicDataDoc {
-    card_number: String,
-    name: String,
-    #[schema(example = "A123456789")]
-    national_id: String,
-    /// ROC yyyMMdd
-    #[schema(example = "0790101")]
-    birth_date: String,
-    #[schema(example = "M")]
-    sex: String,
-    issue_date: String,
 }
 
 #[derive(ToSchema)]
@@ -45,15 +36,23 @@ pub struct HouseholdInfoDoc {
 }
 
 #[derive(ToSchema)]
+pub struct NonceRequestDoc {
+    /// register, confirm, login, activate, resend or step_up: a proof on this nonce is
+    /// accepted only by endpoints of that purpose.
+    #[schema(example = "login")]
+    purpose: String,
+}
+
+#[derive(ToSchema)]
 pub struct NonceResponseDoc {
     nonce: String,
+    purpose: String,
     expires_in_seconds: u32,
 }
 
 #[derive(ToSchema)]
 pub struct HouseholdCheckDoc {
     proof: CardProofDoc,
-    card: CardBasicDataDoc,
     household: HouseholdInfoDoc,
 }
 
@@ -65,7 +64,6 @@ pub struct HouseholdCheckResponseDoc {
 #[derive(ToSchema)]
 pub struct RegisterDoc {
     proof: CardProofDoc,
-    card: CardBasicDataDoc,
     household: HouseholdInfoDoc,
     /// 6–12 characters, not containing the ID, card number or birth date.
     password: String,
@@ -84,7 +82,7 @@ pub struct RegisterResponseDoc {
 
 #[derive(ToSchema)]
 pub struct ConfirmDoc {
-    /// The `ticket` query parameter of the mailed link.
+    /// The `ticket` of the mailed link's fragment (`/confirm#ticket=…`).
     ticket: String,
     proof: CardProofDoc,
 }
@@ -140,7 +138,7 @@ pub struct PlacesDoc {
 }
 
 /// Every error answer. `code` is one of: bad_request, nonce_invalid, card_proof_invalid,
-/// card_mismatch, household_mismatch, registry_unavailable, already_registered,
+/// card_proof_outdated, card_mismatch, card_revoked, household_mismatch, registry_unavailable, already_registered,
 /// registration_pending, password_rejected, ticket_invalid, ticket_expired, wrong_card,
 /// login_failed, account_not_active, account_locked, rate_limited, csrf_rejected,
 /// unauthenticated, not_found, internal.

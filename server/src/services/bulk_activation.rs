@@ -1,7 +1,7 @@
 //! F7 bulk registrant activation (「健保卡註冊認證作業」) and F8 resend for bulk registrants,
 //! with their mails.
 
-use nhi_protocol::api::{AccountStatus, ResendResponse, TICKET_TTL_SECONDS};
+use nhi_protocol::api::{AccountStatus, ProofPurpose, ResendResponse, TICKET_TTL_SECONDS};
 use nhi_protocol::mask::mask_name;
 use nhi_protocol::units::{
     BulkActivateRequest, BulkActivateResponse, BulkResendRequest, BULK_ACTIVATE_PATH,
@@ -17,8 +17,9 @@ use crate::storage::outbox::{self, NewMail};
 use crate::storage::units as store;
 use crate::storage::{self, audit, StorageError};
 
+/// The F7 link; the ticket travels in the fragment (issue 10).
 pub fn activate_link(origin: &str, ticket: &str) -> String {
-    format!("{origin}{BULK_ACTIVATE_PATH}?ticket={ticket}")
+    nhi_protocol::api::ticket_link(origin, BULK_ACTIVATE_PATH, ticket)
 }
 
 /// F7: the verification mail of an accepted row. Plain text only and short: a large unit
@@ -85,8 +86,10 @@ impl Services {
         caller: &Caller,
         req: BulkActivateRequest,
     ) -> UnitsResult<BulkActivateResponse> {
-        self.verify_card(&req.proof, &req.card).await?;
-        let card = req.card.card_number.as_str().to_owned();
+        let verified = self
+            .verify_card(&req.proof, ProofPurpose::Activate)
+            .await?;
+        let card = verified.card_number().as_str().to_owned();
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
             self.audit(
                 caller,
@@ -125,7 +128,7 @@ impl Services {
             .await;
             return Err(ServiceError::TicketExpired.into());
         }
-        if req.card.national_id.as_str() != r.national_id {
+        if verified.national_id().as_str() != r.national_id {
             self.audit(caller, Some(&card), "bulk_activation", "wrong_card", None)
                 .await;
             return Err(ServiceError::WrongCard.into());
@@ -140,14 +143,14 @@ impl Services {
             }
         }
         let password_hash = self
-            .checked_hash(req.password.clone(), &req.card, &r.email)
+            .checked_hash(req.password.clone(), verified.data(), &r.email)
             .await?;
-        let birth = req.card.birth_date.to_string();
-        let sex = req.card.sex.to_string();
+        let birth = verified.birth_date().to_string();
+        let sex = verified.sex().to_string();
         let account = NewAccount {
             card_number: &card,
-            national_id: &r.national_id,
-            name: &req.card.name,
+            national_id: verified.national_id().as_str(),
+            name: verified.name(),
             birth_date: &birth,
             sex: &sex,
             // Bulk registrants are not checked against the household registry (F5: no
@@ -201,12 +204,12 @@ impl Services {
         caller: &Caller,
         req: &BulkResendRequest,
     ) -> UnitsResult<ResendResponse> {
-        self.verify_card(&req.proof, &req.card).await?;
-        let card = req.card.card_number.as_str();
+        let verified = self.verify_card(&req.proof, ProofPurpose::Resend).await?;
+        let card = verified.card_number().as_str();
         let outcome = self
-            .bulk_resend_inner(&req.card.national_id.to_string(), req.email.as_str())
+            .bulk_resend_inner(verified.national_id().as_str(), req.email.as_str())
             .await?;
-        let detail = format!("id={}", id_for_audit(req.card.national_id.as_str()));
+        let detail = format!("id={}", id_for_audit(verified.national_id().as_str()));
         self.audit(caller, Some(card), "bulk_resend", outcome, Some(&detail))
             .await;
         Ok(ResendResponse { accepted: true })
@@ -235,6 +238,11 @@ impl Services {
             ticket.expires_at,
         );
         enqueue(&mut tx, email, &mail, now).await?;
+        if !r.email.eq_ignore_ascii_case(email) {
+            // The card alone must not silently redirect a registration: the old address hears.
+            let notice = mails::address_changed(&mask_name(&r.name), &mask_email(email));
+            enqueue(&mut tx, &r.email, &notice, now).await?;
+        }
         tx.commit().await.map_err(StorageError::from)?;
         self.outbox_wakeup.notify_one();
         tracing::debug!(email = %mask_email(email), "bulk resend");

@@ -1,6 +1,6 @@
 //! Mail texts: zh-TW first, English below; plain text and HTML.
 
-use nhi_protocol::api::{CONFIRM_PATH, CONFIRM_TICKET_PARAM};
+use nhi_protocol::api::CONFIRM_PATH;
 use time::{OffsetDateTime, UtcOffset};
 
 pub struct Rendered {
@@ -39,8 +39,9 @@ pub(crate) fn taipei_time(unix: i64) -> String {
     )
 }
 
+/// The F2 link; the ticket travels in the fragment (issue 10).
 pub fn confirm_link(origin: &str, ticket: &str) -> String {
-    format!("{origin}{CONFIRM_PATH}?{CONFIRM_TICKET_PARAM}={ticket}")
+    nhi_protocol::api::ticket_link(origin, CONFIRM_PATH, ticket)
 }
 
 pub(crate) fn html_page(body: &str) -> String {
@@ -110,6 +111,32 @@ pub fn completion(name_masked: &str, origin: &str) -> Rendered {
     }
 }
 
+/// F8: sent to the *old* address when a resend changed the address of an application.
+pub fn address_changed(name_masked: &str, new_email_masked: &str) -> Rendered {
+    let subject = "健保卡網路服務註冊：認證信箱已變更 / NHI card online services: confirmation address changed".to_owned();
+    let text = format!(
+        "{name_masked} 您好：\n\n您的健保卡網路服務註冊申請已以健保卡要求重寄認證信，並將電子信箱變更為 {new_email_masked}。\
+         此後認證信只寄到新信箱。若這不是您本人的操作，請勿理會新信件並立即與健保署聯絡。\n\n----\n\n\
+         Dear {name_masked},\n\nSomeone with your NHI card asked to resend the confirmation mail of your \
+         registration and changed its address to {new_email_masked}. Confirmation mail now goes to the new address only. \
+         If this was not you, contact the National Health Insurance Administration at once.\n"
+    );
+    let (n, e) = (escape(name_masked), escape(new_email_masked));
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>您的健保卡網路服務註冊申請已以健保卡要求重寄認證信，並將電子信箱變更為 {e}。此後認證信只寄到新信箱。</p>\
+         <p>若這不是您本人的操作，請立即與健保署聯絡。</p><hr>\
+         <p lang=\"en\">Dear {n},</p><p lang=\"en\">Someone with your NHI card asked to resend the confirmation mail of your \
+         registration and changed its address to {e}. Confirmation mail now goes to the new address only.</p>\
+         <p lang=\"en\">If this was not you, contact the National Health Insurance Administration at once.</p>"
+    ));
+    Rendered {
+        kind: "address_changed",
+        subject,
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +145,7 @@ mod tests {
     fn activation_mail_is_bilingual_and_escaped() {
         let m = activation(
             "王<b>明",
-            "https://x.example/confirm?ticket=abc",
+            "https://x.example/confirm#ticket=abc",
             1_800_000_000,
         );
         assert!(m.text.contains("進入電子信箱認證畫面") && m.text.contains("Dear"));

@@ -37,8 +37,14 @@ pub enum ServiceError {
     NonceInvalid,
     #[error("the card proof does not verify")]
     CardProofInvalid,
-    #[error("the card data does not belong to the card that answered")]
+    #[error("the card proof is of an old format (v1); update the card reader component")]
+    CardProofOutdated,
+    #[error("the card authority knows this card as another person's")]
     CardMismatch,
+    #[error("the card was reported lost or has been replaced")]
+    CardRevoked,
+    #[error("too many attempts; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("the household data do not match the registry")]
     HouseholdMismatch,
     #[error("household registry: {0}")]

@@ -4,14 +4,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use nhi_protocol::api::{
     AccountStatus, CardProof, ConfirmRequest, ConfirmResponse, HouseholdCheckRequest,
-    HouseholdInfo, RegisterRequest, RegisterResponse, ResendRequest, ResendResponse,
-    TICKET_TTL_SECONDS,
+    HouseholdInfo, ProofPurpose, RegisterRequest, RegisterResponse, ResendRequest,
+    ResendResponse, TICKET_TTL_SECONDS,
 };
 use nhi_protocol::mask::mask_name;
 use nhi_protocol::password::{PasswordPolicy, PersonalData};
 use nhi_protocol::CardBasicData;
 
 use super::mails::{self, Rendered};
+use super::proof::VerifiedCard;
 use super::{mask_email, random_token, token_hash, Caller, ServiceError, ServiceResult, Services};
 use crate::adapters::registry::RegistryQuery;
 use crate::storage::accounts::{self, NewAccount};
@@ -80,26 +81,23 @@ async fn audit_in(
 }
 
 impl Services {
-    /// Checks that the card data belong to the proof, the proof, and the household (F1 step 3).
+    /// Verifies the card proof, then checks the household (F1 step 3) for the holder the card
+    /// vouched for.
     async fn check_card_and_household(
         &self,
         caller: &Caller,
         proof: &CardProof,
-        card: &CardBasicData,
         household: &HouseholdInfo,
-    ) -> ServiceResult<()> {
-        if card.card_number != proof.card_number {
-            return Err(ServiceError::CardMismatch);
-        }
-        self.verify_proof(proof).await?;
-        let actor = card.card_number.as_str();
+    ) -> ServiceResult<VerifiedCard> {
+        let card = self.verify_card(proof, ProofPurpose::Register).await?;
+        let actor = card.card_number().as_str();
         let place_known =
             self.sample
                 .has_place(&household.county, &household.township, &household.village);
         let query = RegistryQuery {
-            national_id: card.national_id.as_str().to_owned(),
-            name: card.name.clone(),
-            birth_date: card.birth_date.to_string(),
+            national_id: card.national_id().as_str().to_owned(),
+            name: card.name().to_owned(),
+            birth_date: card.birth_date().to_string(),
             card_number: actor.to_owned(),
             household_number: household.household_number.as_str().to_owned(),
             county: household.county.clone(),
@@ -116,15 +114,15 @@ impl Services {
                 .await;
             return Err(ServiceError::HouseholdMismatch);
         }
-        Ok(())
+        Ok(card)
     }
 
-    async fn ensure_not_registered(&self, card: &CardBasicData) -> ServiceResult<()> {
+    async fn ensure_not_registered(&self, card: &VerifiedCard) -> ServiceResult<()> {
         let mut conn = self.db.conn().await?;
         let existing = accounts::by_card_or_id(
             &mut conn,
-            card.card_number.as_str(),
-            card.national_id.as_str(),
+            card.card_number().as_str(),
+            card.national_id().as_str(),
         )
         .await?;
         match existing {
@@ -140,9 +138,10 @@ impl Services {
         caller: &Caller,
         req: &HouseholdCheckRequest,
     ) -> ServiceResult<()> {
-        self.check_card_and_household(caller, &req.proof, &req.card, &req.household)
+        let card = self
+            .check_card_and_household(caller, &req.proof, &req.household)
             .await?;
-        self.ensure_not_registered(&req.card).await
+        self.ensure_not_registered(&card).await
     }
 
     /// Policy check (zxcvbn) and Argon2id hash, both on the blocking pool.
@@ -177,15 +176,16 @@ impl Services {
         caller: &Caller,
         req: RegisterRequest,
     ) -> ServiceResult<RegisterResponse> {
-        self.check_card_and_household(caller, &req.proof, &req.card, &req.household)
+        let verified = self
+            .check_card_and_household(caller, &req.proof, &req.household)
             .await?;
-        self.ensure_not_registered(&req.card).await?;
+        self.ensure_not_registered(&verified).await?;
         let hash = self
-            .checked_hash(req.password.clone(), &req.card, req.email.as_str())
+            .checked_hash(req.password.clone(), verified.data(), req.email.as_str())
             .await?;
         let now = storage::now();
         let ticket = new_ticket(now);
-        let (card, h) = (&req.card, &req.household);
+        let (card, h) = (verified.data(), &req.household);
         let birth = card.birth_date.to_string();
         let sex = card.sex.to_string();
         let account = NewAccount {
@@ -250,8 +250,8 @@ impl Services {
         caller: &Caller,
         req: &ConfirmRequest,
     ) -> ServiceResult<ConfirmResponse> {
-        self.verify_proof(&req.proof).await?;
-        let card = req.proof.card_number.as_str();
+        let verified = self.verify_card(&req.proof, ProofPurpose::Confirm).await?;
+        let card = verified.card_number().as_str();
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
             self.audit(caller, Some(card), "confirmation", "ticket_invalid", None)
                 .await;
@@ -274,7 +274,7 @@ impl Services {
         let account = accounts::by_id(&mut tx, ticket.account_id)
             .await?
             .ok_or(ServiceError::TicketInvalid)?;
-        if account.card_number != card {
+        if account.card_number != card || account.national_id != verified.national_id().as_str() {
             drop(tx);
             self.audit(caller, Some(card), "confirmation", "wrong_card", None)
                 .await;
@@ -304,23 +304,21 @@ impl Services {
         caller: &Caller,
         req: &ResendRequest,
     ) -> ServiceResult<ResendResponse> {
-        self.verify_proof(&req.proof).await?;
-        let card = req.proof.card_number.as_str();
-        let outcome = self.resend_inner(caller, card, req.email.as_str()).await?;
+        let verified = self.verify_card(&req.proof, ProofPurpose::Resend).await?;
+        let card = verified.card_number().as_str();
+        let outcome = self.resend_inner(&verified, req.email.as_str()).await?;
         self.audit(caller, Some(card), "resend", outcome, None)
             .await;
         Ok(ResendResponse { accepted: true })
     }
 
-    async fn resend_inner(
-        &self,
-        caller: &Caller,
-        card: &str,
-        email: &str,
-    ) -> ServiceResult<&'static str> {
+    async fn resend_inner(&self, card: &VerifiedCard, email: &str) -> ServiceResult<&'static str> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
-        let Some(account) = accounts::by_card(&mut tx, card).await? else {
+        let Some(account) = accounts::by_card(&mut tx, card.card_number().as_str())
+            .await?
+            .filter(|a| a.national_id == card.national_id().as_str())
+        else {
             return Ok("no_account");
         };
         if account.status != accounts::PENDING {
@@ -349,7 +347,11 @@ impl Services {
             ticket.expires_at,
         );
         enqueue(&mut tx, email, &mail, now).await?;
-        let _ = caller;
+        if !account.email.eq_ignore_ascii_case(email) {
+            // The card alone must not silently redirect a registration: the old address hears.
+            let notice = mails::address_changed(&mask_name(&account.name), &mask_email(email));
+            enqueue(&mut tx, &account.email, &notice, now).await?;
+        }
         tx.commit().await.map_err(storage::StorageError::from)?;
         self.metrics.inc(&self.metrics.resends);
         self.outbox_wakeup.notify_one();

@@ -2,12 +2,12 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use nhi_protocol::api::{AccountStatus, LoginRequest, UserInfo};
+use nhi_protocol::api::{AccountStatus, LoginRequest, ProofPurpose, UserInfo};
 use nhi_protocol::mask::{mask_middle, mask_name};
 
 use super::{mask_email, random_token, token_hash, Caller, ServiceError, ServiceResult, Services};
 use crate::storage::accounts::{self, AccountRow};
-use crate::storage::{self, sessions};
+use crate::storage::{self, rate_counters, sessions};
 
 /// A new session: the cookie value and its lifetime.
 pub struct NewSession {
@@ -56,58 +56,99 @@ impl Services {
         )
     }
 
+    /// F3: card proof, then the per-card limit, then the password — with the attempt counted
+    /// before the hash is computed ([`accounts::reserve_login_attempt`]).
     pub async fn login(&self, caller: &Caller, req: LoginRequest) -> ServiceResult<NewSession> {
-        self.verify_proof(&req.proof).await?;
-        let card = req.proof.card_number.as_str().to_owned();
+        let card = self.verify_card(&req.proof, ProofPurpose::Login).await?;
+        let card_number = card.card_number().as_str().to_owned();
+        self.limit_card_logins(caller, &card_number).await?;
         let account = {
             let mut conn = self.db.conn().await?;
-            accounts::by_card(&mut conn, &card).await?
+            accounts::by_card(&mut conn, &card_number).await?
         };
-        let Some(account) = account else {
+        let Some(account) = account.filter(|a| a.national_id == card.national_id().as_str())
+        else {
             self.hasher.dummy_verify(req.password).await?;
-            self.audit(caller, Some(&card), "login", "no_account", None)
+            self.audit(caller, Some(&card_number), "login", "no_account", None)
                 .await;
             self.metrics.inc(&self.metrics.logins_failed);
             return Err(ServiceError::LoginFailed);
         };
-        let now = storage::now();
-        if let Some(until) = account.locked_until.filter(|u| *u > now) {
-            self.audit(caller, Some(&card), "login", "locked", None)
-                .await;
-            return Err(ServiceError::AccountLocked {
-                retry_after: (until - now).unsigned_abs(),
-            });
-        }
         if account.status != accounts::ACTIVE {
-            self.audit(caller, Some(&card), "login", "not_active", None)
+            self.audit(caller, Some(&card_number), "login", "not_active", None)
                 .await;
             return Err(ServiceError::AccountNotActive);
         }
+        let now = storage::now();
+        let attempt = {
+            let mut conn = self.db.conn().await?;
+            accounts::reserve_login_attempt(&mut conn, account.id, now, |n| {
+                self.lockout_seconds(n)
+            })
+            .await?
+        };
+        let (n, locks, previous_failure_at) = match attempt {
+            accounts::Attempt::Locked { until } => {
+                self.audit(caller, Some(&card_number), "login", "locked", None)
+                    .await;
+                return Err(ServiceError::AccountLocked {
+                    retry_after: (until - now).unsigned_abs(),
+                });
+            }
+            accounts::Attempt::Reserved {
+                n,
+                locked_until,
+                previous_failure_at,
+            } => (n, locked_until, previous_failure_at),
+        };
         if !self
             .hasher
             .verify(req.password, account.password_hash.clone())
             .await?
         {
-            return Err(self.wrong_password(caller, &account).await?);
+            return Err(self.wrong_password(caller, &account, n, locks).await);
+        }
+        // A success forgives earlier failures only when the newest of them is at least
+        // `lockout_base_seconds` old: guesses running alongside the owner's login keep their
+        // count, so a burst gets at most `lockout_threshold` passwords evaluated in all.
+        let quiet = i64::try_from(self.config.lockout_base_seconds).unwrap_or(i64::MAX);
+        let forgive = previous_failure_at.is_none_or(|t| now.saturating_sub(t) >= quiet);
+        {
+            let mut conn = self.db.conn().await?;
+            accounts::login_succeeded(&mut conn, account.id, n, forgive).await?;
         }
         self.open_session(caller, &account).await
     }
 
+    /// The per-card login limit (`login_per_card_per_hour`), in the database so every instance
+    /// shares it. Counted only for verified proofs: a card number in an unverified request is
+    /// a claim, and must not let anyone use up a victim's budget.
+    async fn limit_card_logins(&self, caller: &Caller, card_number: &str) -> ServiceResult<()> {
+        const WINDOW: i64 = 3600;
+        let now = storage::now();
+        let window = now - now.rem_euclid(WINDOW);
+        let hits = {
+            let mut conn = self.db.conn().await?;
+            rate_counters::hit(&mut conn, &format!("login-card:{card_number}"), window).await?
+        };
+        if hits > i64::from(self.config.login_per_card_per_hour) {
+            self.audit(caller, Some(card_number), "login", "card_rate_limited", None)
+                .await;
+            return Err(ServiceError::RateLimited {
+                retry_after: (window + WINDOW - now).unsigned_abs(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A wrong password: the attempt stays counted (it was reserved before the hash).
     async fn wrong_password(
         &self,
         caller: &Caller,
         account: &AccountRow,
-    ) -> ServiceResult<ServiceError> {
-        let now = storage::now();
-        let failures = {
-            let mut conn = self.db.conn().await?;
-            let n = accounts::record_failure(&mut conn, account.id, now).await?;
-            if let Some(secs) = self.lockout_seconds(n) {
-                let until = now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
-                accounts::lock_until(&mut conn, account.id, until).await?;
-            }
-            n
-        };
+        failures: i64,
+        locked_until: Option<i64>,
+    ) -> ServiceError {
         self.metrics.inc(&self.metrics.logins_failed);
         self.audit(
             caller,
@@ -117,8 +158,9 @@ impl Services {
             None,
         )
         .await;
-        match self.lockout_seconds(failures) {
-            Some(secs) => {
+        match locked_until {
+            Some(until) => {
+                let secs = (until - storage::now()).max(1).unsigned_abs();
                 self.metrics.inc(&self.metrics.lockouts);
                 let detail = format!("failures={failures} seconds={secs}");
                 self.audit(
@@ -129,9 +171,9 @@ impl Services {
                     Some(&detail),
                 )
                 .await;
-                Ok(ServiceError::AccountLocked { retry_after: secs })
+                ServiceError::AccountLocked { retry_after: secs }
             }
-            None => Ok(ServiceError::LoginFailed),
+            None => ServiceError::LoginFailed,
         }
     }
 
@@ -145,7 +187,6 @@ impl Services {
         let ttl = self.config.session_ttl_minutes.saturating_mul(60);
         {
             let mut conn = self.db.conn().await?;
-            accounts::reset_failures(&mut conn, account.id).await?;
             let expires = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
             sessions::insert(
                 &mut conn,

@@ -2,7 +2,6 @@
 //! management of the unit admin. Also the sample units of the embedded default and the
 //! deterministic generator of large units (benchmark).
 
-use nhi_protocol::api::CardProof;
 use nhi_protocol::units::{
     FileProblem, LoginMethod, MyUnitsResponse, Permission, RolesResponse, SetRoleRequest,
     StaffMember, UnitSummary,
@@ -335,19 +334,6 @@ impl Services {
         tx.commit().await.map_err(StorageError::from)?;
         tracing::info!(target: "audit", actor, action = "unit_role", detail, "audit");
         self.roles(p, code).await
-    }
-
-    /// Verifies a card proof and that the card data belong to it (F7/F8).
-    pub(crate) async fn verify_card(
-        &self,
-        proof: &CardProof,
-        card: &nhi_protocol::CardBasicData,
-    ) -> UnitsResult<()> {
-        if card.card_number != proof.card_number {
-            return Err(ServiceError::CardMismatch.into());
-        }
-        self.verify_proof(proof).await?;
-        Ok(())
     }
 }
 

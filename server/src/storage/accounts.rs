@@ -133,36 +133,96 @@ pub async fn set_email(
     Ok(())
 }
 
-/// Counts a wrong password; returns the new count.
-pub async fn record_failure(
+/// The outcome of [`reserve_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// This attempt is counted as the `n`-th failure until it succeeds; when it reached the
+    /// threshold the account is already locked until `locked_until`. `previous_failure_at`:
+    /// when the failure before it was reserved.
+    Reserved {
+        n: i64,
+        locked_until: Option<i64>,
+        previous_failure_at: Option<i64>,
+    },
+    /// Locked: no password may be tried before this time.
+    Locked { until: i64 },
+}
+
+/// Reserves a password attempt *before* the password is checked (issue 10): the failure
+/// counter goes up first, and the attempt that reaches the threshold locks the account at
+/// once, so N requests sent together get at most `threshold` passwords evaluated. A
+/// compare-and-swap on the counter (one conditional UPDATE, retried when another attempt won
+/// the race) keeps it atomic on SQLite and PostgreSQL alike. `lock_for(n)` is the lock length
+/// in seconds after `n` failures, `None` below the threshold.
+pub async fn reserve_login_attempt(
     conn: &mut AnyConnection,
     id: i64,
     now: i64,
-) -> Result<i64, StorageError> {
-    let n: (i64,) = sqlx::query_as(
-        "UPDATE accounts SET failed_logins = failed_logins + 1, updated_at = $2 WHERE id = $1 \
-         RETURNING failed_logins",
+    lock_for: impl Fn(i64) -> Option<u64>,
+) -> Result<Attempt, StorageError> {
+    loop {
+        let (failed, locked, previous): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT failed_logins, locked_until, last_failed_at FROM accounts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if let Some(until) = locked.filter(|u| *u > now) {
+            return Ok(Attempt::Locked { until });
+        }
+        let n = failed.saturating_add(1);
+        let locked_until =
+            lock_for(n).map(|secs| now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)));
+        let done = sqlx::query(
+            "UPDATE accounts SET failed_logins = $2, locked_until = $3, last_failed_at = $4, \
+             updated_at = $4 \
+             WHERE id = $1 AND failed_logins = $5 AND (locked_until IS NULL OR locked_until <= $4)",
+        )
+        .bind(id)
+        .bind(n)
+        .bind(locked_until.or(locked))
+        .bind(now)
+        .bind(failed)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Attempt::Reserved {
+                n,
+                locked_until,
+                previous_failure_at: previous.filter(|_| failed > 0),
+            });
+        }
+    }
+}
+
+/// The password of reserved attempt `n` was right. With `forgive`, and when no attempt was
+/// reserved after this one, the failures start again from zero (and a lock this attempt set is
+/// lifted); otherwise only this attempt is taken back, so guesses racing the owner's login keep
+/// their count.
+pub async fn login_succeeded(
+    conn: &mut AnyConnection,
+    id: i64,
+    n: i64,
+    forgive: bool,
+) -> Result<(), StorageError> {
+    if forgive {
+        let done = sqlx::query(
+            "UPDATE accounts SET failed_logins = 0, locked_until = NULL, last_failed_at = NULL \
+             WHERE id = $1 AND failed_logins = $2",
+        )
+        .bind(id)
+        .bind(n)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+    }
+    sqlx::query(
+        "UPDATE accounts SET failed_logins = failed_logins - 1 WHERE id = $1 AND failed_logins > 0",
     )
     .bind(id)
-    .bind(now)
-    .fetch_one(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(n.0)
-}
-
-pub async fn lock_until(conn: &mut AnyConnection, id: i64, until: i64) -> Result<(), StorageError> {
-    sqlx::query("UPDATE accounts SET locked_until = $2 WHERE id = $1")
-        .bind(id)
-        .bind(until)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn reset_failures(conn: &mut AnyConnection, id: i64) -> Result<(), StorageError> {
-    sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND failed_logins <> 0")
-        .bind(id)
-        .execute(conn)
-        .await?;
     Ok(())
 }

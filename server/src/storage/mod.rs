@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod nonces;
 pub mod outbox;
+pub mod rate_counters;
 pub mod sessions;
 pub mod tickets;
 pub mod units;
@@ -158,8 +159,9 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Removes expired nonces and sessions.
+/// Removes expired nonces, sessions and rate-limit windows older than a day.
 pub async fn purge_expired(conn: &mut AnyConnection, now: i64) -> Result<(), StorageError> {
+    rate_counters::purge_before(conn, now.saturating_sub(24 * 3600)).await?;
     sqlx::query("DELETE FROM card_nonces WHERE expires_at < $1")
         .bind(now)
         .execute(&mut *conn)

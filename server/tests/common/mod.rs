@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use nhi_server::workers::bulk_jobs::BulkWorker;
 use http_body_util::BodyExt as _;
-use nhi_protocol::api::{CardProof, HouseholdInfo, CSRF_HEADER};
-use nhi_protocol::card_proof::{self, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
+use nhi_protocol::api::{CardProof, HouseholdInfo, ProofPurpose, CSRF_HEADER};
+use nhi_protocol::card_proof::{self, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
 use nhi_protocol::CardBasicData;
 use nhi_server::app::{build, App, Overrides};
 use nhi_server::config::Config;
@@ -241,34 +242,38 @@ impl Harness {
         self.request(Method::GET, path, None, &[]).await
     }
 
-    pub async fn nonce(&self) -> Nonce {
+    /// A fresh nonce for `purpose`.
+    pub async fn nonce(&self, purpose: ProofPurpose) -> Nonce {
+        let body = json!({ "purpose": purpose });
         let r = self
-            .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+            .request(Method::POST, "/api/v1/card-proof/nonce", Some(body), &[])
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         serde_json::from_value(r.json["nonce"].clone()).expect("nonce")
     }
 
-    /// What the bridge + card answer for `origin`.
+    /// What the bridge + a card holding `card`'s record answer for `origin` (proof v2).
     pub fn answer(&self, card: &CardBasicData, origin: &str, nonce: Nonce) -> CardProof {
-        let key = card_proof::derive_card_key(&self.master, &card.card_number);
-        let mac = card_proof::card_mac(&key, &card_proof::challenge(origin, &nonce));
-        CardProof {
-            card_number: card.card_number.clone(),
-            nonce,
-            mac,
-        }
+        let record = CardRecord::encode(card).expect("record encodes");
+        self.answer_record(&record, origin, nonce)
     }
 
-    pub async fn proof(&self, h: &Holder) -> Value {
-        let n = self.nonce().await;
+    /// What a card storing `record` answers for `origin`.
+    pub fn answer_record(&self, record: &CardRecord, origin: &str, nonce: Nonce) -> CardProof {
+        let key = card_proof::derive_card_key(&self.master, record);
+        let mac = card_proof::card_mac(&key, &card_proof::challenge(origin, &nonce), record);
+        CardProof::new(nonce, *record, mac)
+    }
+
+    /// A proof of `h`'s card on a fresh nonce for `purpose`, as JSON.
+    pub async fn proof(&self, h: &Holder, purpose: ProofPurpose) -> Value {
+        let n = self.nonce(purpose).await;
         serde_json::to_value(self.answer(&h.card, ORIGIN, n)).expect("json")
     }
 
     pub async fn register_body(&self, h: &Holder, email: &str, password: &str) -> Value {
         json!({
-            "proof": self.proof(h).await,
-            "card": h.card,
+            "proof": self.proof(h, ProofPurpose::Register).await,
             "household": h.household,
             "password": password,
             "email": email,
@@ -322,12 +327,12 @@ impl Harness {
     }
 
     pub async fn confirm(&self, h: &Holder, ticket: &str) -> Resp {
-        let body = json!({ "ticket": ticket, "proof": self.proof(h).await });
+        let body = json!({ "ticket": ticket, "proof": self.proof(h, ProofPurpose::Confirm).await });
         self.post("/api/v1/registrations/confirm", body).await
     }
 
     pub async fn login(&self, h: &Holder, password: &str) -> Resp {
-        let body = json!({ "proof": self.proof(h).await, "password": password });
+        let body = json!({ "proof": self.proof(h, ProofPurpose::Login).await, "password": password });
         self.post("/api/v1/session", body).await
     }
 
@@ -358,6 +363,86 @@ impl Harness {
         v.reverse();
         v
     }
+}
+
+// ---- Insured units (F4–F7) ------------------------------------------------------------
+
+/// The sample unit that holder 0 (王小明) administers.
+pub const UNIT: &str = "12345678";
+
+/// Registers, confirms and logs in holder `i`; returns the cookie pair.
+pub async fn logged_in(h: &Harness, i: usize) -> String {
+    let p = holder(i);
+    let email = format!("person{i}@example.com");
+    h.active_account(&p, &email).await;
+    let r = h.login(&p, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.headers[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned()
+}
+
+pub async fn get_as(h: &Harness, cookie: &str, path: &str) -> Resp {
+    h.request(Method::GET, path, None, &[("cookie", cookie)])
+        .await
+}
+
+/// Uploads raw bytes as a file (the SPA sends the file itself as the body).
+pub async fn upload(
+    h: &Harness,
+    cookie: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value, Vec<u8>) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/units/{UNIT}/uploads"))
+        .header(CSRF_HEADER, "1")
+        .header(header::ORIGIN, ORIGIN)
+        .header("cookie", cookie)
+        .header("x-file-name", name)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(bytes))
+        .expect("request");
+    raw(h, req).await
+}
+
+pub async fn raw(h: &Harness, req: Request<Body>) -> (StatusCode, Value, Vec<u8>) {
+    let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes.to_vec(),
+    )
+}
+
+/// Runs the bulk worker until no job is left.
+pub async fn run_jobs(h: &Harness) {
+    let w = BulkWorker::new(h.app.services.clone());
+    while w.tick().await.expect("bulk tick") {}
+}
+
+pub async fn count(h: &Harness, sql: &str) -> i64 {
+    let row: (i64,) = sqlx::query_as(sql)
+        .fetch_one(h.app.services.db.pool())
+        .await
+        .expect("count");
+    row.0
+}
+
+pub fn bulk_ticket(mails: &[(String, String, String, bool)], to: &str) -> String {
+    let (_, _, text, _) = mails
+        .iter()
+        .rev()
+        .find(|m| m.0 == "bulk_activation" && m.1 == to)
+        .expect("bulk activation mail");
+    ticket_in(text)
 }
 
 pub fn ticket_in(text: &str) -> String {
