@@ -9,7 +9,7 @@ use nhi_protocol::card_proof::MasterKey;
 use tokio::sync::{watch, Notify};
 
 use crate::adapters::card_authority::{CardAuthority, MasterKeyAuthority};
-use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer};
+use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer, SmtpSettings};
 use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
 use crate::config::{Config, MailerKind, RegistryKind};
 use crate::metrics::Metrics;
@@ -36,24 +36,25 @@ fn build_mailer(cfg: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
     let from = mailer::parse_from(&cfg.mail_from)?;
     Ok(match cfg.mailer {
         MailerKind::File => Arc::new(FileMailer::new(cfg.mail_dir.clone(), from)?),
-        MailerKind::Smtp => {
-            let creds = cfg.smtp_username.clone().zip(cfg.smtp_password.clone());
-            Arc::new(SmtpMailer::new(
-                &cfg.smtp_host,
-                cfg.smtp_port,
-                creds,
-                from,
-                Duration::from_millis(cfg.smtp_timeout_ms),
-            ))
-        }
+        MailerKind::Smtp => Arc::new(SmtpMailer::new(SmtpSettings {
+            host: cfg.smtp_host.clone(),
+            port: cfg.smtp_port,
+            tls: cfg.smtp_tls(),
+            trust: cfg.smtp_trust(),
+            credentials: cfg.smtp_username.clone().zip(cfg.smtp_password.clone()),
+            from,
+            timeout: Duration::from_millis(cfg.smtp_timeout_ms),
+        })?),
     })
 }
 
 fn build_registry(cfg: &Config, sample: &SampleData) -> anyhow::Result<Arc<dyn HouseholdRegistry>> {
     Ok(match (cfg.registry, &cfg.registry_url) {
-        (RegistryKind::Http, Some(url)) => {
-            Arc::new(HttpRegistry::new(url.clone(), cfg.registry_timeout())?)
-        }
+        (RegistryKind::Http, Some(url)) => Arc::new(HttpRegistry::new(
+            url,
+            cfg.registry_timeout(),
+            &cfg.registry_trust(),
+        )?),
         _ => Arc::new(SampleRegistry::new(sample)),
     })
 }

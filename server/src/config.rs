@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::adapters::mailer::SmtpTls;
+use crate::adapters::tls::TrustSettings;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
@@ -62,13 +65,27 @@ pub struct Config {
     pub registry: RegistryKind,
     /// JSON file replacing the bundled sample registry (same format).
     pub registry_file: Option<PathBuf>,
+    /// `https://…` (required), or `http://` to a loopback host only.
     pub registry_url: Option<String>,
     pub registry_timeout_ms: u64,
+    /// PEM file of CA certificates trusted for the registry (the GRCA root, say), added to
+    /// the system store, or replacing it with `registry_system_roots = false`.
+    pub registry_ca_file: Option<PathBuf>,
+    /// Trust the system store (Debian ca-certificates) for the registry.
+    pub registry_system_roots: bool,
     pub mailer: MailerKind,
     pub mail_dir: PathBuf,
     pub mail_from: String,
     pub smtp_host: String,
     pub smtp_port: u16,
+    /// `starttls`, `implicit` or `none`; unset: `none` for a loopback `smtp_host`, `starttls`
+    /// otherwise (see [`Config::smtp_tls`]).
+    pub smtp_tls: Option<SmtpTls>,
+    /// PEM file of CA certificates trusted for SMTP, like `registry_ca_file`.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Trust the system store (Debian ca-certificates) for SMTP.
+    pub smtp_system_roots: bool,
+    /// Sent only over TLS (`smtp_tls` = `starttls` or `implicit`).
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub smtp_timeout_ms: u64,
@@ -133,11 +150,16 @@ impl Default for Config {
             registry_file: None,
             registry_url: None,
             registry_timeout_ms: 3000,
+            registry_ca_file: None,
+            registry_system_roots: true,
             mailer: MailerKind::File,
             mail_dir: PathBuf::from(".run/mail"),
             mail_from: "健保卡網路服務 <no-reply@nhi.localhost>".into(),
             smtp_host: "127.0.0.1".into(),
             smtp_port: 25,
+            smtp_tls: None,
+            smtp_ca_file: None,
+            smtp_system_roots: true,
             smtp_username: None,
             smtp_password: None,
             smtp_timeout_ms: 10_000,
@@ -187,11 +209,16 @@ const ENV_KEYS: &[&str] = &[
     "registry_file",
     "registry_url",
     "registry_timeout_ms",
+    "registry_ca_file",
+    "registry_system_roots",
     "mailer",
     "mail_dir",
     "mail_from",
     "smtp_host",
     "smtp_port",
+    "smtp_tls",
+    "smtp_ca_file",
+    "smtp_system_roots",
     "smtp_username",
     "smtp_password",
     "smtp_timeout_ms",
@@ -312,6 +339,8 @@ impl Config {
                 message: "required when registry = \"http\"".into(),
             });
         }
+        self.validate_registry_tls()?;
+        self.validate_smtp_tls()?;
         if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
             return Err(ConfigError::Invalid {
                 key: "argon2_memory_kib",
@@ -341,6 +370,94 @@ impl Config {
     /// machine).
     pub fn is_loopback_only(&self) -> bool {
         self.listen.ip().is_loopback() && origin_is_loopback(self.origin())
+    }
+
+    /// The registry's URL rule (https, or http to loopback) and roots. Checked when
+    /// `registry = "http"`, the only time the URL is used.
+    fn validate_registry_tls(&self) -> Result<(), ConfigError> {
+        let (RegistryKind::Http, Some(url)) = (self.registry, &self.registry_url) else {
+            return Ok(());
+        };
+        let url =
+            crate::adapters::registry::check_url(url).map_err(|message| ConfigError::Invalid {
+                key: "registry_url",
+                message,
+            })?;
+        if url.scheme() == "https" && !self.registry_system_roots && self.registry_ca_file.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "registry_system_roots",
+                message: "false leaves no trusted certificate: set registry_ca_file".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// SMTP: plaintext only to loopback, credentials only over TLS, some root to trust.
+    /// Checked when `mailer = "smtp"`.
+    fn validate_smtp_tls(&self) -> Result<(), ConfigError> {
+        if self.mailer != MailerKind::Smtp {
+            return Ok(());
+        }
+        if self.smtp_username.is_some() != self.smtp_password.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "smtp_username",
+                message: "smtp_username and smtp_password are set together".into(),
+            });
+        }
+        match self.smtp_tls() {
+            SmtpTls::None if !crate::adapters::tls::is_loopback_host(&self.smtp_host) => {
+                Err(ConfigError::Invalid {
+                    key: "smtp_tls",
+                    message: format!(
+                        "\"none\" (plaintext) is allowed only to a loopback smtp_host \
+                         (127.0.0.0/8, ::1, localhost), not {:?}: use \"starttls\" or \"implicit\"",
+                        self.smtp_host
+                    ),
+                })
+            }
+            SmtpTls::None if self.smtp_username.is_some() => Err(ConfigError::Invalid {
+                key: "smtp_tls",
+                message: "smtp_username/smtp_password are never sent in plaintext: set \
+                          smtp_tls = \"starttls\" or \"implicit\""
+                    .into(),
+            }),
+            SmtpTls::Starttls | SmtpTls::Implicit
+                if !self.smtp_system_roots && self.smtp_ca_file.is_none() =>
+            {
+                Err(ConfigError::Invalid {
+                    key: "smtp_system_roots",
+                    message: "false leaves no trusted certificate: set smtp_ca_file".into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `smtp_tls`, or its default: `none` for a loopback `smtp_host` (a local MTA, the
+    /// behaviour before TLS support), `starttls` for any other host.
+    pub fn smtp_tls(&self) -> SmtpTls {
+        self.smtp_tls.unwrap_or_else(|| {
+            if crate::adapters::tls::is_loopback_host(&self.smtp_host) {
+                SmtpTls::None
+            } else {
+                SmtpTls::Starttls
+            }
+        })
+    }
+
+    pub fn registry_trust(&self) -> TrustSettings {
+        TrustSettings {
+            ca_file: self.registry_ca_file.clone(),
+            system_roots: self.registry_system_roots,
+        }
+    }
+
+    pub fn smtp_trust(&self) -> TrustSettings {
+        TrustSettings {
+            ca_file: self.smtp_ca_file.clone(),
+            system_roots: self.smtp_system_roots,
+        }
     }
 
     pub fn uses_test_master_key(&self) -> bool {
@@ -375,10 +492,13 @@ const STRING_KEYS: &[&str] = &[
     "registry",
     "registry_file",
     "registry_url",
+    "registry_ca_file",
     "mailer",
     "mail_dir",
     "mail_from",
     "smtp_host",
+    "smtp_tls",
+    "smtp_ca_file",
     "smtp_username",
     "smtp_password",
     "operators",

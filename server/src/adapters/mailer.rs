@@ -8,7 +8,13 @@ use std::time::Duration;
 
 use lettre::message::{header, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+
+use crate::adapters::tls::{
+    error_chain, is_loopback_host, is_tls_error, TrustRoots, TrustSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -20,6 +26,12 @@ pub enum MailError {
     Io(#[from] std::io::Error),
     #[error("SMTP: {0}")]
     Smtp(String),
+    /// The TLS handshake with the mail server failed (unknown issuer, name mismatch…).
+    #[error("SMTP TLS: {0}")]
+    Tls(String),
+    /// The SMTP mailer cannot be built from its settings.
+    #[error("the SMTP mailer cannot be set up: {0}")]
+    Setup(String),
     #[error("the mail server did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -143,8 +155,36 @@ async fn write_atomically(
     Ok(())
 }
 
-/// SMTP through lettre. The whole send is bounded by `timeout` (lettre's own covers only I/O
-/// steps). No TLS support is compiled in: relay to a local MTA.
+/// How the SMTP connection is protected (`smtp_tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain SMTP, then `STARTTLS` before anything else is sent (RFC 3207), usually port 587
+    /// or 25. A server that does not offer STARTTLS is an error: no fallback to plaintext.
+    Starttls,
+    /// TLS from the first byte (SMTPS, RFC 8314), usually port 465.
+    Implicit,
+    /// Plaintext: only to a loopback relay (a local MTA) and never with credentials.
+    None,
+}
+
+/// Everything the SMTP mailer needs.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// The roots the server certificate is verified against (not used with [`SmtpTls::None`]).
+    pub trust: TrustSettings,
+    /// User name and password (AUTH PLAIN/LOGIN), only over TLS.
+    pub credentials: Option<(String, String)>,
+    pub from: Mailbox,
+    pub timeout: Duration,
+}
+
+/// SMTP through lettre with rustls. The whole send is bounded by `timeout` (lettre's own
+/// covers only I/O steps). The certificate must chain to the configured roots and name
+/// `host` (a DNS name or an IP address SAN).
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -152,25 +192,64 @@ pub struct SmtpMailer {
 }
 
 impl SmtpMailer {
-    pub fn new(
-        host: &str,
-        port: u16,
-        credentials: Option<(String, String)>,
-        from: Mailbox,
-        timeout: Duration,
-    ) -> Self {
+    /// Refuses (as the configuration does) plaintext to a host that is not loopback, and
+    /// credentials without TLS.
+    pub fn new(settings: SmtpSettings) -> Result<Self, MailError> {
+        let SmtpSettings {
+            host,
+            port,
+            tls,
+            trust,
+            credentials,
+            from,
+            timeout,
+        } = settings;
+        let tls = match tls {
+            SmtpTls::None => {
+                if !is_loopback_host(&host) {
+                    return Err(MailError::Setup(format!(
+                        "plaintext SMTP to {host:?}, which is not a loopback host"
+                    )));
+                }
+                if credentials.is_some() {
+                    return Err(MailError::Setup(
+                        "SMTP credentials are never sent without TLS".into(),
+                    ));
+                }
+                Tls::None
+            }
+            SmtpTls::Starttls => Tls::Required(tls_parameters(&host, &trust)?),
+            SmtpTls::Implicit => Tls::Wrapper(tls_parameters(&host, &trust)?),
+        };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
+            .tls(tls)
             .timeout(Some(timeout));
         if let Some((user, password)) = credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
-        Self {
+        Ok(Self {
             transport: builder.build(),
             from,
             timeout,
-        }
+        })
     }
+}
+
+/// Verification against `trust` only (lettre's own default store is not used), host-name
+/// verification on, TLS 1.2 minimum.
+fn tls_parameters(host: &str, trust: &TrustSettings) -> Result<TlsParameters, MailError> {
+    let roots = TrustRoots::load(trust).map_err(|e| MailError::Setup(e.to_string()))?;
+    let mut builder =
+        TlsParameters::builder(host.to_owned()).certificate_store(CertificateStore::None);
+    for der in roots.certificates() {
+        let cert =
+            Certificate::from_der(der.to_vec()).map_err(|e| MailError::Setup(error_chain(&e)))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| MailError::Setup(error_chain(&e)))
 }
 
 #[async_trait::async_trait]
@@ -179,7 +258,8 @@ impl Mailer for SmtpMailer {
         let message = build_message(&self.from, mail)?;
         match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(MailError::Smtp(e.to_string())),
+            Ok(Err(e)) if e.is_tls() || is_tls_error(&e) => Err(MailError::Tls(error_chain(&e))),
+            Ok(Err(e)) => Err(MailError::Smtp(error_chain(&e))),
             Err(_) => Err(MailError::Timeout(self.timeout)),
         }
     }

@@ -3,3 +3,4 @@
 pub mod card_authority;
 pub mod mailer;
 pub mod registry;
+pub mod tls;

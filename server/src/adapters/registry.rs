@@ -8,12 +8,22 @@ use std::time::Duration;
 use nhi_protocol::api::{County, Township};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::tls::{
+    error_chain, is_loopback_host, is_tls_error, TrustRoots, TrustSettings,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("the household registry did not answer in time")]
     Timeout,
     #[error("the household registry is unavailable: {0}")]
     Unavailable(String),
+    /// The TLS handshake failed: unknown issuer, name mismatch, expired certificate…
+    #[error("TLS with the household registry failed: {0}")]
+    Tls(String),
+    /// The adapter cannot be built (bad URL, CA file, trust store).
+    #[error("the household registry adapter cannot be set up: {0}")]
+    Setup(String),
     #[error("the sample registry file is invalid: {0}")]
     InvalidData(String),
 }
@@ -137,19 +147,61 @@ impl HouseholdRegistry for SampleRegistry {
 /// A remote registry: `POST {url}` with a [`RegistryQuery`] JSON body, answer
 /// `{"match": true|false}` with status 200. Anything else, or no answer within the timeout,
 /// is "unavailable".
+///
+/// The query holds the ID number, name, birth date and address, so the URL must be
+/// `https://` (rustls, certificates verified against [`TrustSettings`], see
+/// [`crate::adapters::tls`]); plain `http://` is accepted only to a loopback host (a test
+/// double or a local TLS-terminating proxy). Redirects are not followed: a redirect could
+/// point the query elsewhere or to plain http, and the contract has none.
 pub struct HttpRegistry {
     client: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
 }
 
 impl HttpRegistry {
-    pub fn new(url: String, timeout: Duration) -> Result<Self, RegistryError> {
-        let client = reqwest::Client::builder()
+    pub fn new(url: &str, timeout: Duration, trust: &TrustSettings) -> Result<Self, RegistryError> {
+        let url = check_url(url).map_err(RegistryError::Setup)?;
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        if url.scheme() == "https" {
+            let roots = TrustRoots::load(trust).map_err(|e| RegistryError::Setup(e.to_string()))?;
+            let tls = roots
+                .client_config()
+                .map_err(|e| RegistryError::Setup(e.to_string()))?;
+            builder = builder.use_preconfigured_tls(tls).https_only(true);
+        }
+        let client = builder
             .build()
-            .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+            .map_err(|e| RegistryError::Setup(error_chain(&e)))?;
         Ok(Self { client, url })
+    }
+}
+
+/// The registry URL rule (also applied by the configuration): `https://host…`, or
+/// `http://` to a loopback host only.
+pub fn check_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(parsed),
+        "http" if is_loopback_host(host) => Ok(parsed),
+        "http" => Err(format!(
+            "http:// is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), not \
+             {host:?}: the queries carry ID numbers and addresses, use https://"
+        )),
+        _ => Err("must be an https:// URL with a host".into()),
+    }
+}
+
+fn request_error(e: &reqwest::Error, what: &str) -> RegistryError {
+    if e.is_timeout() {
+        RegistryError::Timeout
+    } else if is_tls_error(e) {
+        RegistryError::Tls(error_chain(e))
+    } else {
+        RegistryError::Unavailable(format!("{what}{}", error_chain(e)))
     }
 }
 
@@ -158,30 +210,21 @@ impl HouseholdRegistry for HttpRegistry {
     async fn check(&self, q: &RegistryQuery) -> Result<bool, RegistryError> {
         let resp = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .json(q)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    RegistryError::Timeout
-                } else {
-                    RegistryError::Unavailable(e.to_string())
-                }
-            })?;
+            .map_err(|e| request_error(&e, ""))?;
         if !resp.status().is_success() {
             return Err(RegistryError::Unavailable(format!(
                 "status {}",
                 resp.status()
             )));
         }
-        let answer: RegistryAnswer = resp.json().await.map_err(|e| {
-            if e.is_timeout() {
-                RegistryError::Timeout
-            } else {
-                RegistryError::Unavailable(format!("bad answer: {e}"))
-            }
-        })?;
+        let answer: RegistryAnswer = resp
+            .json()
+            .await
+            .map_err(|e| request_error(&e, "bad answer: "))?;
         Ok(answer.matches)
     }
 }
