@@ -163,7 +163,8 @@ impl HouseholdRegistry for HttpRegistry {
                 if e.is_timeout() {
                     RegistryError::Timeout
                 } else {
-                    RegistryError::Unavailable(e.to_string())
+                    // Without the URL: it may carry credentials and ends up in the log.
+                    RegistryError::Unavailable(e.without_url().to_string())
                 }
             })?;
         if !resp.status().is_success() {
@@ -176,7 +177,7 @@ impl HouseholdRegistry for HttpRegistry {
             if e.is_timeout() {
                 RegistryError::Timeout
             } else {
-                RegistryError::Unavailable(format!("bad answer: {e}"))
+                RegistryError::Unavailable(format!("bad answer: {}", e.without_url()))
             }
         })?;
         Ok(answer.matches)
