@@ -92,6 +92,11 @@ pub struct Config {
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed; empty: the
     /// header is ignored and the client is the TCP peer.
     pub trusted_proxies: TrustedProxies,
+    /// Where `/metrics` is served (a second listener of this process), or `off`.
+    pub metrics_listen: String,
+    /// SHA-256 (hex) of a bearer token that lets `/metrics` also answer on the site's
+    /// listener (`Authorization: Bearer <token>`). None: the site listener has no `/metrics`.
+    pub metrics_token_sha256: Option<String>,
     /// Operators of the online applications API (F9): comma-separated `name:sha256hex`, the
     /// SHA-256 (hex) of each operator's bearer token. Empty: the operator API refuses all.
     pub operators: String,
@@ -152,6 +157,8 @@ impl Default for Config {
             rate_limit_burst: 10,
             resend_interval_seconds: 60,
             trusted_proxies: TrustedProxies::default(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            metrics_token_sha256: None,
             operators: String::new(),
             certificate_font: PathBuf::from(
                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -205,6 +212,8 @@ const ENV_KEYS: &[&str] = &[
     "rate_limit_burst",
     "resend_interval_seconds",
     "trusted_proxies",
+    "metrics_listen",
+    "metrics_token_sha256",
     "operators",
     "certificate_font",
     "certificate_font_index",
@@ -302,6 +311,7 @@ impl Config {
                 message: "required when registry = \"http\"".into(),
             });
         }
+        self.validate_edge()?;
         if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
             return Err(ConfigError::Invalid {
                 key: "argon2_memory_kib",
@@ -352,6 +362,8 @@ const STRING_KEYS: &[&str] = &[
     "smtp_password",
     "operators",
     "certificate_font",
+    "metrics_listen",
+    "metrics_token_sha256",
 ];
 
 /// Environment values are strings; numbers and booleans are recognised for the typed keys.
@@ -446,6 +458,39 @@ impl std::str::FromStr for TrustedProxies {
     }
 }
 
+impl Config {
+    /// The metrics listener's address; None when `metrics_listen = "off"`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        let v = self.metrics_listen.trim();
+        if v.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            v.parse().ok()
+        }
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let v = self.metrics_listen.trim();
+        if !v.eq_ignore_ascii_case("off") && v.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "metrics_listen",
+                message: "must be a socket address (e.g. 127.0.0.1:9464) or \"off\"".into(),
+            });
+        }
+        if let Some(h) = &self.metrics_token_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid {
+                    key: "metrics_token_sha256",
+                    message: "must be the SHA-256 of the token as 64 hex digits \
+                              (printf %s \"$token\" | sha256sum)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod edge_tests {
     use super::*;
@@ -525,6 +570,38 @@ mod edge_tests {
             assert!(msg.contains("trust_forwarded_for"), "{msg}");
             assert!(msg.contains("trusted_proxies"), "{msg}");
         }
+    }
+
+    #[test]
+    fn metrics_listen_and_token() {
+        let cfg = Config::default();
+        assert_eq!(
+            cfg.metrics_addr(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(cfg.metrics_token_sha256, None);
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let off = Config::load(None, env(&[("NHI_METRICS_LISTEN", "off")])).expect("off");
+        assert_eq!(off.metrics_addr(), None);
+        let other = Config::load(None, env(&[("NHI_METRICS_LISTEN", "[::1]:9100")])).expect("v6");
+        assert_eq!(
+            other.metrics_addr(),
+            Some("[::1]:9100".parse().expect("addr"))
+        );
+        assert!(Config::load(None, env(&[("NHI_METRICS_LISTEN", "9464")])).is_err());
+        let hash = "ab".repeat(32);
+        let token = Config::load(None, move |k| {
+            (k == "NHI_METRICS_TOKEN_SHA256").then(|| hash.clone())
+        })
+        .expect("token");
+        assert_eq!(token.metrics_token_sha256, Some("ab".repeat(32)));
+        assert!(Config::load(None, env(&[("NHI_METRICS_TOKEN_SHA256", "secret")])).is_err());
     }
 }
 

@@ -60,7 +60,7 @@ impl<B> MakeSpan<B> for RequestSpan {
     }
 }
 
-/// The request log layer (see [`RequestSpan`]).
+/// The request log layer of both listeners (see [`RequestSpan`]).
 fn request_log() -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     RequestSpan,
@@ -129,7 +129,9 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(api)
         .merge(online::operator_routes().layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
+        // Not the metrics (those are on `metrics_listen`) unless a bearer token is configured;
+        // the explicit route keeps `/metrics` from falling through to the SPA.
+        .route("/metrics", get(handlers::metrics_bearer))
         .fallback_service(spa)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -142,5 +144,19 @@ pub fn router(services: Arc<Services>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(request_log().on_response(DefaultOnResponse::new().level(Level::INFO)))
+        .with_state(state)
+}
+
+/// The metrics listener's router (`metrics_listen`): `GET /metrics`, nothing else.
+pub fn metrics_router(services: Arc<Services>) -> Router {
+    let state = AppState {
+        // Unused here: the metrics router has no rate-limited route.
+        limiter: Arc::new(security::RateLimiter::new(0, 1)),
+        services,
+    };
+    Router::new()
+        .route("/metrics", get(handlers::metrics))
+        // Scrapes are logged at DEBUG only (the default response level).
+        .layer(request_log())
         .with_state(state)
 }
