@@ -6,12 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use nhi_protocol::api::SESSION_COOKIE;
+use nhi_protocol::api::{SESSION_COOKIE, SESSION_COOKIE_SECURE};
 use serde::de::DeserializeOwned;
 
 use super::error::HttpError;
 use super::AppState;
-use crate::config::TrustedProxies;
+use crate::config::{Config, TrustedProxies};
 use crate::services::Caller;
 
 /// A JSON body; a malformed one answers `bad_request` naming the field at fault.
@@ -113,14 +113,26 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The session cookie's value, if any.
+/// The session cookie's name: [`SESSION_COOKIE_SECURE`] (`__Host-nhi_session`) whenever
+/// cookies are `Secure` (every https site), [`SESSION_COOKIE`] on plain-http localhost.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies() {
+        SESSION_COOKIE_SECURE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The session cookie's value, if any. Only the configured name counts: on https a plain
+/// `nhi_session` (which a sibling subdomain or an http response could have planted) is ignored.
 pub struct SessionToken(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
+impl FromRequestParts<AppState> for SessionToken {
     type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
-        Ok(SessionToken(cookie_value(&parts.headers, SESSION_COOKIE)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let name = session_cookie_name(&state.services.config);
+        Ok(SessionToken(cookie_value(&parts.headers, name)))
     }
 }
 

@@ -7,7 +7,7 @@ use axum::Json;
 use nhi_protocol::api::{
     ConfirmRequest, ConfirmResponse, HouseholdCheckRequest, HouseholdCheckResponse, LoginRequest,
     NonceResponse, PlacesResponse, RegisterRequest, RegisterResponse, ResendRequest,
-    ResendResponse, UserInfo, SESSION_COOKIE,
+    ResendResponse, UserInfo,
 };
 
 use super::error::HttpError;
@@ -91,14 +91,18 @@ pub async fn resend(
     ))
 }
 
+/// The session cookie: `__Host-nhi_session` with `Secure` on https (the prefix needs
+/// `Secure`, `Path=/` and no `Domain`, all given here), `nhi_session` on plain-http localhost.
 fn session_cookie(s: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if s.services.config.secure_cookies() {
+    let config = &s.services.config;
+    let name = super::extract::session_cookie_name(config);
+    let secure = if config.secure_cookies() {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
