@@ -34,8 +34,12 @@ pub const API_PREFIX: &str = "/api/v1";
 /// Header every state-changing request must carry (with [`CSRF_HEADER_VALUE`]).
 pub const CSRF_HEADER: &str = "x-nhi-request";
 pub const CSRF_HEADER_VALUE: &str = "1";
-/// The session cookie (HttpOnly, SameSite=Strict, Secure except on plain-http localhost).
+/// The session cookie on plain-http localhost (HttpOnly, SameSite=Strict, no `Secure`).
 pub const SESSION_COOKIE: &str = "nhi_session";
+/// The session cookie whenever cookies are `Secure` (https sites): the `__Host-` prefix makes
+/// the browser refuse it unless it is `Secure`, `Path=/` and has no `Domain`, so neither a
+/// sibling subdomain nor a plain-http response can plant or overwrite it.
+pub const SESSION_COOKIE_SECURE: &str = "__Host-nhi_session";
 /// Path of the SPA's confirmation page (F2); the mail link is `{origin}{CONFIRM_PATH}#ticket=…`.
 pub const CONFIRM_PATH: &str = "/confirm";
 /// Key, in the URL *fragment*, of the one-time ticket of a mailed link (F2, F7). A fragment

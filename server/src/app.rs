@@ -28,7 +28,10 @@ pub struct Overrides {
 
 pub struct App {
     pub services: Arc<Services>,
+    /// The site (`listen`).
     pub router: Router,
+    /// `GET /metrics` (`metrics_listen`).
+    pub metrics_router: Router,
     pub worker: OutboxWorker,
 }
 
@@ -136,9 +139,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         max_attempts: i64::from(config.outbox_max_attempts),
     };
     let router = crate::http::router(services.clone());
+    let metrics_router = crate::http::metrics_router(services.clone());
     Ok(App {
         services,
         router,
+        metrics_router,
         worker,
     })
 }
@@ -160,6 +165,10 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
         Duration::from_secs(60),
         stop_rx,
     ));
+    let metrics = match app.services.config.metrics_addr() {
+        Some(addr) => serve_metrics(addr, app.metrics_router.clone(), shutdown.clone()).await,
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, origin = app.services.config.origin(), "listening");
     let service = app
@@ -171,6 +180,9 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
         })
         .await?;
     let _ = stop_tx.send(true);
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
     if let Some(w) = worker {
         let _ = w.await;
     }
@@ -180,4 +192,35 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
     let _ = janitor.await;
     app.services.db.close().await;
     Ok(())
+}
+
+/// Starts the metrics listener. A failed bind (e.g. the port is taken by another instance on
+/// this host) is logged as an error but does not stop the site: metrics are then unavailable.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen for /metrics (metrics_listen); metrics are unavailable");
+            return None;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    if !local.ip().is_loopback() {
+        tracing::warn!(metrics_listen = %local, "/metrics is reachable beyond this host: allow only your monitoring network to it");
+    }
+    tracing::info!(metrics_listen = %local, "serving /metrics");
+    Some(tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics listener");
+        }
+    }))
 }

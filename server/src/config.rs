@@ -3,7 +3,7 @@
 //! Every key of [`Config`] can be set in the file (`--config path` or `NHI_CONFIG`) or through
 //! the environment variable `NHI_` + the key in upper case (e.g. `NHI_DATABASE_URL`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -112,8 +112,14 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Minimum seconds between two resends for the same card.
     pub resend_interval_seconds: u64,
-    /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed; empty: the
+    /// header is ignored and the client is the TCP peer.
+    pub trusted_proxies: TrustedProxies,
+    /// Where `/metrics` is served (a second listener of this process), or `off`.
+    pub metrics_listen: String,
+    /// SHA-256 (hex) of a bearer token that lets `/metrics` also answer on the site's
+    /// listener (`Authorization: Bearer <token>`). None: the site listener has no `/metrics`.
+    pub metrics_token_sha256: Option<String>,
     /// Operators of the online applications API (F9): comma-separated `name:sha256hex`, the
     /// SHA-256 (hex) of each operator's bearer token. Empty: the operator API refuses all.
     pub operators: String,
@@ -180,7 +186,9 @@ impl Default for Config {
             rate_limit_per_minute: 30,
             rate_limit_burst: 10,
             resend_interval_seconds: 60,
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::default(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            metrics_token_sha256: None,
             operators: String::new(),
             certificate_font: PathBuf::from(
                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -240,7 +248,9 @@ const ENV_KEYS: &[&str] = &[
     "rate_limit_per_minute",
     "rate_limit_burst",
     "resend_interval_seconds",
-    "trust_forwarded_for",
+    "trusted_proxies",
+    "metrics_listen",
+    "metrics_token_sha256",
     "operators",
     "certificate_font",
     "certificate_font_index",
@@ -273,6 +283,18 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        if table.contains_key(REMOVED_TRUST_FORWARDED_FOR)
+            || env("NHI_TRUST_FORWARDED_FOR").is_some()
+        {
+            return Err(ConfigError::Invalid {
+                key: REMOVED_TRUST_FORWARDED_FOR,
+                message: "was removed: list the reverse proxies whose X-Forwarded-For may be \
+                          believed in trusted_proxies (e.g. trusted_proxies = [\"127.0.0.1\"], \
+                          or NHI_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8); without it the header \
+                          is ignored"
+                    .into(),
+            });
+        }
         for key in ENV_KEYS {
             let var = format!("NHI_{}", key.to_ascii_uppercase());
             if let Some(raw) = env(&var) {
@@ -341,6 +363,7 @@ impl Config {
         }
         self.validate_registry_tls()?;
         self.validate_smtp_tls()?;
+        self.validate_edge()?;
         if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
             return Err(ConfigError::Invalid {
                 key: "argon2_memory_kib",
@@ -503,10 +526,21 @@ const STRING_KEYS: &[&str] = &[
     "smtp_password",
     "operators",
     "certificate_font",
+    "metrics_listen",
+    "metrics_token_sha256",
 ];
 
 /// Environment values are strings; numbers and booleans are recognised for the typed keys.
 fn env_value(key: &str, raw: &str) -> toml::Value {
+    if key == "trusted_proxies" {
+        return toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_owned()))
+                .collect(),
+        );
+    }
     if STRING_KEYS.contains(&key) {
         return toml::Value::String(raw.to_owned());
     }
@@ -517,6 +551,221 @@ fn env_value(key: &str, raw: &str) -> toml::Value {
         "true" => toml::Value::Boolean(true),
         "false" => toml::Value::Boolean(false),
         _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// The key `trusted_proxies` replaced; a configuration still setting it is refused.
+const REMOVED_TRUST_FORWARDED_FOR: &str = "trust_forwarded_for";
+
+/// `trusted_proxies`: addresses (`127.0.0.1`, `::1`) and networks (`10.0.0.0/8`, `fd00::/8`).
+/// IPv4-mapped IPv6 entries (`::ffff:10.0.0.1`) are stored as IPv4, as peers are compared in
+/// their canonical form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` (compared in canonical form: `::ffff:a.b.c.d` is `a.b.c.d`) is listed.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+fn parse_proxy(entry: &str) -> Result<ipnet::IpNet, String> {
+    let entry = entry.trim();
+    let net = match entry.parse::<ipnet::IpNet>() {
+        Ok(net) => net.trunc(),
+        Err(_) => entry
+            .parse::<IpAddr>()
+            .map(ipnet::IpNet::from)
+            .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR network"))?,
+    };
+    Ok(match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(ipnet::IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
+    })
+}
+
+impl TryFrom<Vec<String>> for TrustedProxies {
+    type Error = String;
+
+    fn try_from(entries: Vec<String>) -> Result<Self, String> {
+        entries
+            .iter()
+            .map(|e| parse_proxy(e).map_err(|m| format!("trusted_proxies: {m}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+}
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    /// Comma-separated, as in `NHI_TRUSTED_PROXIES`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .try_into()
+    }
+}
+
+impl Config {
+    /// The metrics listener's address; None when `metrics_listen = "off"`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        let v = self.metrics_listen.trim();
+        if v.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            v.parse().ok()
+        }
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let v = self.metrics_listen.trim();
+        if !v.eq_ignore_ascii_case("off") && v.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "metrics_listen",
+                message: "must be a socket address (e.g. 127.0.0.1:9464) or \"off\"".into(),
+            });
+        }
+        if let Some(h) = &self.metrics_token_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid {
+                    key: "metrics_token_sha256",
+                    message: "must be the SHA-256 of the token as 64 hex digits \
+                              (printf %s \"$token\" | sha256sum)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod edge_tests {
+    use super::*;
+
+    fn proxies(s: &str) -> TrustedProxies {
+        s.parse().expect("valid list")
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn trusted_proxies_match_addresses_and_networks() {
+        let p = proxies(" 127.0.0.1, 10.0.0.0/8 ,fd00::/8, 192.168.1.77/24, ::ffff:172.16.0.0/108");
+        for yes in [
+            "127.0.0.1",
+            "10.255.0.3",
+            "fd12::1",
+            "192.168.1.1",
+            "::ffff:10.1.2.3",
+            "172.16.9.9",
+        ] {
+            assert!(p.contains(ip(yes)), "{yes}");
+        }
+        for no in [
+            "127.0.0.2",
+            "11.0.0.1",
+            "fe80::1",
+            "192.168.2.1",
+            "::1",
+            "172.32.0.1",
+        ] {
+            assert!(!p.contains(ip(no)), "{no}");
+        }
+        assert!(TrustedProxies::default().is_empty());
+        assert!(!TrustedProxies::default().contains(ip("127.0.0.1")));
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        assert!("localhost".parse::<TrustedProxies>().is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_from_toml_and_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n")
+            .expect("write");
+        let cfg = Config::load(Some(&path), |_| None).expect("loads");
+        assert_eq!(cfg.trusted_proxies, proxies("127.0.0.1,10.0.0.0/8"));
+        let cfg = Config::load(Some(&path), |k| {
+            (k == "NHI_TRUSTED_PROXIES").then(|| "::1, 192.168.0.0/16".to_owned())
+        })
+        .expect("env wins");
+        assert_eq!(cfg.trusted_proxies, proxies("::1,192.168.0.0/16"));
+        let cfg = Config::load(None, |k| (k == "NHI_TRUSTED_PROXIES").then(String::new))
+            .expect("empty env");
+        assert!(cfg.trusted_proxies.is_empty());
+        assert!(Config::load(None, |k| {
+            (k == "NHI_TRUSTED_PROXIES").then(|| "10.0.0.1,nope".to_owned())
+        })
+        .is_err());
+        assert!(Config::default().trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn the_removed_trust_forwarded_for_is_refused_with_a_pointer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "trust_forwarded_for = true\n").expect("write");
+        for err in [
+            Config::load(Some(&path), |_| None),
+            Config::load(None, |k| {
+                (k == "NHI_TRUST_FORWARDED_FOR").then(|| "false".to_owned())
+            }),
+        ] {
+            let msg = err.expect_err("refused").to_string();
+            assert!(msg.contains("trust_forwarded_for"), "{msg}");
+            assert!(msg.contains("trusted_proxies"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn metrics_listen_and_token() {
+        let cfg = Config::default();
+        assert_eq!(
+            cfg.metrics_addr(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(cfg.metrics_token_sha256, None);
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let off = Config::load(None, env(&[("NHI_METRICS_LISTEN", "off")])).expect("off");
+        assert_eq!(off.metrics_addr(), None);
+        let other = Config::load(None, env(&[("NHI_METRICS_LISTEN", "[::1]:9100")])).expect("v6");
+        assert_eq!(
+            other.metrics_addr(),
+            Some("[::1]:9100".parse().expect("addr"))
+        );
+        assert!(Config::load(None, env(&[("NHI_METRICS_LISTEN", "9464")])).is_err());
+        let hash = "ab".repeat(32);
+        let token = Config::load(None, move |k| {
+            (k == "NHI_METRICS_TOKEN_SHA256").then(|| hash.clone())
+        })
+        .expect("token");
+        assert_eq!(token.metrics_token_sha256, Some("ab".repeat(32)));
+        assert!(Config::load(None, env(&[("NHI_METRICS_TOKEN_SHA256", "secret")])).is_err());
     }
 }
 

@@ -1,5 +1,6 @@
 //! `nhi-server [--config FILE]`: see server/README.md for the configuration keys.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use tokio::sync::watch;
@@ -53,6 +54,8 @@ async fn shutdown_signal(tx: watch::Sender<bool>) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // No colour codes in a log file or journal.
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )

@@ -4,8 +4,10 @@ mod common;
 
 use axum::http::{header, Method, StatusCode};
 use common::{holder, Engine, Harness, ORIGIN, PASSWORD};
+use http_body_util::BodyExt as _;
 use nhi_protocol::api::ProofPurpose;
 use serde_json::json;
+use tower::ServiceExt as _;
 
 both_engines!(
     state_changing_requests_need_the_header_and_our_origin,
@@ -208,9 +210,24 @@ async fn operations_endpoints() {
     let h = Harness::new(Engine::Sqlite, |_| {}).await.expect("harness");
     assert_eq!(h.get("/healthz").await.json["status"], "ok");
     h.register(&holder(0), "a@example.com").await;
-    let m = h.get("/metrics").await;
-    assert!(m.text.contains("nhi_registrations_total 1"), "{}", m.text);
-    assert!(m.text.contains("nhi_outbox_mails{state=\"pending\"} 1"));
+    // The site has no /metrics: it is on the metrics listener (tests/edge.rs).
+    assert_eq!(h.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    let resp = h
+        .app
+        .metrics_router
+        .clone()
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let m = String::from_utf8_lossy(&bytes);
+    assert!(m.contains("nhi_registrations_total 1"), "{m}");
+    assert!(m.contains("nhi_outbox_mails{state=\"pending\"} 1"));
     let doc = h.get("/api/openapi.json").await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.json["openapi"]

@@ -184,7 +184,10 @@ impl Server {
     /// log: the ticket travels in the link's fragment, which no request carries, and the
     /// pages send it only in request bodies, which are not logged.
     pub fn ensure_log_lacks(&self, secret: &str, what: &str) -> Result<()> {
-        ensure!(secret.len() >= 16, "{what}: {secret:?} is too short to look for");
+        ensure!(
+            secret.len() >= 16,
+            "{what}: {secret:?} is too short to look for"
+        );
         let log = std::fs::read(&self.log_path)
             .with_context(|| format!("reading {}", self.log_path.display()))?;
         ensure!(!log.is_empty(), "{} is empty", self.log_path.display());

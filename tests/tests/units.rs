@@ -150,7 +150,9 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     let link = mail
         .link_after("/bulk-activate#ticket=")
         .context("bulk link (ticket in the fragment)")?;
-    let ticket = ticket_of(&link).context("ticket in the bulk link")?.to_string();
+    let ticket = ticket_of(&link)
+        .context("ticket in the bulk link")?
+        .to_string();
     card.holder("A812345671")?;
     p.open(&link).await?;
     p.wait_css("#activate-form").await?;

@@ -4,10 +4,10 @@
 //! password (same rules and strength meter as F1), 「確定」.
 
 use leptos::prelude::*;
+use nhi_protocol::api::{ProofPurpose, CONFIRM_TICKET_PARAM};
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::password::PersonalData;
 use nhi_protocol::units::{BulkActivateRequest, BulkActivateResponse};
-use nhi_protocol::api::{ProofPurpose, CONFIRM_TICKET_PARAM};
 use nhi_protocol::CardBasicData;
 
 use crate::api::{self, Failure};

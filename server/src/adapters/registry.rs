@@ -195,7 +195,9 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-fn request_error(e: &reqwest::Error, what: &str) -> RegistryError {
+/// Without the URL: it may carry credentials and ends up in the log.
+fn request_error(e: reqwest::Error, what: &str) -> RegistryError {
+    let e = &e.without_url();
     if e.is_timeout() {
         RegistryError::Timeout
     } else if is_tls_error(e) {
@@ -214,7 +216,7 @@ impl HouseholdRegistry for HttpRegistry {
             .json(q)
             .send()
             .await
-            .map_err(|e| request_error(&e, ""))?;
+            .map_err(|e| request_error(e, ""))?;
         if !resp.status().is_success() {
             return Err(RegistryError::Unavailable(format!(
                 "status {}",
@@ -224,7 +226,7 @@ impl HouseholdRegistry for HttpRegistry {
         let answer: RegistryAnswer = resp
             .json()
             .await
-            .map_err(|e| request_error(&e, "bad answer: "))?;
+            .map_err(|e| request_error(e, "bad answer: "))?;
         Ok(answer.matches)
     }
 }

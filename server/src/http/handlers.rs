@@ -7,7 +7,7 @@ use axum::Json;
 use nhi_protocol::api::{
     ConfirmRequest, ConfirmResponse, HouseholdCheckRequest, HouseholdCheckResponse, LoginRequest,
     NonceRequest, NonceResponse, PlacesResponse, RegisterRequest, RegisterResponse, ResendRequest,
-    ResendResponse, UserInfo, SESSION_COOKIE,
+    ResendResponse, UserInfo,
 };
 
 use super::error::HttpError;
@@ -95,14 +95,18 @@ pub async fn resend(
     ))
 }
 
+/// The session cookie: `__Host-nhi_session` with `Secure` on https (the prefix needs
+/// `Secure`, `Path=/` and no `Domain`, all given here), `nhi_session` on plain-http localhost.
 fn session_cookie(s: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if s.services.config.secure_cookies() {
+    let config = &s.services.config;
+    let name = super::extract::session_cookie_name(config);
+    let secure = if config.secure_cookies() {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
@@ -162,7 +166,13 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    description = "Served on the metrics listener (`metrics_listen`, default 127.0.0.1:9464), not on the site's. \
+                   On the site's listener only when `metrics_token_sha256` is set, and then only with \
+                   `Authorization: Bearer <token>`.",
+    responses((status = 200, description = "Prometheus text format"),
+              (status = 401, description = "Site listener: missing or wrong bearer token"),
+              (status = 404, description = "Site listener without metrics_token_sha256")))]
 pub async fn metrics(State(s): State<AppState>) -> Response {
     let counts = async {
         let mut conn = s.services.db.conn().await?;
@@ -178,4 +188,43 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         s.services.metrics.render(counts),
     )
         .into_response()
+}
+
+/// `/metrics` on the site's listener: only with `Authorization: Bearer <token>` whose SHA-256
+/// is `metrics_token_sha256` (compared in constant time); 404 when no token is configured.
+pub async fn metrics_bearer(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(expected) = s
+        .services
+        .config
+        .metrics_token_sha256
+        .as_deref()
+        .and_then(|h| hex::decode(h.trim()).ok())
+    else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let ok = presented.is_some_and(|t| {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(t.as_bytes());
+        digest.len() == expected.len()
+            && digest
+                .iter()
+                .zip(&expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "unauthorized",
+        )
+            .into_response();
+    }
+    metrics(State(s)).await
 }

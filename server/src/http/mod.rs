@@ -18,7 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
 
 use crate::services::Services;
@@ -38,6 +38,34 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
         "internal error; please retry",
     )
     .into_response()
+}
+
+/// The request log's span: an id, the method and the PATH only. Never the query string (the
+/// confirmation link carries its one-time ticket there: `/confirm?ticket=…`), never headers
+/// (cookies, bearer tokens) and never bodies (passwords). The status and latency are added by
+/// the response event inside it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, req: &axum::http::Request<B>) -> tracing::Span {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info_span!(
+            "request",
+            id,
+            method = %req.method(),
+            path = %req.uri().path(),
+        )
+    }
+}
+
+/// The request log layer of both listeners (see [`RequestSpan`]).
+fn request_log() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    RequestSpan,
+> {
+    TraceLayer::new_for_http().make_span_with(RequestSpan)
 }
 
 #[derive(Clone)]
@@ -101,7 +129,9 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(api)
         .merge(online::operator_routes().layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
+        // Not the metrics (those are on `metrics_listen`) unless a bearer token is configured;
+        // the explicit route keeps `/metrics` from falling through to the SPA.
+        .route("/metrics", get(handlers::metrics_bearer))
         .fallback_service(spa)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -113,10 +143,20 @@ pub fn router(services: Arc<Services>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(request_log().on_response(DefaultOnResponse::new().level(Level::INFO)))
+        .with_state(state)
+}
+
+/// The metrics listener's router (`metrics_listen`): `GET /metrics`, nothing else.
+pub fn metrics_router(services: Arc<Services>) -> Router {
+    let state = AppState {
+        // Unused here: the metrics router has no rate-limited route.
+        limiter: Arc::new(security::RateLimiter::new(0, 1)),
+        services,
+    };
+    Router::new()
+        .route("/metrics", get(handlers::metrics))
+        // Scrapes are logged at DEBUG only (the default response level).
+        .layer(request_log())
         .with_state(state)
 }

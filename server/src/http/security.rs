@@ -1,7 +1,7 @@
 //! Security middleware: headers (CSP & co.), the CSRF rule, per-IP rate limits.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -117,7 +117,20 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
 /// Tokens left and when they were counted.
 type Bucket = (f64, Instant);
 
-/// A token bucket per (IP, endpoint class).
+/// The rate-limit bucket of a client address: an IPv4 address is its own bucket (also when it
+/// arrives IPv4-mapped, `::ffff:a.b.c.d`); an IPv6 address counts for its /64, the smallest
+/// network a subscriber usually gets, so hopping between addresses of one's own /64 gains
+/// nothing.
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(
+            u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
+        )),
+    }
+}
+
+/// A token bucket per (client bucket, endpoint class); see [`rate_key`].
 pub struct RateLimiter {
     per_minute: u32,
     burst: u32,
@@ -147,7 +160,7 @@ impl RateLimiter {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
             });
         }
-        let (tokens, at) = buckets.entry((ip, class)).or_insert((burst, now));
+        let (tokens, at) = buckets.entry((rate_key(ip), class)).or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
         *at = now;
         if *tokens >= 1.0 {
@@ -178,7 +191,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         let ip = client_ip(
             req.headers(),
             peer_of(req.extensions()),
-            cfg.trust_forwarded_for,
+            &cfg.trusted_proxies,
         );
         if let Err(wait) = state.limiter.check(ip, class_of(req.uri().path())) {
             state
@@ -214,5 +227,45 @@ mod tests {
             l.check(IpAddr::from([10, 0, 0, 2]), "login").is_ok(),
             "IPs are separate"
         );
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn ipv6_is_keyed_by_its_64_ipv4_by_address() {
+        assert_eq!(rate_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_ne!(rate_key(ip("203.0.113.7")), rate_key(ip("203.0.113.8")));
+        assert_eq!(rate_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(
+            rate_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            rate_key(ip("2001:db8:1:2::1")),
+            rate_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        );
+        assert_ne!(
+            rate_key(ip("2001:db8:1:2::1")),
+            rate_key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(rate_key(ip("::1")), ip("::"));
+
+        let l = RateLimiter::new(60, 2);
+        assert!(l.check(ip("2001:db8:1:2::1"), "login").is_ok());
+        assert!(l.check(ip("2001:db8:1:2::2"), "login").is_ok());
+        assert!(
+            l.check(ip("2001:db8:1:2:dead:beef::3"), "login").is_err(),
+            "one /64, one bucket"
+        );
+        assert!(l.check(ip("2001:db8:1:3::1"), "login").is_ok());
+        assert!(l.check(ip("198.51.100.1"), "login").is_ok());
+        assert!(l.check(ip("::ffff:198.51.100.1"), "login").is_ok());
+        assert!(
+            l.check(ip("198.51.100.1"), "login").is_err(),
+            "mapped and plain IPv4 share the bucket"
+        );
+        assert!(l.check(ip("198.51.100.2"), "login").is_ok());
     }
 }
