@@ -7,7 +7,9 @@ mod support;
 use std::time::Duration;
 
 use nhi_bridge::config::DEV_EXTENSION_ID;
-use nhi_protocol::card_proof::{verify, CardMac, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
+use nhi_protocol::card_proof::{
+    verify, CardMac, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX,
+};
 use nhi_protocol::CardBasicData;
 use serde_json::{json, Value};
 use support::{err_code, ok, CardOpts, Host, Readers, Stack, TEST_ORIGIN};

@@ -419,7 +419,10 @@ mod tests {
         });
         let p: CardProof = serde_json::from_value(json).expect("parses");
         assert_eq!(p.current_record(), None);
-        let relabelled = CardProof { v: 1, ..CardProof::new(p.nonce, CardRecord([0x30; 57]), p.mac) };
+        let relabelled = CardProof {
+            v: 1,
+            ..CardProof::new(p.nonce, CardRecord([0x30; 57]), p.mac)
+        };
         assert_eq!(relabelled.current_record(), None);
     }
 

@@ -290,9 +290,15 @@ mod tests {
         let r = holder("000012345678", "A123456789");
         let json = serde_json::to_value(r).expect("serialises");
         assert_eq!(json.as_str().map(str::len), Some(2 * RECORD_LEN));
-        assert_eq!(serde_json::from_value::<CardRecord>(json).expect("parses"), r);
+        assert_eq!(
+            serde_json::from_value::<CardRecord>(json).expect("parses"),
+            r
+        );
         assert!("00".repeat(56).parse::<CardRecord>().is_err());
-        assert_eq!(r.decode().expect("decodes").national_id.as_str(), "A123456789");
+        assert_eq!(
+            r.decode().expect("decodes").national_id.as_str(),
+            "A123456789"
+        );
     }
 
     #[test]

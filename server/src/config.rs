@@ -812,9 +812,16 @@ mod tests {
         // Off loopback, either side: refused, with a message that names the key.
         let public = Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "https://nhi.example")]));
         let err = public.expect_err("test key on a public origin").to_string();
-        assert!(err.contains("card_master_key_hex") && err.contains("TEST"), "{err}");
+        assert!(
+            err.contains("card_master_key_hex") && err.contains("TEST"),
+            "{err}"
+        );
         assert!(Config::load(None, env(&[("NHI_LISTEN", "0.0.0.0:8080")])).is_err());
-        assert!(Config::load(None, env(&[("NHI_PUBLIC_ORIGIN", "http://localhost.evil.example")])).is_err());
+        assert!(Config::load(
+            None,
+            env(&[("NHI_PUBLIC_ORIGIN", "http://localhost.evil.example")])
+        )
+        .is_err());
         // Unless explicitly allowed, or with a real key.
         let allowed = env(&[
             ("NHI_PUBLIC_ORIGIN", "https://demo.example"),

@@ -14,8 +14,8 @@ use common::{
     PASSWORD,
 };
 use nhi_bridge::vcard::{Model, VirtualCard};
-use nhi_protocol::api::{CardProof, ProofPurpose};
 use nhi_protocol::apdu;
+use nhi_protocol::api::{CardProof, ProofPurpose};
 use nhi_protocol::card_proof::{self, CardMac, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
 use serde_json::{json, Value};
 
@@ -39,7 +39,7 @@ async fn state(h: &Harness) -> Vec<i64> {
         "SELECT COUNT(*) FROM outbox",
         "SELECT COUNT(*) FROM sessions",
         "SELECT COUNT(*) FROM bulk_registrants WHERE status = 'pending'",
-        "SELECT COALESCE(SUM(failed_logins), 0) FROM accounts",
+        "SELECT CAST(COALESCE(SUM(failed_logins), 0) AS BIGINT) FROM accounts",
     ] {
         v.push(count(h, sql).await);
     }
@@ -94,9 +94,7 @@ fn endpoints() -> Vec<Endpoint> {
             name: "F7 activate",
             path: "/api/v1/bulk-registrations/activate",
             purpose: ProofPurpose::Activate,
-            body: |proof, v| {
-                json!({ "proof": proof, "card": v.card, "ticket": "A".repeat(43), "password": PASSWORD })
-            },
+            body: |proof, v| json!({ "proof": proof, "card": v.card, "ticket": "A".repeat(43), "password": PASSWORD }),
         },
         Endpoint {
             name: "F8 resend",
@@ -186,9 +184,16 @@ both_engines!(
             )
             .await;
         // The same answer as for anyone (no enumeration) ...
-        assert_eq!((r.status, r.json.clone()), (StatusCode::ACCEPTED, json!({"accepted": true})));
+        assert_eq!(
+            (r.status, r.json.clone()),
+            (StatusCode::ACCEPTED, json!({"accepted": true}))
+        );
         // ... but the card vouched for the attacker's own ID number, which has nothing pending.
-        assert_eq!(state(&h).await, before, "no ticket replaced, no mail queued");
+        assert_eq!(
+            state(&h).await,
+            before,
+            "no ticket replaced, no mail queued"
+        );
         assert!(h.outbox().await.iter().all(|m| m.1 != ATTACKER_EMAIL));
         assert!(h
             .audit_actions()
@@ -202,7 +207,12 @@ both_engines!(
                         "card": victim.card, "password": PASSWORD }),
             )
             .await;
-        refused(&r, StatusCode::FORBIDDEN, "wrong_card", "activate with own card");
+        refused(
+            &r,
+            StatusCode::FORBIDDEN,
+            "wrong_card",
+            "activate with own card",
+        );
         // The victim still activates their own registration and logs in.
         let r = h
             .post(
@@ -281,7 +291,13 @@ both_engines!(
         let attacker = holder(3);
         let mut card = VirtualCard::new(&attacker.card, &master(), Model::Classic).expect("card");
         // A 64-byte challenge (e.g. challenge ‖ a record hash the bridge chose): refused.
-        let mut long = vec![0x00, apdu::INS_INTERNAL_AUTHENTICATE, 0x00, apdu::P2_PROOF_V2, 0x40];
+        let mut long = vec![
+            0x00,
+            apdu::INS_INTERNAL_AUTHENTICATE,
+            0x00,
+            apdu::P2_PROOF_V2,
+            0x40,
+        ];
         long.extend_from_slice(&[0x11; 64]);
         long.push(0x10);
         assert_eq!(vcard_answer(&mut card, &long), [0x67, 0x00]);
@@ -318,7 +334,8 @@ both_engines!(
         for e in endpoints() {
             // v1 proof: card number + MAC over the challenge alone, no record.
             let n = h.nonce(e.purpose).await;
-            let v1 = json!({ "card_number": p.card.card_number, "nonce": n, "mac": "cd".repeat(16) });
+            let v1 =
+                json!({ "card_number": p.card.card_number, "nonce": n, "mac": "cd".repeat(16) });
             refused(
                 &h.post(e.path, (e.body)(v1, &p)).await,
                 StatusCode::BAD_REQUEST,
@@ -339,7 +356,11 @@ both_engines!(
             let n = h.nonce(e.purpose).await;
             let foreign = h.answer(&p.card, "https://nhi.example.evil.test", n);
             refused(
-                &h.post(e.path, (e.body)(serde_json::to_value(foreign).expect("json"), &p)).await,
+                &h.post(
+                    e.path,
+                    (e.body)(serde_json::to_value(foreign).expect("json"), &p),
+                )
+                .await,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
                 e.name,
@@ -349,7 +370,11 @@ both_engines!(
             let mut broken = h.answer(&p.card, ORIGIN, n);
             broken.mac.0[0] ^= 1;
             refused(
-                &h.post(e.path, (e.body)(serde_json::to_value(broken).expect("json"), &p)).await,
+                &h.post(
+                    e.path,
+                    (e.body)(serde_json::to_value(broken).expect("json"), &p),
+                )
+                .await,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
                 e.name,
@@ -357,7 +382,11 @@ both_engines!(
             // A nonce the server never issued.
             let made_up = h.answer(&p.card, ORIGIN, Nonce([7; 32]));
             refused(
-                &h.post(e.path, (e.body)(serde_json::to_value(made_up).expect("json"), &p)).await,
+                &h.post(
+                    e.path,
+                    (e.body)(serde_json::to_value(made_up).expect("json"), &p),
+                )
+                .await,
                 StatusCode::BAD_REQUEST,
                 "nonce_invalid",
                 e.name,
@@ -367,7 +396,11 @@ both_engines!(
             h.exec("UPDATE card_nonces SET expires_at = 0").await;
             let late = h.answer(&p.card, ORIGIN, n);
             refused(
-                &h.post(e.path, (e.body)(serde_json::to_value(late).expect("json"), &p)).await,
+                &h.post(
+                    e.path,
+                    (e.body)(serde_json::to_value(late).expect("json"), &p),
+                )
+                .await,
                 StatusCode::BAD_REQUEST,
                 "nonce_invalid",
                 e.name,
@@ -379,7 +412,11 @@ both_engines!(
                 r.0[12] ^= 1;
             }
             refused(
-                &h.post(e.path, (e.body)(serde_json::to_value(edited).expect("json"), &p)).await,
+                &h.post(
+                    e.path,
+                    (e.body)(serde_json::to_value(edited).expect("json"), &p),
+                )
+                .await,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
                 e.name,
@@ -390,7 +427,10 @@ both_engines!(
         // Replay: a proof that worked once (a login) is refused the second time.
         let proof = h.proof(&p, ProofPurpose::Login).await;
         let body = json!({ "proof": proof, "password": PASSWORD });
-        assert_eq!(h.post("/api/v1/session", body.clone()).await.status, StatusCode::OK);
+        assert_eq!(
+            h.post("/api/v1/session", body.clone()).await.status,
+            StatusCode::OK
+        );
         refused(
             &h.post("/api/v1/session", body).await,
             StatusCode::BAD_REQUEST,
@@ -404,9 +444,12 @@ both_engines!(
             .map(|_| {
                 let (h, proof) = (h.clone(), proof.clone());
                 tokio::spawn(async move {
-                    h.post("/api/v1/session", json!({ "proof": proof, "password": PASSWORD }))
-                        .await
-                        .status
+                    h.post(
+                        "/api/v1/session",
+                        json!({ "proof": proof, "password": PASSWORD }),
+                    )
+                    .await
+                    .status
                 })
             })
             .collect();
@@ -489,8 +532,14 @@ both_engines!(
         // 20 wrong passwords and the right one, all at once, each with its own valid proof.
         let mut bodies = Vec::new();
         for i in 0..21 {
-            let password = if i == 10 { PASSWORD.to_owned() } else { format!("wrong-{i}") };
-            bodies.push(json!({ "proof": h.proof(&p, ProofPurpose::Login).await, "password": password }));
+            let password = if i == 10 {
+                PASSWORD.to_owned()
+            } else {
+                format!("wrong-{i}")
+            };
+            bodies.push(
+                json!({ "proof": h.proof(&p, ProofPurpose::Login).await, "password": password }),
+            );
         }
         let h = Arc::new(h);
         let tasks: Vec<_> = bodies
@@ -512,8 +561,14 @@ both_engines!(
             .iter()
             .filter(|a| a.0 == "login" && (a.1 == "wrong_password" || a.1 == "success"))
             .count();
-        assert!(evaluated <= threshold, "{evaluated} passwords evaluated: {codes:?}");
-        let refused_unevaluated = audit.iter().filter(|a| a.0 == "login" && a.1 == "locked").count();
+        assert!(
+            evaluated <= threshold,
+            "{evaluated} passwords evaluated: {codes:?}"
+        );
+        let refused_unevaluated = audit
+            .iter()
+            .filter(|a| a.0 == "login" && a.1 == "locked")
+            .count();
         assert_eq!(evaluated + refused_unevaluated, 21, "{audit:?}");
         // The right one succeeds only if it was among the evaluated ones.
         let success = audit.iter().any(|a| a.0 == "login" && a.1 == "success");
@@ -536,9 +591,17 @@ both_engines!(
             let mut fake = h.answer(&p.card, ORIGIN, n);
             fake.mac = CardMac([0; 16]);
             let r = h
-                .post("/api/v1/session", json!({ "proof": fake, "password": "guess-it" }))
+                .post(
+                    "/api/v1/session",
+                    json!({ "proof": fake, "password": "guess-it" }),
+                )
                 .await;
-            refused(&r, StatusCode::UNAUTHORIZED, "card_proof_invalid", "unverified login");
+            refused(
+                &r,
+                StatusCode::UNAUTHORIZED,
+                "card_proof_invalid",
+                "unverified login",
+            );
         }
         // ... which neither used up the card's budget nor counted a wrong password.
         assert_eq!(h.login(&p, PASSWORD).await.status, StatusCode::OK);
@@ -547,9 +610,20 @@ both_engines!(
             assert_eq!(h.login(&p, PASSWORD).await.status, StatusCode::OK);
         }
         let r = h.login(&p, PASSWORD).await;
-        refused(&r, StatusCode::TOO_MANY_REQUESTS, "rate_limited", "over the card's limit");
-        assert!(r.json["retry_after_seconds"].as_u64().is_some_and(|s| s > 0 && s <= 3600));
-        let stored = count(&h, "SELECT COALESCE(SUM(hits), 0) FROM rate_counters").await;
+        refused(
+            &r,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "over the card's limit",
+        );
+        assert!(r.json["retry_after_seconds"]
+            .as_u64()
+            .is_some_and(|s| s > 0 && s <= 3600));
+        let stored = count(
+            &h,
+            "SELECT CAST(COALESCE(SUM(hits), 0) AS BIGINT) FROM rate_counters",
+        )
+        .await;
         assert_eq!(stored as usize, limit + 1);
     }
 );

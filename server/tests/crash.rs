@@ -48,6 +48,7 @@ async fn start(dir: &Path, db: &str, worker: bool, abort_after_send: bool) -> Se
         .env("NHI_ARGON2_MEMORY_KIB", "1024")
         .env("NHI_ARGON2_ITERATIONS", "1")
         .env("NHI_RATE_LIMIT_PER_MINUTE", "0")
+        .env("NHI_METRICS_LISTEN", "off")
         .env("RUST_LOG", "warn")
         .env_remove("NHI_CONFIG")
         .env_remove("NHI_FAULT_ABORT_AFTER_SEND")

@@ -3,6 +3,8 @@
 
 mod common;
 
+use nhi_protocol::api::ProofPurpose;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -175,12 +177,12 @@ async fn the_request_log_has_paths_but_no_secrets() {
 }
 
 /// A nonce and card answer for `origin` (the harness helpers use the http test origin).
-async fn proof_for(h: &Harness, p: &Holder, origin: &str) -> Value {
+async fn proof_for(h: &Harness, p: &Holder, origin: &str, purpose: ProofPurpose) -> Value {
     let r = h
         .request(
             Method::POST,
             "/api/v1/card-proof/nonce",
-            None,
+            Some(json!({ "purpose": purpose })),
             &[("origin", origin)],
         )
         .await;
@@ -198,8 +200,7 @@ async fn post_from(h: &Harness, origin: &str, path: &str, body: Value) -> common
 async fn log_in(h: &Harness, origin: &str) -> common::Resp {
     let p = holder(0);
     let body = json!({
-        "proof": proof_for(h, &p, origin).await,
-        "card": p.card,
+        "proof": proof_for(h, &p, origin, ProofPurpose::Register).await,
         "household": p.household,
         "password": PASSWORD,
         "email": "a@example.com",
@@ -207,10 +208,11 @@ async fn log_in(h: &Harness, origin: &str) -> common::Resp {
     let r = post_from(h, origin, "/api/v1/registrations", body).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let ticket = h.ticket_for("a@example.com").await;
-    let body = json!({ "ticket": ticket, "proof": proof_for(h, &p, origin).await });
+    let body =
+        json!({ "ticket": ticket, "proof": proof_for(h, &p, origin, ProofPurpose::Confirm).await });
     let r = post_from(h, origin, "/api/v1/registrations/confirm", body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let body = json!({ "proof": proof_for(h, &p, origin).await, "password": PASSWORD });
+    let body = json!({ "proof": proof_for(h, &p, origin, ProofPurpose::Login).await, "password": PASSWORD });
     let r = post_from(h, origin, "/api/v1/session", body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r
@@ -332,7 +334,7 @@ async fn nonce_from(h: &Harness, xff: &str) -> StatusCode {
     h.request(
         Method::POST,
         "/api/v1/card-proof/nonce",
-        None,
+        Some(json!({ "purpose": "login" })),
         &[("x-forwarded-for", xff)],
     )
     .await
@@ -393,7 +395,7 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     .await
     .expect("harness");
     let p = holder(0);
-    let body = json!({ "proof": h.proof(&p).await, "password": PASSWORD });
+    let body = json!({ "proof": h.proof(&p, ProofPurpose::Login).await, "password": PASSWORD });
     let r = h
         .request(
             Method::POST,

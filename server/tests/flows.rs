@@ -112,7 +112,8 @@ both_engines!(
     household_check_accepts_the_registry_data_and_rejects_any_difference,
     |h: Harness| async move {
         let p = holder(1);
-        let body = json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
+        let body =
+            json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
         let r = h.post("/api/v1/registrations/household-check", body).await;
         assert_eq!(
             (r.status, r.json["matches"].as_bool()),
@@ -351,7 +352,8 @@ both_engines!(a_card_registers_only_once, |h: Harness| async move {
         (r.status, r.code()),
         (StatusCode::CONFLICT, "already_registered")
     );
-    let body = json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
+    let body =
+        json!({ "proof": h.proof(&p, ProofPurpose::Register).await, "household": p.household });
     assert_eq!(
         h.post("/api/v1/registrations/household-check", body)
             .await

@@ -16,7 +16,7 @@ both_engines!(
             .request(
                 Method::POST,
                 "/api/v1/card-proof/nonce",
-                None,
+                Some(json!({ "purpose": "login" })),
                 &[("x-nhi-request", "0")],
             )
             .await;
@@ -28,13 +28,18 @@ both_engines!(
             .request(
                 Method::POST,
                 "/api/v1/card-proof/nonce",
-                None,
+                Some(json!({ "purpose": "login" })),
                 &[("origin", "https://evil.example")],
             )
             .await;
         assert_eq!(foreign.code(), "csrf_rejected");
         let ok = h
-            .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+            .request(
+                Method::POST,
+                "/api/v1/card-proof/nonce",
+                Some(json!({ "purpose": "login" })),
+                &[],
+            )
             .await;
         assert_eq!(ok.status, StatusCode::OK);
         assert_eq!(ok.json["nonce"].as_str().map(str::len), Some(64));
@@ -69,13 +74,13 @@ both_engines!(
 both_engines!(malformed_bodies_name_the_field, |h: Harness| async move {
     let p = holder(0);
     let mut body = h.register_body(&p, "a@example.com", PASSWORD).await;
-    body["card"]["national_id"] = json!("A123456788");
+    body["proof"]["record"] = json!("zz");
     let r = h.post("/api/v1/registrations", body).await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "bad_request")
     );
-    assert_eq!(r.json["field"], "card.national_id");
+    assert_eq!(r.json["field"], "proof.record");
     let mut body = h.register_body(&p, "a@example.com", PASSWORD).await;
     body["email"] = json!("not an email");
     assert_eq!(
@@ -100,7 +105,8 @@ both_engines!(malformed_bodies_name_the_field, |h: Harness| async move {
         )
         .await;
     assert_eq!(r.json["field"], "content-type");
-    let huge = json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p, ProofPurpose::Confirm).await });
+    let huge =
+        json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p, ProofPurpose::Confirm).await });
     let r = h.post("/api/v1/registrations/confirm", huge).await;
     assert_eq!(r.code(), "bad_request");
 });
@@ -139,14 +145,24 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
     .expect("harness");
     for _ in 0..3 {
         assert_eq!(
-            h.request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
-                .await
-                .status,
+            h.request(
+                Method::POST,
+                "/api/v1/card-proof/nonce",
+                Some(json!({ "purpose": "login" })),
+                &[]
+            )
+            .await
+            .status,
             StatusCode::OK
         );
     }
     let r = h
-        .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+        .request(
+            Method::POST,
+            "/api/v1/card-proof/nonce",
+            Some(json!({ "purpose": "login" })),
+            &[],
+        )
         .await;
     assert_eq!(
         (r.status, r.code()),
@@ -169,7 +185,12 @@ async fn secure_cookies_on_https_origins() {
     assert!(r.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     // Our test ORIGIN is now foreign.
     let r = h
-        .request(Method::POST, "/api/v1/card-proof/nonce", None, &[])
+        .request(
+            Method::POST,
+            "/api/v1/card-proof/nonce",
+            Some(json!({ "purpose": "login" })),
+            &[],
+        )
         .await;
     assert_eq!(r.code(), "csrf_rejected");
     let _ = ORIGIN;

@@ -332,7 +332,7 @@ async fn the_app_checks_households_over_https_with_the_configured_ca() {
         })
         .await
         .expect("harness");
-        let body = serde_json::json!({ "proof": h.proof(&chen).await, "card": chen.card, "household": chen.household });
+        let body = serde_json::json!({ "proof": h.proof(&chen, nhi_protocol::api::ProofPurpose::Register).await, "household": chen.household });
         let r = h.post("/api/v1/registrations/household-check", body).await;
         assert_eq!(r.status, expected, "{}", r.text);
         if expected != StatusCode::OK {

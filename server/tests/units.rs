@@ -11,14 +11,11 @@ use common::{
     bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, upload, Engine, Harness, Resp,
     ORIGIN, PASSWORD, UNIT,
 };
-use http_body_util::BodyExt as _;
-use nhi_protocol::api::{ProofPurpose, CSRF_HEADER};
+use nhi_protocol::api::ProofPurpose;
 use nhi_server::services::units::generate_people;
 use nhi_server::storage::units as store;
 use nhi_server::workers::bulk_jobs::{BulkWorker, JobOutcome};
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
-
 
 macro_rules! units_test {
     ($name:ident, $tweak:expr, $body:expr) => {
@@ -71,7 +68,6 @@ fn sample_people() -> Vec<(String, String, String)> {
         })
         .collect()
 }
-
 
 units_test!(
     roles_are_admin_only_and_audited,
@@ -420,7 +416,6 @@ async fn activate(h: &Harness, i: usize, ticket: &str, password: &str) -> Resp {
     )
     .await
 }
-
 
 units_test!(
     activation_and_resend,

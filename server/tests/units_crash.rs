@@ -40,6 +40,7 @@ fn start(dir: &Path, db: &str) -> Server {
         .env("NHI_DIST_DIR", dir.join("dist"))
         .env("NHI_OUTBOX_WORKER", "false")
         .env("NHI_BULK_CHUNK_ROWS", "100")
+        .env("NHI_METRICS_LISTEN", "off")
         .env("NHI_BULK_LEASE_SECONDS", "2")
         .env("NHI_BULK_POLL_MS", "100")
         .env("RUST_LOG", "warn")

@@ -86,9 +86,7 @@ impl Services {
         caller: &Caller,
         req: BulkActivateRequest,
     ) -> UnitsResult<BulkActivateResponse> {
-        let verified = self
-            .verify_card(&req.proof, ProofPurpose::Activate)
-            .await?;
+        let verified = self.verify_card(&req.proof, ProofPurpose::Activate).await?;
         let card = verified.card_number().as_str().to_owned();
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
             self.audit(

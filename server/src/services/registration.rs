@@ -4,8 +4,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use nhi_protocol::api::{
     AccountStatus, CardProof, ConfirmRequest, ConfirmResponse, HouseholdCheckRequest,
-    HouseholdInfo, ProofPurpose, RegisterRequest, RegisterResponse, ResendRequest,
-    ResendResponse, TICKET_TTL_SECONDS,
+    HouseholdInfo, ProofPurpose, RegisterRequest, RegisterResponse, ResendRequest, ResendResponse,
+    TICKET_TTL_SECONDS,
 };
 use nhi_protocol::mask::mask_name;
 use nhi_protocol::password::{PasswordPolicy, PersonalData};

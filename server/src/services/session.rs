@@ -66,8 +66,7 @@ impl Services {
             let mut conn = self.db.conn().await?;
             accounts::by_card(&mut conn, &card_number).await?
         };
-        let Some(account) = account.filter(|a| a.national_id == card.national_id().as_str())
-        else {
+        let Some(account) = account.filter(|a| a.national_id == card.national_id().as_str()) else {
             self.hasher.dummy_verify(req.password).await?;
             self.audit(caller, Some(&card_number), "login", "no_account", None)
                 .await;
@@ -82,10 +81,8 @@ impl Services {
         let now = storage::now();
         let attempt = {
             let mut conn = self.db.conn().await?;
-            accounts::reserve_login_attempt(&mut conn, account.id, now, |n| {
-                self.lockout_seconds(n)
-            })
-            .await?
+            accounts::reserve_login_attempt(&mut conn, account.id, now, |n| self.lockout_seconds(n))
+                .await?
         };
         let (n, locks, previous_failure_at) = match attempt {
             accounts::Attempt::Locked { until } => {
@@ -132,8 +129,14 @@ impl Services {
             rate_counters::hit(&mut conn, &format!("login-card:{card_number}"), window).await?
         };
         if hits > i64::from(self.config.login_per_card_per_hour) {
-            self.audit(caller, Some(card_number), "login", "card_rate_limited", None)
-                .await;
+            self.audit(
+                caller,
+                Some(card_number),
+                "login",
+                "card_rate_limited",
+                None,
+            )
+            .await;
             return Err(ServiceError::RateLimited {
                 retry_after: (window + WINDOW - now).unsigned_abs(),
             });

@@ -28,10 +28,11 @@ pub async fn consume(
     nonce_hash: &str,
     now: i64,
 ) -> Result<Option<String>, StorageError> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("DELETE FROM card_nonces WHERE nonce_hash = $1 RETURNING purpose, expires_at")
-            .bind(nonce_hash)
-            .fetch_optional(conn)
-            .await?;
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "DELETE FROM card_nonces WHERE nonce_hash = $1 RETURNING purpose, expires_at",
+    )
+    .bind(nonce_hash)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.and_then(|(purpose, expires_at)| (expires_at >= now).then_some(purpose)))
 }

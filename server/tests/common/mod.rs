@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use nhi_server::workers::bulk_jobs::BulkWorker;
 use http_body_util::BodyExt as _;
 use nhi_protocol::api::{CardProof, HouseholdInfo, ProofPurpose, CSRF_HEADER};
 use nhi_protocol::card_proof::{self, CardRecord, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
 use nhi_protocol::CardBasicData;
 use nhi_server::app::{build, App, Overrides};
 use nhi_server::config::Config;
+use nhi_server::workers::bulk_jobs::BulkWorker;
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 use tower::ServiceExt as _;
@@ -332,7 +332,8 @@ impl Harness {
     }
 
     pub async fn login(&self, h: &Holder, password: &str) -> Resp {
-        let body = json!({ "proof": self.proof(h, ProofPurpose::Login).await, "password": password });
+        let body =
+            json!({ "proof": self.proof(h, ProofPurpose::Login).await, "password": password });
         self.post("/api/v1/session", body).await
     }
 
