@@ -17,7 +17,7 @@ use crate::api::{AccountStatus, CardProof};
 
 /// Header carrying the uploaded file's name (percent-encoded UTF-8).
 pub const FILE_NAME_HEADER: &str = "x-file-name";
-/// The path of the F7 page the activation mail links to (`?ticket=…`).
+/// The path of the F7 page the activation mail links to (`#ticket=…`, in the fragment).
 pub const BULK_ACTIVATE_PATH: &str = "/bulk-activate";
 
 /// A permission the unit admin grants per staff member (F4).

@@ -627,3 +627,31 @@ both_engines!(
         assert_eq!(stored as usize, limit + 1);
     }
 );
+
+/// The public test key (anyone can forge any card's proof with it) on a non-loopback origin:
+/// the real binary refuses to start, non-zero, saying why.
+#[test]
+fn the_binary_refuses_the_test_key_off_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-server"))
+        .current_dir(dir.path())
+        .env("NHI_PUBLIC_ORIGIN", "https://nhi.example")
+        .env("NHI_DATABASE_URL", "sqlite://never-created.db?mode=rwc")
+        .env("NHI_METRICS_LISTEN", "off")
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("NHI_CONFIG")
+        .env_remove("NHI_CARD_MASTER_KEY_HEX")
+        .env_remove("NHI_ALLOW_TEST_CARD_KEY")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("card_master_key_hex") && stderr.contains("public TEST key"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("never-created.db").exists(),
+        "nothing started"
+    );
+}

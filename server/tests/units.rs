@@ -216,7 +216,7 @@ units_test!(
         let activation: Vec<_> = mails.iter().filter(|m| m.0 == "bulk_activation").collect();
         assert_eq!(activation.len(), 2);
         assert!(activation.iter().any(|m| m.1 == "a@example.com"));
-        assert!(activation[0].2.contains("/bulk-activate?ticket="));
+        assert!(activation[0].2.contains("/bulk-activate#ticket="));
         assert_eq!(mails.iter().filter(|m| m.0 == "bulk_result").count(), 1);
         h.drain_outbox().await;
         let eml = h

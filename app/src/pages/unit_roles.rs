@@ -125,7 +125,7 @@ pub fn UnitRoles() -> impl IntoView {
                                     <td><input type="checkbox" class="perm-query" prop:checked=q
                                         aria-label=move || format!("{} {}", i.t(T::UnPermQuery), name2)
                                         on:change=move |_| s2(SetRoleRequest { national_id: id2.clone(), can_upload: up, can_query: !q }) /></td>
-                                    <td><button type="button" class="button button-quiet revoke"
+                                    <td><button type="button" class="button button-secondary revoke"
                                         on:click=move |_| s3(SetRoleRequest { national_id: id3.clone(), can_upload: false, can_query: false })>
                                         {move || i.t(T::UnRevoke)}</button></td>
                                 </tr>

@@ -95,7 +95,7 @@ pub fn UploadRecords() -> impl IntoView {
                                     <td>{u.accepted_rows}</td>
                                     <td>{u.rejected_rows}</td>
                                     <td>
-                                        <button type="button" class="button button-quiet show-rows"
+                                        <button type="button" class="button button-secondary show-rows"
                                             aria-label=move || format!("{} {}", i.t(T::UnShowRows), file)
                                             on:click=move |_| show(id)>{move || i.t(T::UnShowRows)}</button>
                                         {done.then(|| view! { " " <a class="result-download" href=href.clone() download="">{move || i.t(T::UnDownload)}</a> })}

@@ -41,7 +41,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 }
 
 /// The request log's span: an id, the method and the PATH only. Never the query string (the
-/// confirmation link carries its one-time ticket there: `/confirm?ticket=…`), never headers
+/// old confirmation links carried their one-time ticket there; today it is in the fragment), never headers
 /// (cookies, bearer tokens) and never bodies (passwords). The status and latency are added by
 /// the response event inside it.
 #[derive(Debug, Clone, Copy, Default)]
