@@ -236,7 +236,7 @@ fn oversize_and_garbage_frames_get_their_own_codes_and_the_host_keeps_serving() 
         &b"\xff\xfe\x00garbage"[..],
         b"",
         b"[1,2,3]",
-        b"{\"v\":1,\"id\":5,\"cmd\":{\"type\":\"format_card\"}}",
+        b"{\"v\":2,\"id\":5,\"cmd\":{\"type\":\"format_card\"}}",
     ] {
         host.send_raw(&nhi_bridge::framing::encode_frame(garbage));
         assert_eq!(
