@@ -651,9 +651,9 @@ async fn peak_rss_of_the_real_server() {
     }
 }
 
-/// Writes the small bomb variants into the fuzz corpus (committed):
-/// `NHI_FUZZ_SEEDS=server/fuzz/corpus/bulk_parse cargo test -p nhi-server --test
-/// upload_limits -- --ignored write_fuzz_seeds`.
+/// Writes the small bomb variants into the fuzz corpus (the `seed-*` files there are
+/// committed): `cargo test -p nhi-server --test upload_limits -- --ignored write_fuzz_seeds`
+/// (into `server/fuzz/corpus/bulk_parse`, or `NHI_FUZZ_SEEDS`).
 #[test]
 #[ignore = "writes the fuzz corpus seeds"]
 fn write_fuzz_seeds() {
@@ -664,10 +664,10 @@ fn write_fuzz_seeds() {
     let people: Vec<_> = sample_people().into_iter().take(2).collect();
     // 32 MiB of sheet XML in ≈ 80 KiB: over the fuzz target's 8 MiB budget.
     let seeds = [
-        ("sparse-xfd1048576.xlsx", sparse_xlsx()),
-        ("zip-bomb-32mib.xlsx", bomb_xlsx(32)),
-        ("declared-dimension.xlsx", declared_dimension_xlsx(&people)),
-        ("commas-64k.csv", commas_csv(64 * 1024)),
+        ("seed-sparse-xfd1048576.xlsx", sparse_xlsx()),
+        ("seed-zip-bomb-32mib.xlsx", bomb_xlsx(32)),
+        ("seed-declared-dimension.xlsx", declared_dimension_xlsx(&people)),
+        ("seed-commas-8k.csv", commas_csv(8 * 1024)),
     ];
     for (name, bytes) in seeds {
         assert!(bytes.len() < 100 * 1024, "{name}: {} bytes", bytes.len());
