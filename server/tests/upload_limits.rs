@@ -265,6 +265,75 @@ fn declared_dimension_xlsx(people: &[(String, String, String)]) -> Vec<u8> {
     })
 }
 
+/// For comparison: `n` generated people as Excel writes them (text in the shared strings,
+/// birth date and mobile as numbers), and as a CSV.
+fn people_files(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let people = nhi_server::services::units::generate_people(7, n);
+    let mut strings = Vec::with_capacity(3 * n + 5);
+    let mut sheet = format!("{SHEET_START}<sheetData><row r=\"1\">");
+    for (col, title) in
+        ["A", "B", "C", "D", "E"]
+            .iter()
+            .zip(["身分證號", "姓名", "出生日期", "電子信箱", "手機"])
+    {
+        sheet.push_str(&format!(
+            "<c r=\"{col}1\" t=\"s\"><v>{}</v></c>",
+            strings.len()
+        ));
+        strings.push(title.to_owned());
+    }
+    sheet.push_str("</row>");
+    let mut csv = String::from("身分證號,姓名,出生日期,電子信箱,手機\n");
+    for (i, p) in people.iter().enumerate() {
+        let r = i + 2;
+        let email = format!("person{i}@example.com");
+        let mobile = format!("09{i:08}");
+        csv.push_str(&format!(
+            "{},{},{},{email},{mobile}\n",
+            p.national_id, p.name, p.birth_date
+        ));
+        let s = strings.len();
+        sheet.push_str(&format!(
+            "<row r=\"{r}\"><c r=\"A{r}\" t=\"s\"><v>{s}</v></c><c r=\"B{r}\" t=\"s\"><v>{}</v></c><c r=\"C{r}\"><v>{}</v></c><c r=\"D{r}\" t=\"s\"><v>{}</v></c><c r=\"E{r}\"><v>{}</v></c></row>",
+            s + 1,
+            p.birth_date.trim_start_matches('0'),
+            s + 2,
+            mobile.trim_start_matches('0'),
+        ));
+        strings.extend([p.national_id.clone(), p.name.clone(), email]);
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let mut sst = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" count=\"{0}\" uniqueCount=\"{0}\">",
+        strings.len()
+    );
+    for t in &strings {
+        sst.push_str(&format!("<si><t>{t}</t></si>"));
+    }
+    sst.push_str("</sst>");
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in XLSX_PARTS {
+        zip.start_file(name, options).expect("zip entry");
+        zip.write_all(body.as_bytes()).expect("zip write");
+    }
+    for (name, body) in [
+        ("xl/worksheets/sheet1.xml", &sheet),
+        ("xl/sharedStrings.xml", &sst),
+    ] {
+        zip.start_file(name, options).expect("zip entry");
+        zip.write_all(body.as_bytes()).expect("zip write");
+    }
+    println!(
+        "{n} people: sheet XML {:.1} MiB, shared strings {:.1} MiB, CSV {:.1} MiB",
+        sheet.len() as f64 / MIB as f64,
+        sst.len() as f64 / MIB as f64,
+        csv.len() as f64 / MIB as f64,
+    );
+    (zip.finish().expect("zip").into_inner(), csv.into_bytes())
+}
+
 /// People insured in unit 12345678 besides the card holders (from the sample file).
 fn sample_people() -> Vec<(String, String, String)> {
     let v: Value = serde_json::from_str(nhi_server::services::units::BUNDLED_UNITS).expect("json");
@@ -376,6 +445,13 @@ async fn assert_refused(
         "{name}: {body}"
     );
     assert_eq!(stored_uploads(h).await, 0, "{name}: nothing stored");
+    assert!(
+        !h.audit_actions()
+            .await
+            .iter()
+            .any(|(a, _)| a == "bulk_upload"),
+        "{name}: no upload audited"
+    );
     assert_eq!(h.get("/healthz").await.status, StatusCode::OK, "{name}");
     took
 }
@@ -566,6 +642,7 @@ async fn peak_rss_of_the_real_server() {
     let h = Harness::new(Engine::Sqlite, |_| {}).await.expect("harness");
     let admin = unit_admin(&h).await;
     let people: Vec<_> = sample_people().into_iter().skip(30).take(2).collect();
+    let (big_xlsx, big_csv) = people_files(200_000);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("(a) sparse.xlsx A1 + XFD1048576", sparse_xlsx()),
         ("(b) zip bomb: sheet of 300 MiB", bomb_xlsx(300)),
@@ -574,6 +651,8 @@ async fn peak_rss_of_the_real_server() {
             "(d) dimension A1:XFD1048576",
             declared_dimension_xlsx(&people),
         ),
+        ("200,000 people, .xlsx", big_xlsx),
+        ("200,000 people, CSV", big_csv),
     ];
     let client = reqwest::Client::new();
     let db = h.app.services.config.database_url.clone();
@@ -637,10 +716,7 @@ async fn peak_rss_of_the_real_server() {
         let answer = body["message"]
             .as_str()
             .filter(|_| !status.is_success())
-            .map_or_else(
-                || format!("{status} accepted"),
-                |m| format!("{status} `{m}`"),
-            );
+            .map_or_else(|| status.to_string(), |m| format!("{status} `{m}`"));
         println!(
             "| {label} | {:.1} KiB | {answer} | {:.2} s | {:.1} MiB | {:.1} MiB |",
             size as f64 / 1024.0,
@@ -666,7 +742,10 @@ fn write_fuzz_seeds() {
     let seeds = [
         ("seed-sparse-xfd1048576.xlsx", sparse_xlsx()),
         ("seed-zip-bomb-32mib.xlsx", bomb_xlsx(32)),
-        ("seed-declared-dimension.xlsx", declared_dimension_xlsx(&people)),
+        (
+            "seed-declared-dimension.xlsx",
+            declared_dimension_xlsx(&people),
+        ),
         ("seed-commas-8k.csv", commas_csv(8 * 1024)),
     ];
     for (name, bytes) in seeds {

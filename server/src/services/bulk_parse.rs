@@ -69,10 +69,11 @@ pub const MAX_ZIP_ENTRIES: usize = 1000;
 pub const MAX_ZIP_NAME_BYTES: usize = 256 * 1024;
 /// All parts of an .xlsx together may unpack to this many times `upload_max_bytes`.
 ///
-/// Why 8: spreadsheet XML compresses 5–10×; a realistic list of 200,000 people (the default
-/// `upload_max_rows`) is ≈ 6 MiB as .xlsx and unpacks to ≈ 60 MiB, well inside 8 × 20 MiB =
-/// 160 MiB, while a zip bomb (deflate reaches 1000:1) is cut off after 160 MiB of
-/// decompression (about a second of CPU, no memory: the sheet is streamed).
+/// Why 8: spreadsheet XML compresses 5–10×; a list of 200,000 people (the default
+/// `upload_max_rows`) as Excel writes it is ≈ 8 MiB as .xlsx and unpacks to ≈ 55 MiB (38 MiB
+/// sheet, 17 MiB shared strings), well inside 8 × 20 MiB = 160 MiB, while a zip bomb (deflate
+/// reaches 1000:1) is cut off after 160 MiB of decompression (CPU only, no memory: every part
+/// is streamed through a small buffer).
 pub const UNPACKED_FACTOR: u64 = 8;
 /// The shared-strings part (which calamine keeps in memory) may unpack to this many times
 /// `upload_max_bytes`.
@@ -319,7 +320,9 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += u64::try_from(n).unwrap_or(u64::MAX);
+        self.count = self
+            .count
+            .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         Ok(n)
     }
 }
@@ -369,7 +372,7 @@ fn check_zip(bytes: &[u8], limits: &Limits) -> Result<(), FileProblem> {
             return Err(FileProblem::TooLargeDecompressed);
         }
         counted?;
-        remaining -= reader.count;
+        remaining = remaining.saturating_sub(reader.count);
     }
     Ok(())
 }
@@ -468,7 +471,7 @@ fn read_first_sheet(bytes: &[u8], limits: &Limits) -> Result<Sheet, FileProblem>
         if text.len() > MAX_FIELD_BYTES {
             return Err(FileProblem::FieldTooLong);
         }
-        text_bytes += u64::try_from(text.len()).unwrap_or(u64::MAX);
+        text_bytes = text_bytes.saturating_add(u64::try_from(text.len()).unwrap_or(u64::MAX));
         if text_bytes > limits.max_cell_text_bytes {
             return Err(FileProblem::TooLargeDecompressed);
         }
@@ -490,17 +493,20 @@ impl Sheet {
         let Some(first_col) = self.first_col else {
             return Ok(());
         };
-        let width = usize::try_from(self.last_col - first_col).unwrap_or(MAX_COLUMNS) + 1;
+        let width =
+            usize::try_from(self.last_col.saturating_sub(first_col)).unwrap_or(MAX_COLUMNS) + 1;
         for (row, row_cells) in self.rows {
             let last = row_cells
                 .iter()
-                .map(|(c, _, _)| usize::try_from(c - first_col).unwrap_or(MAX_COLUMNS))
+                .map(|(c, _, _)| {
+                    usize::try_from(c.saturating_sub(first_col)).unwrap_or(MAX_COLUMNS)
+                })
                 .max()
                 .unwrap_or(0);
             let len = if width >= 5 { (last + 1).max(5) } else { width };
             let mut cells = vec![String::new(); len];
             for (col, text, numeric) in row_cells {
-                let rel = usize::try_from(col - first_col).unwrap_or(MAX_COLUMNS);
+                let rel = usize::try_from(col.saturating_sub(first_col)).unwrap_or(MAX_COLUMNS);
                 if let Some(slot) = cells.get_mut(rel) {
                     *slot = if numeric { pad_number(rel, text) } else { text };
                 }
