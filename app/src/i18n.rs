@@ -132,6 +132,10 @@ keys! {
     UnFileUnreadable => "un-file-unreadable";
     UnFileTooManyRows => "un-file-too-many-rows";
     UnFileUnsupported => "un-file-unsupported";
+    UnFileTooManyColumns => "un-file-too-many-columns";
+    UnFileFieldTooLong => "un-file-field-too-long";
+    UnFileTooLargeDecompressed => "un-file-too-large-decompressed";
+    UnFileBusy => "un-file-busy";
     UnRsAccepted => "un-rs-accepted";
     UnRsMalformed => "un-rs-malformed";
     UnRsFormula => "un-rs-formula";

@@ -250,6 +250,15 @@ pub enum FileProblem {
     Unreadable,
     TooManyRows,
     UnsupportedType,
+    /// A line with more than 26 fields, or a spreadsheet value right of column Z.
+    TooManyColumns,
+    /// A field or cell longer than 4096 bytes (often an unclosed quote).
+    FieldTooLong,
+    /// A spreadsheet that unpacks to far more than its size allows (a zip bomb), or has too
+    /// many parts or shared strings.
+    TooLargeDecompressed,
+    /// Too many files are being read right now; retry in a moment (HTTP 503).
+    Busy,
 }
 
 impl FileProblem {
@@ -261,6 +270,10 @@ impl FileProblem {
             FileProblem::Unreadable => "unreadable",
             FileProblem::TooManyRows => "too_many_rows",
             FileProblem::UnsupportedType => "unsupported_type",
+            FileProblem::TooManyColumns => "too_many_columns",
+            FileProblem::FieldTooLong => "field_too_long",
+            FileProblem::TooLargeDecompressed => "too_large_decompressed",
+            FileProblem::Busy => "busy",
         }
     }
 }

@@ -134,6 +134,11 @@ pub struct Config {
     pub upload_max_bytes: usize,
     /// Most data lines in one bulk registration file.
     pub upload_max_rows: usize,
+    /// Bulk registration files parsed at the same time (each on a blocking thread); further
+    /// uploads wait for a slot (issue 10).
+    pub upload_parse_concurrency: usize,
+    /// How long an upload waits for a parse slot before it is refused as busy (503).
+    pub upload_parse_wait_ms: u64,
     /// false: only accept uploads; another instance processes them.
     pub bulk_worker: bool,
     /// Rows decided per transaction (progress is recorded per chunk).
@@ -197,6 +202,8 @@ impl Default for Config {
             units_file: None,
             upload_max_bytes: 20 * 1024 * 1024,
             upload_max_rows: 200_000,
+            upload_parse_concurrency: 2,
+            upload_parse_wait_ms: 10_000,
             bulk_worker: true,
             bulk_chunk_rows: 2000,
             bulk_lease_seconds: 60,
@@ -257,6 +264,8 @@ const ENV_KEYS: &[&str] = &[
     "units_file",
     "upload_max_bytes",
     "upload_max_rows",
+    "upload_parse_concurrency",
+    "upload_parse_wait_ms",
     "bulk_worker",
     "bulk_chunk_rows",
     "bulk_lease_seconds",

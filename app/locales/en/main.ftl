@@ -398,6 +398,10 @@ un-file-encoding = The file's encoding is not recognised; save it as a UTF-8 or 
 un-file-unreadable = This spreadsheet cannot be read; save it as .xlsx or CSV.
 un-file-too-many-rows = The file has too many lines; split it.
 un-file-unsupported = This file type (e.g. old .xls) is not supported; save it as .xlsx or CSV.
+un-file-too-many-columns = A line of the file has more than 26 columns (or a spreadsheet has values right of column Z); use the 5 columns of the format.
+un-file-field-too-long = A field of the file is longer than 4096 bytes (an unclosed quote?); check the file.
+un-file-too-large-decompressed = This spreadsheet unpacks to far more data than its size allows; save it again as .xlsx or CSV.
+un-file-busy = The server is reading other files right now; upload again in a minute.
 un-rs-accepted = Accepted; verification mail sent
 un-rs-malformed = Malformed line (wrong number of columns)
 un-rs-formula = A cell starts with = + - @

@@ -398,6 +398,10 @@ un-file-encoding = 無法辨識檔案編碼，請存成 UTF-8 或 Big5 的 CSV/T
 un-file-unreadable = 無法讀取此試算表檔案，請另存為 .xlsx 或 CSV。
 un-file-too-many-rows = 檔案資料列過多，請分批上傳。
 un-file-unsupported = 不支援此檔案類型（例如舊版 .xls），請另存為 .xlsx 或 CSV。
+un-file-too-many-columns = 檔案有資料列超過 26 欄（或試算表在 Z 欄右側有資料），請依格式使用 5 個欄位。
+un-file-field-too-long = 檔案有欄位超過 4096 位元組（可能是引號未成對），請檢查檔案。
+un-file-too-large-decompressed = 此試算表解壓縮後的資料量遠超過檔案大小所容許，請另存為 .xlsx 或 CSV。
+un-file-busy = 伺服器正在處理其他檔案，請稍候一分鐘再上傳。
 un-rs-accepted = 受理，已寄發認證信
 un-rs-malformed = 格式錯誤（欄位數不符）
 un-rs-formula = 欄位不得以 = + - @ 開頭

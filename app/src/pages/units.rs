@@ -56,6 +56,13 @@ pub fn file_problem(f: &Failure) -> Option<Msg> {
         (FileProblem::Unreadable, T::UnFileUnreadable),
         (FileProblem::TooManyRows, T::UnFileTooManyRows),
         (FileProblem::UnsupportedType, T::UnFileUnsupported),
+        (FileProblem::TooManyColumns, T::UnFileTooManyColumns),
+        (FileProblem::FieldTooLong, T::UnFileFieldTooLong),
+        (
+            FileProblem::TooLargeDecompressed,
+            T::UnFileTooLargeDecompressed,
+        ),
+        (FileProblem::Busy, T::UnFileBusy),
     ]
     .into_iter()
     .find(|(p, _)| p.code() == e.message)

@@ -35,11 +35,22 @@ impl From<UnitsError> for HttpError {
             UnitsError::Forbidden => HttpError::new(S::FORBIDDEN, C::Forbidden, msg),
             UnitsError::NotFound => HttpError::new(S::NOT_FOUND, C::NotFound, msg),
             UnitsError::BadRequest { field, message } => HttpError::bad_request(field, message),
+            UnitsError::File(FileProblem::Busy) => {
+                let mut e = HttpError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    C::RateLimited,
+                    FileProblem::Busy.code(),
+                )
+                .retry_after(5);
+                e.body.field = Some("file".into());
+                e
+            }
             UnitsError::File(problem) => {
-                let status = if problem == FileProblem::TooLarge {
-                    S::PAYLOAD_TOO_LARGE
-                } else {
-                    S::BAD_REQUEST
+                let status = match problem {
+                    FileProblem::TooLarge | FileProblem::TooLargeDecompressed => {
+                        S::PAYLOAD_TOO_LARGE
+                    }
+                    _ => S::BAD_REQUEST,
                 };
                 let mut e = HttpError::new(status, C::BadRequest, problem.code());
                 e.body.field = Some("file".into());

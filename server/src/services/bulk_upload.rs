@@ -1,17 +1,22 @@
 //! F5 upload (accept the file, queue the job) and F6 records (list, progress, per-row
 //! results, the result file). The rows are decided by `workers::bulk_jobs`.
 
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
 use nhi_protocol::mask::mask_middle;
 use nhi_protocol::units::{
-    FileEncoding, Permission, RowReason, UploadAccepted, UploadRecord, UploadRowResult,
-    UploadRowsResponse, UploadStatus, UploadsResponse,
+    FileEncoding, FileProblem, Permission, RowReason, UploadAccepted, UploadRecord,
+    UploadRowResult, UploadRowsResponse, UploadStatus, UploadsResponse,
 };
 
 use super::bulk_parse;
 use super::units::{id_for_audit, Principal, UnitsError, UnitsResult};
 use super::{Caller, Services};
+use crate::config::Config;
 use crate::storage::units::{self as store, NewUpload, UploadRow};
 use crate::storage::{self, audit, StorageError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub fn encoding_name(e: FileEncoding) -> &'static str {
     match e {
@@ -89,14 +94,21 @@ impl Services {
     ) -> UnitsResult<UploadAccepted> {
         self.require(p, code, Permission::Upload).await?;
         if bytes.len() > self.config.upload_max_bytes {
-            return Err(UnitsError::File(nhi_protocol::units::FileProblem::TooLarge));
+            return Err(UnitsError::File(FileProblem::TooLarge));
         }
-        let max_rows = self.config.upload_max_rows;
+        let limits =
+            bulk_parse::Limits::new(self.config.upload_max_bytes, self.config.upload_max_rows);
+        let permit = self.parse_slot().await?;
         let owned = bytes.to_vec();
-        let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse(&owned, max_rows))
-            .await
-            .map_err(|e| UnitsError::Service(super::ServiceError::Internal(e.to_string())))?
-            .map_err(UnitsError::File)?;
+        let parsed = tokio::task::spawn_blocking(move || {
+            // Held until the parse really ends, even when the request is gone (timeout,
+            // closed connection): the slot counts blocking threads, not requests.
+            let _permit = permit;
+            bulk_parse::parse_with(&owned, &limits)
+        })
+        .await
+        .map_err(|e| UnitsError::Service(super::ServiceError::Internal(e.to_string())))?
+        .map_err(UnitsError::File)?;
         let file_name = clean_file_name(file_name);
         let total = i64::try_from(parsed.rows.len()).unwrap_or(i64::MAX);
         let encoding = encoding_name(parsed.encoding);
@@ -143,6 +155,32 @@ impl Services {
             total_rows: total,
             encoding: parsed.encoding,
         })
+    }
+
+    /// The upload parse pool of these services: `upload_parse_concurrency` slots.
+    pub fn upload_parse_pool(&self) -> Arc<Semaphore> {
+        parse_pool(&self.config)
+    }
+
+    /// A slot to parse one file in.
+    ///
+    /// Parsing runs on tokio's blocking threads (512 by default, shared with the SQLite
+    /// driver, file I/O and the password hasher's callers): without a bound, N simultaneous
+    /// uploads would take N threads and N × the parse memory. With it, at most
+    /// `upload_parse_concurrency` files are parsed at once; the others wait — each holding
+    /// only its already-read body (≤ `upload_max_bytes`) and no thread — for at most
+    /// `upload_parse_wait_ms`. The wait is bounded rather than refused at once because
+    /// uploads come in small bursts (one admin, a few files) and a parse takes a second or
+    /// two at most, so a short queue absorbs a burst without errors; and it is bounded (10 s
+    /// by default, well inside the 30 s request timeout) so that under a flood the request
+    /// ends with a clear 503 `busy` (with Retry-After) instead of a timeout, and waiting
+    /// bodies are not held for long.
+    async fn parse_slot(&self) -> UnitsResult<OwnedSemaphorePermit> {
+        let wait = Duration::from_millis(self.config.upload_parse_wait_ms);
+        match tokio::time::timeout(wait, self.upload_parse_pool().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(UnitsError::File(FileProblem::Busy)),
+        }
     }
 
     /// F6: the uploads the principal may see (the rule is in the SQL).
@@ -211,6 +249,26 @@ impl Services {
         let bytes = build_result_file(&self.db, &u).await?;
         Ok((result_file_name(&u), bytes))
     }
+}
+
+/// The parse pool of one configuration instance — that is, of one `Services` (which owns its
+/// `Arc<Config>`; the pool lives here, keyed by that allocation, rather than as a field of
+/// `Services`, to keep the parse limits in this module). Entries of dropped services are
+/// removed on the next lookup.
+fn parse_pool(config: &Arc<Config>) -> Arc<Semaphore> {
+    type Pools = Vec<(Weak<Config>, Arc<Semaphore>)>;
+    static POOLS: Mutex<Pools> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    pools.retain(|(owner, _)| owner.strong_count() > 0);
+    if let Some((_, pool)) = pools
+        .iter()
+        .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(config)))
+    {
+        return pool.clone();
+    }
+    let pool = Arc::new(Semaphore::new(config.upload_parse_concurrency.max(1)));
+    pools.push((Arc::downgrade(config), pool.clone()));
+    pool
 }
 
 /// Reads every decision of an upload and renders the result file.
