@@ -8,7 +8,7 @@ mod common;
 use std::io::Write as _;
 
 use axum::http::{header, Method, StatusCode};
-use common::{holder, Engine, Harness, Resp, PASSWORD};
+use common::{get_as, logged_in, Engine, Harness, Resp};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -42,27 +42,6 @@ fn configure(c: &mut nhi_server::config::Config) {
         "alice:{}",
         hex::encode(Sha256::digest(OPERATOR_TOKEN.as_bytes()))
     );
-}
-
-/// Registers, confirms and logs in holder `i`; returns the cookie pair.
-async fn logged_in(h: &Harness, i: usize) -> String {
-    let p = holder(i);
-    let email = format!("person{i}@example.com");
-    h.active_account(&p, &email).await;
-    let r = h.login(&p, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.headers[header::SET_COOKIE]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
-}
-
-async fn get_as(h: &Harness, cookie: &str, path: &str) -> Resp {
-    h.request(Method::GET, path, None, &[("cookie", cookie)])
-        .await
 }
 
 async fn post_as(h: &Harness, cookie: &str, path: &str, body: Value) -> Resp {

@@ -8,36 +8,14 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{
-    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, upload, Engine, Harness, Resp,
-    ORIGIN, PASSWORD, UNIT,
+    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, upload, Harness, Resp, ORIGIN,
+    PASSWORD, UNIT,
 };
 use nhi_protocol::api::ProofPurpose;
 use nhi_server::services::units::generate_people;
 use nhi_server::storage::units as store;
 use nhi_server::workers::bulk_jobs::{BulkWorker, JobOutcome};
 use serde_json::{json, Value};
-
-macro_rules! units_test {
-    ($name:ident, $tweak:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = Harness::new(Engine::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite harness");
-                ($body)(h).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(h) = Harness::new(Engine::Postgres, $tweak).await else {
-                    return;
-                };
-                ($body)(h).await;
-            }
-        }
-    };
-}
 
 fn no_tweak(_: &mut nhi_server::config::Config) {}
 
@@ -69,7 +47,7 @@ fn sample_people() -> Vec<(String, String, String)> {
         .collect()
 }
 
-units_test!(
+both_engines_with!(
     roles_are_admin_only_and_audited,
     no_tweak,
     |h: Harness| async move {
@@ -131,7 +109,7 @@ units_test!(
     }
 );
 
-units_test!(
+both_engines_with!(
     upload_decides_every_row_and_mails_the_result,
     no_tweak,
     |h: Harness| async move {
@@ -254,7 +232,7 @@ units_test!(
     }
 );
 
-units_test!(
+both_engines_with!(
     bad_files_are_refused_whole,
     |c: &mut nhi_server::config::Config| c.upload_max_bytes = 2000,
     |h: Harness| async move {
@@ -308,7 +286,7 @@ units_test!(
     }
 );
 
-units_test!(
+both_engines_with!(
     records_visibility_is_enforced,
     no_tweak,
     |h: Harness| async move {
@@ -417,7 +395,7 @@ async fn activate(h: &Harness, i: usize, ticket: &str, password: &str) -> Resp {
     .await
 }
 
-units_test!(
+both_engines_with!(
     activation_and_resend,
     |c: &mut nhi_server::config::Config| c.resend_interval_seconds = 0,
     |h: Harness| async move {
@@ -505,7 +483,7 @@ units_test!(
     }
 );
 
-units_test!(
+both_engines_with!(
     interrupted_job_resumes_without_loss_or_duplicates,
     |c: &mut nhi_server::config::Config| c.bulk_chunk_rows = 250,
     |h: Harness| async move {
@@ -635,7 +613,7 @@ fn xlsx(rows: &[[&str; 5]]) -> Vec<u8> {
     zip.finish().expect("zip").into_inner()
 }
 
-units_test!(xlsx_uploads_are_read, no_tweak, |h: Harness| async move {
+both_engines_with!(xlsx_uploads_are_read, no_tweak, |h: Harness| async move {
     let admin = logged_in(&h, 0).await;
     let people = sample_people();
     let (a, b) = (&people[20], &people[21]);
@@ -661,7 +639,7 @@ units_test!(xlsx_uploads_are_read, no_tweak, |h: Harness| async move {
     assert_eq!(r.json["rows"][1]["reason"], "formula_cell");
 });
 
-units_test!(
+both_engines_with!(
     concurrent_workers_claim_different_jobs,
     no_tweak,
     |h: Harness| async move {

@@ -13,16 +13,15 @@ mod common;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use common::{holder, Engine, Harness, ORIGIN, PASSWORD};
+use axum::http::{header, Method, StatusCode};
+use common::{Engine, Harness, ORIGIN};
 use http_body_util::BodyExt as _;
 use nhi_protocol::api::CSRF_HEADER;
 use nhi_server::workers::bulk_jobs::BulkWorker;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-const UNIT: &str = "12345678";
+use common::UNIT;
 const MIB: usize = 1024 * 1024;
 
 // ---- files -------------------------------------------------------------------------------
@@ -376,19 +375,9 @@ fn the_bomb_is_a_valid_zip() {
 
 // ---- requests ----------------------------------------------------------------------------
 
-/// Registers, confirms and logs in holder 0 (王小明, the admin of unit 12345678).
+/// Logs in holder 0 (王小明, the admin of unit 12345678).
 async fn unit_admin(h: &Harness) -> String {
-    let p = holder(0);
-    h.active_account(&p, "admin@example.com").await;
-    let r = h.login(&p, PASSWORD).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.headers[header::SET_COOKIE]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
+    common::logged_in(h, 0).await
 }
 
 /// Posts a file as the SPA does (the raw file as the body) and returns status, headers, JSON.
@@ -398,16 +387,7 @@ async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/units/{UNIT}/uploads"))
-        .header(CSRF_HEADER, "1")
-        .header(header::ORIGIN, ORIGIN)
-        .header("cookie", cookie)
-        .header("x-file-name", name)
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(Body::from(bytes))
-        .expect("request");
+    let req = common::upload_request(cookie, name, bytes);
     let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -454,28 +434,6 @@ async fn assert_refused(
     );
     assert_eq!(h.get("/healthz").await.status, StatusCode::OK, "{name}");
     took
-}
-
-macro_rules! limits_test {
-    ($name:ident, $tweak:expr, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = Harness::new(Engine::Sqlite, $tweak)
-                    .await
-                    .expect("sqlite harness");
-                ($body)(h).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(h) = Harness::new(Engine::Postgres, $tweak).await else {
-                    return;
-                };
-                ($body)(h).await;
-            }
-        }
-    };
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -570,7 +528,7 @@ both_engines!(declared_dimension_is_accepted, |h: Harness| async move {
     );
 });
 
-limits_test!(
+both_engines_with!(
     full_parse_pool_answers_busy,
     |c: &mut nhi_server::config::Config| {
         c.upload_parse_concurrency = 2;

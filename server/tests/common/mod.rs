@@ -32,18 +32,26 @@ pub enum Engine {
 #[macro_export]
 macro_rules! both_engines {
     ($name:ident, $body:expr) => {
+        $crate::both_engines_with!($name, |_| {}, $body);
+    };
+}
+
+/// The same with a configuration tweak: `both_engines_with!(name, |c| ..., |h| async move {})`.
+#[macro_export]
+macro_rules! both_engines_with {
+    ($name:ident, $tweak:expr, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let h = common::Harness::new(common::Engine::Sqlite, |_| {})
+                let h = common::Harness::new(common::Engine::Sqlite, $tweak)
                     .await
                     .expect("sqlite harness");
                 ($body)(h).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(h) = common::Harness::new(common::Engine::Postgres, |_| {}).await else {
+                let Some(h) = common::Harness::new(common::Engine::Postgres, $tweak).await else {
                     return;
                 };
                 ($body)(h).await;
@@ -399,7 +407,12 @@ pub async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value, Vec<u8>) {
-    let req = Request::builder()
+    raw(h, upload_request(cookie, name, bytes)).await
+}
+
+/// The request the SPA sends to upload `bytes` as file `name` to [`UNIT`].
+pub fn upload_request(cookie: &str, name: &str, bytes: Vec<u8>) -> Request<Body> {
+    Request::builder()
         .method(Method::POST)
         .uri(format!("/api/v1/units/{UNIT}/uploads"))
         .header(CSRF_HEADER, "1")
@@ -408,8 +421,7 @@ pub async fn upload(
         .header("x-file-name", name)
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from(bytes))
-        .expect("request");
-    raw(h, req).await
+        .expect("request")
 }
 
 pub async fn raw(h: &Harness, req: Request<Body>) -> (StatusCode, Value, Vec<u8>) {
