@@ -127,6 +127,19 @@ async fn victims(h: &Harness) {
     h.drain_outbox().await;
 }
 
+/// Sends `proof` (as JSON) to endpoint `e` and expects it refused with `status` and `code`.
+async fn send(
+    h: &Harness,
+    e: &Endpoint,
+    proof: impl serde::Serialize,
+    v: &Holder,
+    status: StatusCode,
+    code: &str,
+) {
+    let body = (e.body)(serde_json::to_value(proof).expect("json"), v);
+    refused(&h.post(e.path, body).await, status, code, e.name);
+}
+
 fn refused(r: &Resp, status: StatusCode, code: &str, what: &str) {
     assert_eq!((r.status, r.code()), (status, code), "{what}: {}", r.text);
 }
@@ -336,91 +349,84 @@ both_engines!(
             let n = h.nonce(e.purpose).await;
             let v1 =
                 json!({ "card_number": p.card.card_number, "nonce": n, "mac": "cd".repeat(16) });
-            refused(
-                &h.post(e.path, (e.body)(v1, &p)).await,
+            send(
+                &h,
+                &e,
+                v1,
+                &p,
                 StatusCode::BAD_REQUEST,
                 "card_proof_outdated",
-                e.name,
-            );
+            )
+            .await;
             // A v2-shaped proof that says it is version 1.
             let n = h.nonce(e.purpose).await;
             let mut old = serde_json::to_value(h.answer(&p.card, ORIGIN, n)).expect("json");
             old["v"] = json!(1);
-            refused(
-                &h.post(e.path, (e.body)(old, &p)).await,
+            send(
+                &h,
+                &e,
+                old,
+                &p,
                 StatusCode::BAD_REQUEST,
                 "card_proof_outdated",
-                e.name,
-            );
+            )
+            .await;
             // Made for another origin (relayed by a phishing site).
             let n = h.nonce(e.purpose).await;
             let foreign = h.answer(&p.card, "https://nhi.example.evil.test", n);
-            refused(
-                &h.post(
-                    e.path,
-                    (e.body)(serde_json::to_value(foreign).expect("json"), &p),
-                )
-                .await,
+            send(
+                &h,
+                &e,
+                foreign,
+                &p,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
-                e.name,
-            );
+            )
+            .await;
             // A MAC that fails (one bit flipped).
             let n = h.nonce(e.purpose).await;
             let mut broken = h.answer(&p.card, ORIGIN, n);
             broken.mac.0[0] ^= 1;
-            refused(
-                &h.post(
-                    e.path,
-                    (e.body)(serde_json::to_value(broken).expect("json"), &p),
-                )
-                .await,
+            send(
+                &h,
+                &e,
+                broken,
+                &p,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
-                e.name,
-            );
+            )
+            .await;
             // A nonce the server never issued.
             let made_up = h.answer(&p.card, ORIGIN, Nonce([7; 32]));
-            refused(
-                &h.post(
-                    e.path,
-                    (e.body)(serde_json::to_value(made_up).expect("json"), &p),
-                )
-                .await,
+            send(
+                &h,
+                &e,
+                made_up,
+                &p,
                 StatusCode::BAD_REQUEST,
                 "nonce_invalid",
-                e.name,
-            );
+            )
+            .await;
             // An expired nonce.
             let n = h.nonce(e.purpose).await;
             h.exec("UPDATE card_nonces SET expires_at = 0").await;
             let late = h.answer(&p.card, ORIGIN, n);
-            refused(
-                &h.post(
-                    e.path,
-                    (e.body)(serde_json::to_value(late).expect("json"), &p),
-                )
-                .await,
-                StatusCode::BAD_REQUEST,
-                "nonce_invalid",
-                e.name,
-            );
+            send(&h, &e, late, &p, StatusCode::BAD_REQUEST, "nonce_invalid").await;
             // A record whose MAC fails because the record itself was edited.
             let n = h.nonce(e.purpose).await;
             let mut edited = h.answer(&p.card, ORIGIN, n);
             if let Some(r) = edited.record.as_mut() {
                 r.0[12] ^= 1;
             }
-            refused(
-                &h.post(
-                    e.path,
-                    (e.body)(serde_json::to_value(edited).expect("json"), &p),
-                )
-                .await,
+            send(
+                &h,
+                &e,
+                edited,
+                &p,
                 StatusCode::UNAUTHORIZED,
                 "card_proof_invalid",
-                e.name,
-            );
+            )
+            .await;
         }
         assert_eq!(state(&h).await, before, "nothing changed");
 

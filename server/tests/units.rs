@@ -8,14 +8,14 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{
-    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, upload, Harness, Resp, ORIGIN,
-    PASSWORD, UNIT,
+    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, sample_people, upload, Harness,
+    Resp, ORIGIN, PASSWORD, UNIT,
 };
 use nhi_protocol::api::ProofPurpose;
 use nhi_server::services::units::generate_people;
 use nhi_server::storage::units as store;
 use nhi_server::workers::bulk_jobs::{BulkWorker, JobOutcome};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn no_tweak(_: &mut nhi_server::config::Config) {}
 
@@ -27,24 +27,6 @@ async fn set_role(h: &Harness, cookie: &str, id: &str, upload: bool, query: bool
         &[("cookie", cookie)],
     )
     .await
-}
-
-/// People insured in unit 12345678 besides the card holders (from the sample file).
-fn sample_people() -> Vec<(String, String, String)> {
-    let v: Value = serde_json::from_str(nhi_server::services::units::BUNDLED_UNITS).expect("json");
-    v["units"][0]["insured"]
-        .as_array()
-        .expect("insured")
-        .iter()
-        .skip(4)
-        .map(|p| {
-            (
-                p["national_id"].as_str().expect("id").to_owned(),
-                p["name"].as_str().expect("name").to_owned(),
-                p["birth_date"].as_str().expect("birth").to_owned(),
-            )
-        })
-        .collect()
 }
 
 both_engines_with!(

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, Method, StatusCode};
-use common::{Engine, Harness, ORIGIN};
+use common::{sample_people, Engine, Harness, ORIGIN};
 use http_body_util::BodyExt as _;
 use nhi_protocol::api::CSRF_HEADER;
 use nhi_server::workers::bulk_jobs::BulkWorker;
@@ -331,24 +331,6 @@ fn people_files(n: usize) -> (Vec<u8>, Vec<u8>) {
         csv.len() as f64 / MIB as f64,
     );
     (zip.finish().expect("zip").into_inner(), csv.into_bytes())
-}
-
-/// People insured in unit 12345678 besides the card holders (from the sample file).
-fn sample_people() -> Vec<(String, String, String)> {
-    let v: Value = serde_json::from_str(nhi_server::services::units::BUNDLED_UNITS).expect("json");
-    v["units"][0]["insured"]
-        .as_array()
-        .expect("insured")
-        .iter()
-        .skip(4)
-        .map(|p| {
-            (
-                p["national_id"].as_str().expect("id").to_owned(),
-                p["name"].as_str().expect("name").to_owned(),
-                p["birth_date"].as_str().expect("birth").to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// The hand-built bomb is a zip the zip crate reads in full, with the declared size and CRC.

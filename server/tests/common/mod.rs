@@ -441,6 +441,24 @@ pub async fn run_jobs(h: &Harness) {
     while w.tick().await.expect("bulk tick") {}
 }
 
+/// People insured in unit 12345678 besides the card holders (from the sample file).
+pub fn sample_people() -> Vec<(String, String, String)> {
+    let v: Value = serde_json::from_str(nhi_server::services::units::BUNDLED_UNITS).expect("json");
+    v["units"][0]["insured"]
+        .as_array()
+        .expect("insured")
+        .iter()
+        .skip(4)
+        .map(|p| {
+            (
+                p["national_id"].as_str().expect("id").to_owned(),
+                p["name"].as_str().expect("name").to_owned(),
+                p["birth_date"].as_str().expect("birth").to_owned(),
+            )
+        })
+        .collect()
+}
+
 pub async fn count(h: &Harness, sql: &str) -> i64 {
     let row: (i64,) = sqlx::query_as(sql)
         .fetch_one(h.app.services.db.pool())
