@@ -9,7 +9,14 @@ cd "$root"
 # shellcheck source=tools.sh
 source scripts/tools.sh
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step's name, and the time the step before it took (CI logs show where time goes).
+step_started=$SECONDS
+step_name=""
+step_done() {
+  [ -n "$step_name" ] && printf '\033[1m-- %s: %d s\033[0m\n' "$step_name" $((SECONDS - step_started))
+  step_started=$SECONDS
+}
+step() { step_done; step_name=$*; printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "format"
 cargo fmt --all --check
@@ -29,7 +36,7 @@ if pg_env=$(scripts/postgres.sh start); then
 else
   echo "!!!!!!!! PostgreSQL could not be started: the PostgreSQL variants will say SKIPPED !!!!!!!!" >&2
 fi
-trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'step_done; printf "\033[1m-- total: %d s\033[0m\n" "$SECONDS"; scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 
 step "tests"
 cargo test --workspace --locked

@@ -103,7 +103,7 @@ impl Services {
             .verify(req.password, account.password_hash.clone())
             .await?
         {
-            return Err(self.wrong_password(caller, &account, n, locks).await);
+            return Err(self.wrong_password(caller, &account, n, locks, now).await);
         }
         // A success forgives earlier failures only when the newest of them is at least
         // `lockout_base_seconds` old: guesses running alongside the owner's login keep their
@@ -151,6 +151,7 @@ impl Services {
         account: &AccountRow,
         failures: i64,
         locked_until: Option<i64>,
+        reserved_at: i64,
     ) -> ServiceError {
         self.metrics.inc(&self.metrics.logins_failed);
         self.audit(
@@ -163,7 +164,9 @@ impl Services {
         .await;
         match locked_until {
             Some(until) => {
-                let secs = (until - storage::now()).max(1).unsigned_abs();
+                // The lock's length as set when the attempt was reserved (a slow hash must
+                // not make it look shorter).
+                let secs = (until - reserved_at).max(1).unsigned_abs();
                 self.metrics.inc(&self.metrics.lockouts);
                 let detail = format!("failures={failures} seconds={secs}");
                 self.audit(
