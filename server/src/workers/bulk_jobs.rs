@@ -116,8 +116,12 @@ impl BulkWorker {
             let c = store::upload_content(&mut conn, id).await?;
             (u, c)
         };
-        let max_rows = s.config.upload_max_rows;
-        let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse(&content, max_rows))
+        // The limits the upload was accepted under (the file's own size, if larger).
+        let limits = bulk_parse::Limits::new(
+            s.config.upload_max_bytes.max(content.len()),
+            s.config.upload_max_rows,
+        );
+        let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse_with(&content, &limits))
             .await
             .map_err(|e| {
                 UnitsError::Service(crate::services::ServiceError::Internal(e.to_string()))
