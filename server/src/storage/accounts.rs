@@ -17,14 +17,13 @@ pub struct AccountRow {
     pub email: String,
     pub password_hash: String,
     pub status: String,
-    pub failed_logins: i64,
-    pub locked_until: Option<i64>,
     pub created_at: i64,
 }
 
+/// The lockout state (`failed_logins`, `locked_until`, `last_failed_at`) is not part of the
+/// row: [`reserve_login_attempt`] reads it afresh inside its compare-and-swap.
 const COLUMNS: &str =
-    "id, card_number, national_id, name, birth_date, email, password_hash, status, \
-                       failed_logins, locked_until, created_at";
+    "id, card_number, national_id, name, birth_date, email, password_hash, status, created_at";
 
 pub struct NewAccount<'a> {
     pub card_number: &'a str,
