@@ -13,7 +13,7 @@ use common::{
 };
 use nhi_protocol::api::ProofPurpose;
 use nhi_server::services::units::generate_people;
-use nhi_server::storage::units as store;
+use nhi_server::storage::{units as store, uploads};
 use nhi_server::workers::bulk_jobs::{BulkWorker, JobOutcome};
 use serde_json::json;
 
@@ -353,15 +353,15 @@ both_engines_with!(
         );
         // The rule is the SQL's: the storage query itself filters.
         let mut conn = h.app.services.db.conn().await.expect("conn");
-        let seen = store::visible_uploads(&mut conn, UNIT, "B223456719")
+        let seen = uploads::visible_uploads(&mut conn, UNIT, "B223456719")
             .await
             .expect("sql");
         assert_eq!(seen.len(), 1);
-        let seen = store::visible_uploads(&mut conn, UNIT, "A123456789")
+        let seen = uploads::visible_uploads(&mut conn, UNIT, "A123456789")
             .await
             .expect("sql");
         assert_eq!(seen.len(), 3);
-        let seen = store::visible_uploads(&mut conn, UNIT, "A812345671")
+        let seen = uploads::visible_uploads(&mut conn, UNIT, "A812345671")
             .await
             .expect("sql");
         assert_eq!(seen.len(), 0);

@@ -24,7 +24,7 @@ use nhi_server::app::{build, Overrides};
 use nhi_server::config::Config;
 use nhi_server::services::units::{generate_people, Principal};
 use nhi_server::services::Caller;
-use nhi_server::storage::units as store;
+use nhi_server::storage::{units as store, uploads};
 use nhi_server::workers::bulk_jobs::BulkWorker;
 use sqlx::Connection as _;
 
@@ -153,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Check: every row decided, every mail queued.
     let mut conn = services.db.conn().await?;
-    let upload = store::upload_by_id(&mut conn, accepted.upload_id)
+    let upload = uploads::upload_by_id(&mut conn, accepted.upload_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("upload vanished"))?;
     let decided: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bulk_rows WHERE upload_id = $1")

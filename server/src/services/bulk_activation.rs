@@ -14,7 +14,8 @@ use super::units::{id_for_audit, UnitsResult};
 use super::{mask_email, Caller, ServiceError, Services};
 use crate::storage::accounts::{self, NewAccount};
 use crate::storage::outbox::{self, NewMail};
-use crate::storage::units as store;
+use crate::storage::registrants as store;
+use crate::storage::units;
 use crate::storage::{self, audit, StorageError};
 
 /// The F7 link; the ticket travels in the fragment (issue 10).
@@ -225,7 +226,7 @@ impl Services {
         }
         let ticket = new_ticket(now);
         store::replace_ticket(&mut tx, r.id, &ticket.hash, email, now, ticket.expires_at).await?;
-        let unit_name = store::unit(&mut tx, &r.unit_code)
+        let unit_name = units::unit(&mut tx, &r.unit_code)
             .await?
             .map(|u| u.name)
             .unwrap_or_default();

@@ -14,7 +14,7 @@ use super::bulk_parse;
 use super::units::{id_for_audit, Principal, UnitsError, UnitsResult};
 use super::{Caller, Services};
 use crate::config::Config;
-use crate::storage::units::{self as store, NewUpload, UploadRow};
+use crate::storage::uploads::{self as store, NewUpload, UploadRow};
 use crate::storage::{self, audit, StorageError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 

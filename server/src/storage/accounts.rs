@@ -225,3 +225,15 @@ pub async fn login_succeeded(
     .await?;
     Ok(())
 }
+
+/// Which of `ids` have an account (registered or self-registration pending).
+pub async fn registered_among(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<Vec<String>, StorageError> {
+    let rows: Vec<(String,)> = super::sql::fetch_in(conn, ids, |s: &mut super::sql::Sql<'_>| {
+        s.push("SELECT national_id FROM accounts WHERE national_id");
+    })
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

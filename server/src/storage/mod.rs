@@ -2,13 +2,19 @@
 //! driver with runtime-checked queries (`$n` placeholders work on both engines).
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
+pub mod bulk_jobs;
+pub mod health_bank;
 pub mod nonces;
 pub mod outbox;
 pub mod rate_counters;
+pub mod registrants;
 pub mod sessions;
+pub mod sql;
 pub mod tickets;
 pub mod units;
+pub mod uploads;
 
 use std::str::FromStr;
 

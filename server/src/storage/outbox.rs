@@ -3,6 +3,7 @@
 
 use sqlx::AnyConnection;
 
+use super::sql;
 use super::{Backend, StorageError};
 
 #[derive(Debug, Clone)]
@@ -150,4 +151,77 @@ pub async fn all(conn: &mut AnyConnection) -> Result<Vec<(MailRow, Option<i64>)>
         .zip(sent)
         .map(|(r, (_, s))| (r, s))
         .collect())
+}
+
+/// A mail for the multi-row outbox insert.
+pub struct BulkMail {
+    pub message_id: String,
+    pub kind: &'static str,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+}
+
+/// Enqueues many mails in multi-row statements (same columns as `outbox::enqueue`).
+/// Enqueues many mails in multi-row statements (same columns as [`enqueue`]).
+pub async fn enqueue_mails(
+    conn: &mut AnyConnection,
+    mails: &[BulkMail],
+    now: i64,
+) -> Result<(), StorageError> {
+    sql::insert_rows(
+        conn,
+        "INSERT INTO outbox (created_at, next_attempt_at, attempts, message_id, kind, recipient, \
+         subject, text_body, html_body)",
+        "",
+        mails,
+        |s| {
+            s.param(now);
+        },
+        |f, m| {
+            f.raw("$1")
+                .raw("$1")
+                .raw("0")
+                .bind(&m.message_id)
+                .bind(m.kind)
+                .bind(&m.recipient)
+                .bind(&m.subject)
+                .bind(&m.text_body)
+                .bind(&m.html_body);
+        },
+    )
+    .await
+}
+
+pub async fn attach(
+    conn: &mut AnyConnection,
+    outbox_id: i64,
+    file_name: &str,
+    content_type: &str,
+    content: &[u8],
+) -> Result<(), StorageError> {
+    sqlx::query(
+        "INSERT INTO outbox_attachments (outbox_id, file_name, content_type, content) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(outbox_id)
+    .bind(file_name)
+    .bind(content_type)
+    .bind(content)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// (file name, content type, content) of a mail's attachments.
+pub async fn attachments(
+    conn: &mut AnyConnection,
+    outbox_id: i64,
+) -> Result<Vec<(String, String, Vec<u8>)>, StorageError> {
+    Ok(sqlx::query_as(
+        "SELECT file_name, content_type, content FROM outbox_attachments WHERE outbox_id = $1",
+    )
+    .bind(outbox_id)
+    .fetch_all(conn)
+    .await?)
 }

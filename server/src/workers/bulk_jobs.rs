@@ -25,9 +25,12 @@ use crate::services::bulk_upload::{build_result_file, result_file_name};
 use crate::services::registration::{message_id, new_ticket};
 use crate::services::units::{UnitsError, UnitsResult};
 use crate::services::Services;
+use crate::storage::outbox::BulkMail;
 use crate::storage::outbox::{self, NewMail};
-use crate::storage::units::{self as store, BulkMail, NewDecision, NewRegistrant};
+use crate::storage::registrants::NewRegistrant;
+use crate::storage::uploads::{self, NewDecision};
 use crate::storage::{self, StorageError};
+use crate::storage::{accounts, bulk_jobs as jobs, registrants, units};
 
 /// How a call to [`BulkWorker::process`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +98,7 @@ impl BulkWorker {
     pub async fn claim(&self) -> UnitsResult<Option<i64>> {
         let db = &self.services.db;
         let mut conn = db.conn().await?;
-        Ok(store::claim_job(
+        Ok(jobs::claim_job(
             &mut conn,
             db.backend(),
             &self.id,
@@ -110,10 +113,10 @@ impl BulkWorker {
         let s = &self.services;
         let (upload, content) = {
             let mut conn = s.db.conn().await?;
-            let u = store::upload_by_id(&mut conn, id)
+            let u = uploads::upload_by_id(&mut conn, id)
                 .await?
                 .ok_or(UnitsError::NotFound)?;
-            let c = store::upload_content(&mut conn, id).await?;
+            let c = uploads::upload_content(&mut conn, id).await?;
             (u, c)
         };
         // The limits the upload was accepted under (the file's own size, if larger).
@@ -130,7 +133,7 @@ impl BulkWorker {
             Ok(p) => p.rows,
             Err(problem) => {
                 let mut conn = s.db.conn().await?;
-                store::finish(
+                jobs::finish(
                     &mut conn,
                     id,
                     &self.id,
@@ -144,14 +147,9 @@ impl BulkWorker {
         };
         let unit_name = {
             let mut conn = s.db.conn().await?;
-            if s.db.backend() == crate::storage::Backend::Postgres {
-                // The insured people are bulk-loaded: fresh statistics for their lookups.
-                sqlx::query("ANALYZE unit_insured")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-
-            store::unit(&mut conn, &upload.unit_code)
+            // The insured people are bulk-loaded: fresh statistics for their lookups.
+            jobs::refresh_insured_statistics(&mut conn, s.db.backend()).await?;
+            units::unit(&mut conn, &upload.unit_code)
                 .await?
                 .map(|u| u.name)
                 .unwrap_or_default()
@@ -189,30 +187,24 @@ impl BulkWorker {
         let now = storage::now();
         let t0 = std::time::Instant::now();
         let mut tx = s.db.begin().await?;
-        if s.db.backend() == crate::storage::Backend::Postgres {
-            // Registrants grow by whole files within one job, faster than the statistics: keep
-            // the chunk's lookups on their indexes whatever the planner believes.
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *tx)
-                .await?;
-        }
+        jobs::prefer_indexes(&mut tx, s.db.backend()).await?;
         let ids: Vec<&str> = rows
             .iter()
             .filter(|r| r.problem.is_none())
             .map(|r| r.national_id.as_str())
             .collect();
-        let insured: HashMap<String, store::InsuredRow> = store::insured_among(&mut tx, unit, &ids)
+        let insured: HashMap<String, units::InsuredRow> = units::insured_among(&mut tx, unit, &ids)
             .await?
             .into_iter()
             .map(|r| (r.national_id.clone(), r))
             .collect();
         let ta = t0.elapsed();
-        let registered: HashSet<String> = store::registered_among(&mut tx, &ids)
+        let registered: HashSet<String> = accounts::registered_among(&mut tx, &ids)
             .await?
             .into_iter()
             .collect();
         let tb = t0.elapsed();
-        let pending: HashSet<String> = store::pending_among(&mut tx, &ids)
+        let pending: HashSet<String> = registrants::pending_among(&mut tx, &ids)
             .await?
             .into_iter()
             .collect();
@@ -281,7 +273,7 @@ impl BulkWorker {
         let accepted = i64::try_from(registrants.len()).unwrap_or(i64::MAX);
         let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let from = i64::try_from(from).unwrap_or(i64::MAX);
-        if !store::advance(
+        if !jobs::advance(
             &mut tx,
             id,
             &self.id,
@@ -296,12 +288,12 @@ impl BulkWorker {
             return Ok(false);
         }
         let t2 = t0.elapsed();
-        store::insert_decisions(&mut tx, id, &decisions).await?;
+        uploads::insert_decisions(&mut tx, id, &decisions).await?;
         let t3 = t0.elapsed();
         let expires = now + crate::services::bulk_activation::BULK_TICKET_TTL;
-        store::insert_registrants(&mut tx, id, unit, now, expires, &registrants).await?;
+        registrants::insert_registrants(&mut tx, id, unit, now, expires, &registrants).await?;
         let t4 = t0.elapsed();
-        store::enqueue_mails(&mut tx, &mails, now).await?;
+        outbox::enqueue_mails(&mut tx, &mails, now).await?;
         let t5 = t0.elapsed();
         tx.commit().await.map_err(StorageError::from)?;
         tracing::debug!(
@@ -328,7 +320,7 @@ impl BulkWorker {
         let s = &self.services;
         let upload = {
             let mut conn = s.db.conn().await?;
-            store::upload_by_id(&mut conn, id)
+            uploads::upload_by_id(&mut conn, id)
                 .await?
                 .ok_or(UnitsError::NotFound)?
         };
@@ -342,7 +334,7 @@ impl BulkWorker {
         );
         let now = storage::now();
         let mut tx = s.db.begin().await?;
-        if !store::finish(&mut tx, id, &self.id, "done", None, now).await? {
+        if !jobs::finish(&mut tx, id, &self.id, "done", None, now).await? {
             return Ok(JobOutcome::LostLease);
         }
         let mid = message_id(mail.kind);
@@ -363,7 +355,7 @@ impl BulkWorker {
             "big5" => "text/plain; charset=Big5",
             _ => "text/plain; charset=utf-8",
         };
-        store::attach(
+        outbox::attach(
             &mut tx,
             outbox_id,
             &result_file_name(&upload),

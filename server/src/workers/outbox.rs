@@ -94,7 +94,7 @@ impl OutboxWorker {
                 Vec::new()
             } else {
                 let mut conn = self.db.conn().await?;
-                crate::storage::units::attachments(&mut conn, row.id)
+                crate::storage::outbox::attachments(&mut conn, row.id)
                     .await?
                     .into_iter()
                     .map(|(file_name, content_type, content)| {
