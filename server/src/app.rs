@@ -9,6 +9,7 @@ use nhi_protocol::card_proof::MasterKey;
 use tokio::sync::{watch, Notify};
 
 use crate::adapters::card_authority::{CardAuthority, MasterKeyAuthority};
+use crate::adapters::claims::{ClaimsSource, SampleClaims};
 use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer, SmtpSettings};
 use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
 use crate::config::{Config, MailerKind, RegistryKind};
@@ -24,6 +25,7 @@ pub struct Overrides {
     pub registry: Option<Arc<dyn HouseholdRegistry>>,
     pub mailer: Option<Arc<dyn Mailer>>,
     pub authority: Option<Arc<dyn CardAuthority>>,
+    pub claims: Option<Arc<dyn ClaimsSource>>,
 }
 
 pub struct App {
@@ -106,6 +108,9 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
             &sample,
         )),
     };
+    let claims = overrides
+        .claims
+        .unwrap_or_else(|| Arc::new(SampleClaims) as Arc<dyn ClaimsSource>);
     let hasher = Hasher::new(
         config.argon2_memory_kib,
         config.argon2_iterations,
@@ -119,6 +124,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         db: db.clone(),
         registry,
         authority,
+        claims,
         hasher,
         places: Arc::new(PlacesResponse {
             counties: sample.places.clone(),

@@ -1,6 +1,7 @@
 //! Adapters to the outside world, each behind a trait so production can swap them.
 
 pub mod card_authority;
+pub mod claims;
 pub mod mailer;
 pub mod registry;
 pub mod tls;

@@ -14,54 +14,42 @@ use super::health_bank::{birth_date_of, ensure_seeded};
 use super::online::{parse_iso, today, OnlineError, OnlineResult, Operator};
 use super::{Caller, Services};
 use crate::storage::accounts::AccountRow;
+use crate::storage::applications::{self as store, ApplicationRow, Filter, NewApplication};
 use crate::storage::audit::{self, AuditEntry};
-use crate::storage::{self};
+use crate::storage::{self, health_bank, StorageError};
 
 /// Longest operator note kept.
 pub const MAX_NOTE_CHARS: usize = 500;
 
-type AppRow = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
-
-const APP_COLUMNS: &str =
-    "id, account_id, kind, status, reason, postal_code, mailing_address, created_at, updated_at";
-
-async fn load(conn: &mut AnyConnection, rows: Vec<AppRow>) -> OnlineResult<Vec<Application>> {
+async fn load(
+    conn: &mut AnyConnection,
+    rows: Vec<ApplicationRow>,
+) -> OnlineResult<Vec<Application>> {
     let mut out = Vec::with_capacity(rows.len());
-    for (id, _, kind, status, reason, postal_code, mailing_address, created_at, updated_at) in rows
-    {
-        let kind = ApplicationKind::parse(&kind)
-            .ok_or_else(|| OnlineError::bad("kind", format!("stored kind {kind} unknown")))?;
-        let status = ApplicationStatus::parse(&status)
-            .ok_or_else(|| OnlineError::bad("status", format!("stored status {status} unknown")))?;
-        let events: Vec<(String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT status, at, note FROM application_events WHERE application_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+    for row in rows {
+        let kind = ApplicationKind::parse(&row.kind)
+            .ok_or_else(|| OnlineError::bad("kind", format!("stored kind {} unknown", row.kind)))?;
+        let status = ApplicationStatus::parse(&row.status).ok_or_else(|| {
+            OnlineError::bad("status", format!("stored status {} unknown", row.status))
+        })?;
+        let events = store::events(&mut *conn, row.id).await?;
         out.push(Application {
-            id,
+            id: row.id,
             kind,
             status,
-            created_at,
-            updated_at,
-            reason: reason.as_deref().and_then(ReplacementReason::parse),
-            postal_code,
-            mailing_address,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            reason: row.reason.as_deref().and_then(ReplacementReason::parse),
+            postal_code: row.postal_code,
+            mailing_address: row.mailing_address,
             timeline: events
                 .into_iter()
-                .filter_map(|(s, at, note)| {
-                    ApplicationStatus::parse(&s).map(|status| StatusEvent { status, at, note })
+                .filter_map(|e| {
+                    ApplicationStatus::parse(&e.status).map(|status| StatusEvent {
+                        status,
+                        at: e.at,
+                        note: e.note,
+                    })
                 })
                 .collect(),
             certificate_available: kind == ApplicationKind::EnrolmentCertificate
@@ -71,25 +59,11 @@ async fn load(conn: &mut AnyConnection, rows: Vec<AppRow>) -> OnlineResult<Vec<A
     Ok(out)
 }
 
-async fn insert_event(
-    conn: &mut AnyConnection,
-    application: i64,
-    status: ApplicationStatus,
-    at: i64,
-    actor: &str,
-    note: Option<&str>,
-) -> OnlineResult<()> {
-    sqlx::query(
-        "INSERT INTO application_events (application_id, status, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(application)
-    .bind(status.as_str())
-    .bind(at)
-    .bind(actor)
-    .bind(note)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// The applications `filter` selects, with their timelines.
+async fn load_where(db: &storage::Db, filter: Filter<'_>) -> OnlineResult<Vec<Application>> {
+    let mut conn = db.conn().await?;
+    let rows = store::list(&mut conn, filter).await?;
+    load(&mut conn, rows).await
 }
 
 impl Services {
@@ -102,42 +76,38 @@ impl Services {
     ) -> OnlineResult<Application> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO applications (account_id, kind, status, reason, postal_code, mailing_address, created_at, updated_at) \
-             VALUES ($1, $2, 'submitted', $3, $4, $5, $6, $6) RETURNING id",
-        )
-        .bind(account.id)
-        .bind(kind.as_str())
-        .bind(form.map(|f| f.reason.as_str()))
-        .bind(form.map(|f| f.postal_code.trim().to_owned()))
-        .bind(form.map(|f| f.mailing_address.trim().to_owned()))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        insert_event(
+        let (postal_code, mailing_address) = (
+            form.map(|f| f.postal_code.trim().to_owned()),
+            form.map(|f| f.mailing_address.trim().to_owned()),
+        );
+        let new = NewApplication {
+            account_id: account.id,
+            kind: kind.as_str(),
+            reason: form.map(|f| f.reason.as_str()),
+            postal_code: postal_code.as_deref(),
+            mailing_address: mailing_address.as_deref(),
+        };
+        let id = store::insert(&mut tx, &new, now).await?;
+        store::insert_event(
             &mut tx,
             id,
-            ApplicationStatus::Submitted,
+            ApplicationStatus::Submitted.as_str(),
             now,
             &account.card_number,
             None,
         )
         .await?;
         let detail = format!("id={id} kind={}", kind.as_str());
-        audit::insert(
-            &mut tx,
-            &AuditEntry {
-                actor: Some(&account.card_number),
-                action: "application_submit",
-                outcome: "ok",
-                ip: &caller.ip,
-                detail: Some(&detail),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(target: "audit", actor = %account.card_number, action = "application_submit", outcome = "ok", ip = %caller.ip, detail, "audit");
+        let entry = AuditEntry {
+            actor: Some(&account.card_number),
+            action: "application_submit",
+            outcome: "ok",
+            ip: &caller.ip,
+            detail: Some(&detail),
+        };
+        audit::insert(&mut tx, &entry, now).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        entry.trace();
         self.application_of(account, id).await
     }
 
@@ -160,34 +130,23 @@ impl Services {
         caller: &Caller,
         account: &AccountRow,
     ) -> OnlineResult<Application> {
-        ensure_seeded(&self.db, account).await?;
+        ensure_seeded(&self.db, &*self.claims, account).await?;
         self.create_application(caller, account, ApplicationKind::EnrolmentCertificate, None)
             .await
     }
 
     /// The person's applications, newest first.
     pub async fn applications_of(&self, account: &AccountRow) -> OnlineResult<Vec<Application>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<AppRow> = sqlx::query_as(&format!(
-            "SELECT {APP_COLUMNS} FROM applications WHERE account_id = $1 ORDER BY id DESC"
-        ))
-        .bind(account.id)
-        .fetch_all(&mut *conn)
-        .await?;
-        load(&mut conn, rows).await
+        load_where(&self.db, Filter::Account(account.id)).await
     }
 
     /// One of the person's applications; another person's is `NotFound`.
     pub async fn application_of(&self, account: &AccountRow, id: i64) -> OnlineResult<Application> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<AppRow> = sqlx::query_as(&format!(
-            "SELECT {APP_COLUMNS} FROM applications WHERE id = $1 AND account_id = $2"
-        ))
-        .bind(id)
-        .bind(account.id)
-        .fetch_all(&mut *conn)
-        .await?;
-        load(&mut conn, rows)
+        let filter = Filter::OfAccount {
+            id,
+            account_id: account.id,
+        };
+        load_where(&self.db, filter)
             .await?
             .pop()
             .ok_or(OnlineError::NotFound)
@@ -198,25 +157,11 @@ impl Services {
         &self,
         status: Option<ApplicationStatus>,
     ) -> OnlineResult<Vec<Application>> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<AppRow> = match status {
-            Some(s) => {
-                sqlx::query_as(&format!(
-                    "SELECT {APP_COLUMNS} FROM applications WHERE status = $1 ORDER BY id LIMIT 500"
-                ))
-                .bind(s.as_str())
-                .fetch_all(&mut *conn)
-                .await?
-            }
-            None => {
-                sqlx::query_as(&format!(
-                    "SELECT {APP_COLUMNS} FROM applications ORDER BY id DESC LIMIT 500"
-                ))
-                .fetch_all(&mut *conn)
-                .await?
-            }
+        let filter = match status {
+            Some(s) => Filter::Status(s.as_str()),
+            None => Filter::All,
         };
-        load(&mut conn, rows).await
+        load_where(&self.db, filter).await
     }
 
     /// An operator moves an application on. Only the transitions of
@@ -241,14 +186,13 @@ impl Services {
         let actor = op.actor();
         let now = storage::now();
         let mut tx = self.db.begin().await?;
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT a.kind, a.status, acc.card_number FROM applications a \
-             JOIN accounts acc ON acc.id = a.account_id WHERE a.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((kind, from, owner)) = row else {
+        let row = store::with_owner(&mut tx, id).await?;
+        let Some(store::OwnedApplication {
+            kind,
+            status: from,
+            card_number: owner,
+        }) = row
+        else {
             drop(tx);
             self.audit(
                 caller,
@@ -288,45 +232,27 @@ impl Services {
                 ),
             ));
         }
-        let changed = sqlx::query(
-            "UPDATE applications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-        )
-        .bind(req.status.as_str())
-        .bind(now)
-        .bind(id)
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if changed.rows_affected() != 1 {
+        let changed =
+            store::set_status(&mut tx, id, from.as_str(), req.status.as_str(), now).await?;
+        if !changed {
             drop(tx);
             return Err(OnlineError::bad(
                 "status",
                 "the application changed meanwhile; reload",
             ));
         }
-        insert_event(&mut tx, id, req.status, now, &actor, note).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEntry {
-                actor: Some(&actor),
-                action: "application_status",
-                outcome: "ok",
-                ip: &caller.ip,
-                detail: Some(&detail),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(target: "audit", actor, action = "application_status", outcome = "ok", ip = %caller.ip, detail, "audit");
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<AppRow> = sqlx::query_as(&format!(
-            "SELECT {APP_COLUMNS} FROM applications WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        load(&mut conn, rows)
+        store::insert_event(&mut tx, id, req.status.as_str(), now, &actor, note).await?;
+        let entry = AuditEntry {
+            actor: Some(&actor),
+            action: "application_status",
+            outcome: "ok",
+            ip: &caller.ip,
+            detail: Some(&detail),
+        };
+        audit::insert(&mut tx, &entry, now).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        entry.trace();
+        load_where(&self.db, Filter::Id(id))
             .await?
             .pop()
             .ok_or(OnlineError::NotFound)
@@ -343,16 +269,10 @@ impl Services {
         if !app.certificate_available {
             return Err(OnlineError::CertificateNotIssued);
         }
-        ensure_seeded(&self.db, account).await?;
-        let rows: Vec<(String, String, String, String, Option<String>)> = {
+        ensure_seeded(&self.db, &*self.claims, account).await?;
+        let rows = {
             let mut conn = self.db.conn().await?;
-            sqlx::query_as(
-                "SELECT unit_name, unit_code, category, start_date, end_date FROM enrolments \
-                 WHERE account_id = $1 ORDER BY start_date",
-            )
-            .bind(account.id)
-            .fetch_all(&mut *conn)
-            .await?
+            health_bank::enrolments(&mut conn, account.id).await?
         };
         let issued_at = app
             .timeline
@@ -371,13 +291,13 @@ impl Services {
             issued_on,
             enrolments: rows
                 .into_iter()
-                .filter_map(|(unit_name, unit_code, category, start, end)| {
+                .filter_map(|e| {
                     Some(EnrolmentLine {
-                        unit_name,
-                        unit_code,
-                        category,
-                        start: parse_iso(&start)?,
-                        end: end.as_deref().and_then(parse_iso),
+                        start: parse_iso(&e.start_date)?,
+                        end: e.end_date.as_deref().and_then(parse_iso),
+                        unit_name: e.unit_name,
+                        unit_code: e.unit_code,
+                        category: e.category,
                     })
                 })
                 .collect(),

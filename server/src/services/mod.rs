@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::adapters::card_authority::CardAuthority;
+use crate::adapters::claims::ClaimsSource;
 use crate::adapters::registry::{HouseholdRegistry, RegistryError, SampleData};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -89,6 +90,8 @@ pub struct Services {
     pub db: Db,
     pub registry: Arc<dyn HouseholdRegistry>,
     pub authority: Arc<dyn CardAuthority>,
+    /// Visits and enrolments for the health bank and the 投保證明 (F9).
+    pub claims: Arc<dyn ClaimsSource>,
     pub hasher: passwords::Hasher,
     pub sample: Arc<SampleData>,
     pub places: Arc<PlacesResponse>,
@@ -129,15 +132,7 @@ impl Services {
             ip: &caller.ip,
             detail,
         };
-        let result = async {
-            let mut conn = self.db.conn().await?;
-            audit::insert(&mut conn, &entry, crate::storage::now()).await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, action, outcome, "cannot write the audit log");
-        }
-        tracing::info!(target: "audit", actor, action, outcome, ip = %caller.ip, detail, "audit");
+        audit::record(&self.db, &entry).await;
     }
 }
 

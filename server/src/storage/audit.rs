@@ -1,8 +1,11 @@
-//! The audit log: who, what, when, from where.
+//! The audit log: who, what, when, from where. Every entry is stored (table `audit_log`)
+//! and written as one `tracing` line with target `audit`, both through [`AuditEntry`]:
+//! [`record`] on its own, or [`insert`] in the transaction of the change it audits and
+//! [`AuditEntry::trace`] once that transaction committed.
 
 use sqlx::AnyConnection;
 
-use super::StorageError;
+use super::{Db, StorageError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
@@ -23,6 +26,36 @@ pub struct AuditEntry<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl AuditEntry<'_> {
+    /// The entry's line in the service log.
+    pub fn trace(&self) {
+        tracing::info!(
+            target: "audit",
+            actor = self.actor,
+            action = self.action,
+            outcome = self.outcome,
+            ip = %self.ip,
+            detail = self.detail,
+            "audit"
+        );
+    }
+}
+
+/// Stores the entry outside any transaction and traces it; a failure to store is logged,
+/// not returned (the audited action already happened).
+pub async fn record(db: &Db, e: &AuditEntry<'_>) {
+    let stored = async {
+        let mut conn = db.conn().await?;
+        insert(&mut conn, e, super::now()).await
+    }
+    .await;
+    if let Err(err) = stored {
+        tracing::error!(error = %err, action = e.action, outcome = e.outcome, "cannot write the audit log");
+    }
+    e.trace();
+}
+
+/// Stores the entry in the caller's transaction (trace it after the commit).
 pub async fn insert(
     conn: &mut AnyConnection,
     e: &AuditEntry<'_>,
