@@ -9,11 +9,10 @@ use nhi_protocol::units::{
 use nhi_protocol::RocDate;
 
 use super::mails::{self, escape, html_page, taipei_time, Rendered};
-use super::registration::{message_id, new_ticket, presented_ticket_hash};
+use super::registration::{new_ticket, presented_ticket_hash};
 use super::units::{id_for_audit, UnitsResult};
 use super::{mask_email, Caller, ServiceError, Services};
 use crate::storage::accounts::{self, NewAccount};
-use crate::storage::outbox::{self, NewMail};
 use crate::storage::registrants as store;
 use crate::storage::units;
 use crate::storage::{self, audit, StorageError};
@@ -176,20 +175,18 @@ impl Services {
             return Err(ServiceError::TicketInvalid.into());
         }
         let mail = mails::completion(&mask_name(&r.name), self.config.origin());
-        enqueue(&mut tx, &r.email, &mail, now).await?;
-        audit::insert(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: Some(&card),
-                action: "bulk_activation",
-                outcome: "activated",
-                ip: &caller.ip,
-                detail: Some(&format!("unit={}", r.unit_code)),
-            },
-            now,
-        )
-        .await?;
+        mails::enqueue(&mut tx, &r.email, &mail, now).await?;
+        let detail = format!("unit={}", r.unit_code);
+        let entry = audit::AuditEntry {
+            actor: Some(&card),
+            action: "bulk_activation",
+            outcome: "activated",
+            ip: &caller.ip,
+            detail: Some(&detail),
+        };
+        audit::insert(&mut tx, &entry, now).await?;
         tx.commit().await.map_err(StorageError::from)?;
+        entry.trace();
         self.outbox_wakeup.notify_one();
         Ok(BulkActivateResponse {
             status: AccountStatus::Active,
@@ -236,39 +233,13 @@ impl Services {
             &activate_link(self.config.origin(), &ticket.token),
             ticket.expires_at,
         );
-        enqueue(&mut tx, email, &mail, now).await?;
-        if !r.email.eq_ignore_ascii_case(email) {
-            // The card alone must not silently redirect a registration: the old address hears.
-            let notice = mails::address_changed(&mask_name(&r.name), &mask_email(email));
-            enqueue(&mut tx, &r.email, &notice, now).await?;
-        }
+        mails::enqueue(&mut tx, email, &mail, now).await?;
+        mails::notify_old_address(&mut tx, &r.name, &r.email, email, now).await?;
         tx.commit().await.map_err(StorageError::from)?;
         self.outbox_wakeup.notify_one();
         tracing::debug!(email = %mask_email(email), "bulk resend");
         Ok("sent")
     }
-}
-
-async fn enqueue(
-    tx: &mut crate::storage::Tx,
-    to: &str,
-    mail: &Rendered,
-    now: i64,
-) -> Result<i64, StorageError> {
-    let id = message_id(mail.kind);
-    outbox::enqueue(
-        tx,
-        &NewMail {
-            message_id: &id,
-            kind: mail.kind,
-            recipient: to,
-            subject: &mail.subject,
-            text_body: &mail.text,
-            html_body: &mail.html,
-        },
-        now,
-    )
-    .await
 }
 
 /// Ticket lifetime of bulk registrants (the same 5 days as F1).

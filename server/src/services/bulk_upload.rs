@@ -136,19 +136,16 @@ impl Services {
         .await?;
         let actor = format!("id:{}", id_for_audit(&p.national_id));
         let detail = format!("unit={code} upload={id} rows={total} encoding={encoding}");
-        audit::insert(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: Some(&actor),
-                action: "bulk_upload",
-                outcome: "queued",
-                ip: &caller.ip,
-                detail: Some(&detail),
-            },
-            now,
-        )
-        .await?;
+        let entry = audit::AuditEntry {
+            actor: Some(&actor),
+            action: "bulk_upload",
+            outcome: "queued",
+            ip: &caller.ip,
+            detail: Some(&detail),
+        };
+        audit::insert(&mut tx, &entry, now).await?;
         tx.commit().await.map_err(StorageError::from)?;
+        entry.trace();
         self.bulk_wakeup.notify_one();
         Ok(UploadAccepted {
             upload_id: id,

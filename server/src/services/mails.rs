@@ -1,13 +1,61 @@
 //! Mail texts: zh-TW first, English below; plain text and HTML.
 
 use nhi_protocol::api::CONFIRM_PATH;
+use nhi_protocol::mask::mask_name;
 use time::{OffsetDateTime, UtcOffset};
+
+use super::{mask_email, random_token};
+use crate::storage::outbox::{self, NewMail};
+use crate::storage::{StorageError, Tx};
 
 pub struct Rendered {
     pub kind: &'static str,
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+/// A fresh `Message-ID` for a mail of `kind`.
+pub(crate) fn message_id(kind: &str) -> String {
+    format!(
+        "<{}.{kind}@nhi-registration>",
+        hex::encode(&random_token()[..16])
+    )
+}
+
+/// Puts the mail to `to` in the outbox, in the caller's transaction; the outbox id.
+pub(crate) async fn enqueue(
+    tx: &mut Tx,
+    to: &str,
+    mail: &Rendered,
+    now: i64,
+) -> Result<i64, StorageError> {
+    let id = message_id(mail.kind);
+    let new = NewMail {
+        message_id: &id,
+        kind: mail.kind,
+        recipient: to,
+        subject: &mail.subject,
+        text_body: &mail.text,
+        html_body: &mail.html,
+    };
+    outbox::enqueue(tx, &new, now).await
+}
+
+/// F8: when a resend moves a registration to another address, the old address hears of it
+/// (the card alone must not silently redirect a registration). Nothing when it is the same.
+pub(crate) async fn notify_old_address(
+    tx: &mut Tx,
+    name: &str,
+    old_email: &str,
+    new_email: &str,
+    now: i64,
+) -> Result<(), StorageError> {
+    if !old_email.eq_ignore_ascii_case(new_email) {
+        let notice = address_changed(&mask_name(name), &mask_email(new_email));
+        enqueue(tx, old_email, &notice, now).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn escape(s: &str) -> String {

@@ -11,14 +11,13 @@ use nhi_protocol::mask::mask_name;
 use nhi_protocol::password::{PasswordPolicy, PersonalData};
 use nhi_protocol::CardBasicData;
 
-use super::mails::{self, Rendered};
+use super::mails;
 use super::proof::VerifiedCard;
 use super::{mask_email, random_token, token_hash, Caller, ServiceError, ServiceResult, Services};
 use crate::adapters::registry::RegistryQuery;
 use crate::storage::accounts::{self, NewAccount};
 use crate::storage::audit::{self, AuditEntry};
-use crate::storage::outbox::{self, NewMail};
-use crate::storage::{self, tickets, Tx};
+use crate::storage::{self, tickets};
 
 /// A fresh link ticket: the token goes into the mail, its hash into the database.
 pub(crate) struct Ticket {
@@ -40,44 +39,6 @@ pub(crate) fn new_ticket(now: i64) -> Ticket {
 pub(crate) fn presented_ticket_hash(token: &str) -> Option<String> {
     let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
     (raw.len() == 32).then(|| token_hash(&raw))
-}
-
-pub(crate) fn message_id(kind: &str) -> String {
-    format!(
-        "<{}.{kind}@nhi-registration>",
-        hex::encode(&random_token()[..16])
-    )
-}
-
-async fn enqueue(tx: &mut Tx, to: &str, mail: &Rendered, now: i64) -> ServiceResult<i64> {
-    let id = message_id(mail.kind);
-    let new = NewMail {
-        message_id: &id,
-        kind: mail.kind,
-        recipient: to,
-        subject: &mail.subject,
-        text_body: &mail.text,
-        html_body: &mail.html,
-    };
-    Ok(outbox::enqueue(tx, &new, now).await?)
-}
-
-async fn audit_in(
-    tx: &mut Tx,
-    caller: &Caller,
-    actor: &str,
-    action: &str,
-    outcome: &str,
-    now: i64,
-) -> ServiceResult<()> {
-    let entry = AuditEntry {
-        actor: Some(actor),
-        action,
-        outcome,
-        ip: &caller.ip,
-        detail: None,
-    };
-    Ok(audit::insert(tx, &entry, now).await?)
 }
 
 impl Services {
@@ -224,17 +185,17 @@ impl Services {
             ticket.expires_at,
         )
         .await?;
-        enqueue(&mut tx, req.email.as_str(), &mail, now).await?;
-        audit_in(
-            &mut tx,
-            caller,
-            card.card_number.as_str(),
-            "registration",
-            "accepted",
-            now,
-        )
-        .await?;
+        mails::enqueue(&mut tx, req.email.as_str(), &mail, now).await?;
+        let entry = AuditEntry {
+            actor: Some(card.card_number.as_str()),
+            action: "registration",
+            outcome: "accepted",
+            ip: &caller.ip,
+            detail: None,
+        };
+        audit::insert(&mut tx, &entry, now).await?;
         tx.commit().await.map_err(storage::StorageError::from)?;
+        entry.trace();
         self.metrics.inc(&self.metrics.registrations);
         self.outbox_wakeup.notify_one();
         Ok(RegisterResponse {
@@ -287,9 +248,17 @@ impl Services {
             return Err(ServiceError::TicketInvalid);
         }
         let mail = mails::completion(&mask_name(&account.name), self.config.origin());
-        enqueue(&mut tx, &account.email, &mail, now).await?;
-        audit_in(&mut tx, caller, card, "confirmation", "activated", now).await?;
+        mails::enqueue(&mut tx, &account.email, &mail, now).await?;
+        let entry = AuditEntry {
+            actor: Some(card),
+            action: "confirmation",
+            outcome: "activated",
+            ip: &caller.ip,
+            detail: None,
+        };
+        audit::insert(&mut tx, &entry, now).await?;
         tx.commit().await.map_err(storage::StorageError::from)?;
+        entry.trace();
         self.metrics.inc(&self.metrics.confirmations);
         self.outbox_wakeup.notify_one();
         Ok(ConfirmResponse {
@@ -346,12 +315,8 @@ impl Services {
             &mails::confirm_link(self.config.origin(), &ticket.token),
             ticket.expires_at,
         );
-        enqueue(&mut tx, email, &mail, now).await?;
-        if !account.email.eq_ignore_ascii_case(email) {
-            // The card alone must not silently redirect a registration: the old address hears.
-            let notice = mails::address_changed(&mask_name(&account.name), &mask_email(email));
-            enqueue(&mut tx, &account.email, &notice, now).await?;
-        }
+        mails::enqueue(&mut tx, email, &mail, now).await?;
+        mails::notify_old_address(&mut tx, &account.name, &account.email, email, now).await?;
         tx.commit().await.map_err(storage::StorageError::from)?;
         self.metrics.inc(&self.metrics.resends);
         self.outbox_wakeup.notify_one();

@@ -319,20 +319,16 @@ impl Services {
             req.can_query
         );
         let actor = format!("id:{}", id_for_audit(&p.national_id));
-        audit::insert(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: Some(&actor),
-                action: "unit_role",
-                outcome: "changed",
-                ip: &caller.ip,
-                detail: Some(&detail),
-            },
-            now,
-        )
-        .await?;
+        let entry = audit::AuditEntry {
+            actor: Some(&actor),
+            action: "unit_role",
+            outcome: "changed",
+            ip: &caller.ip,
+            detail: Some(&detail),
+        };
+        audit::insert(&mut tx, &entry, now).await?;
         tx.commit().await.map_err(StorageError::from)?;
-        tracing::info!(target: "audit", actor, action = "unit_role", detail, "audit");
+        entry.trace();
         self.roles(p, code).await
     }
 }

@@ -22,11 +22,12 @@ use crate::services::bulk_activation::{
 };
 use crate::services::bulk_parse::{self, ParsedRow};
 use crate::services::bulk_upload::{build_result_file, result_file_name};
-use crate::services::registration::{message_id, new_ticket};
+use crate::services::mails;
+use crate::services::registration::new_ticket;
 use crate::services::units::{UnitsError, UnitsResult};
 use crate::services::Services;
+use crate::storage::outbox;
 use crate::storage::outbox::BulkMail;
-use crate::storage::outbox::{self, NewMail};
 use crate::storage::registrants::NewRegistrant;
 use crate::storage::uploads::{self, NewDecision};
 use crate::storage::{self, StorageError};
@@ -337,20 +338,7 @@ impl BulkWorker {
         if !jobs::finish(&mut tx, id, &self.id, "done", None, now).await? {
             return Ok(JobOutcome::LostLease);
         }
-        let mid = message_id(mail.kind);
-        let outbox_id = outbox::enqueue(
-            &mut tx,
-            &NewMail {
-                message_id: &mid,
-                kind: mail.kind,
-                recipient: &upload.uploader_email,
-                subject: &mail.subject,
-                text_body: &mail.text,
-                html_body: &mail.html,
-            },
-            now,
-        )
-        .await?;
+        let outbox_id = mails::enqueue(&mut tx, &upload.uploader_email, &mail, now).await?;
         let content_type = match upload.encoding.as_str() {
             "big5" => "text/plain; charset=Big5",
             _ => "text/plain; charset=utf-8",
