@@ -1,0 +1,145 @@
+//! The rules a configuration must keep; [`Config::load`] refuses one that breaks them.
+
+use std::net::SocketAddr;
+
+use super::{Config, ConfigError, MailerKind, RegistryKind, SmtpTls};
+
+impl Config {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let origin = self.public_origin.trim_end_matches('/');
+        if !(origin.starts_with("https://") || origin.starts_with("http://"))
+            || origin.matches('/').count() != 2
+        {
+            return Err(ConfigError::Invalid {
+                key: "public_origin",
+                message: "must be scheme://host[:port] without a path".into(),
+            });
+        }
+        nhi_protocol::card_proof::MasterKey::from_hex(&self.card_master_key_hex).map_err(|e| {
+            ConfigError::Invalid {
+                key: "card_master_key_hex",
+                message: e.to_string(),
+            }
+        })?;
+        if self.uses_test_master_key() && !self.allow_test_card_key && !self.is_loopback_only() {
+            return Err(ConfigError::Invalid {
+                key: "card_master_key_hex",
+                message: format!(
+                    "is the public TEST key, with which anyone can forge any card's proof; it is \
+                     refused unless listen ({}) and public_origin ({}) are both loopback. Set \
+                     the card authority's real master key (NHI_CARD_MASTER_KEY_HEX), or, for \
+                     a shared demo only, allow_test_card_key = true",
+                    self.listen,
+                    self.origin()
+                ),
+            });
+        }
+        if self.outbox_lease_seconds.saturating_mul(1000) <= self.smtp_timeout_ms {
+            return Err(ConfigError::Invalid {
+                key: "outbox_lease_seconds",
+                message:
+                    "must be longer than smtp_timeout_ms, or a slow send could be claimed twice"
+                        .into(),
+            });
+        }
+        if self.registry == RegistryKind::Http && self.registry_url.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "registry_url",
+                message: "required when registry = \"http\"".into(),
+            });
+        }
+        self.validate_registry_tls()?;
+        self.validate_smtp_tls()?;
+        self.validate_edge()?;
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
+            return Err(ConfigError::Invalid {
+                key: "argon2_memory_kib",
+                message: "too small".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The registry's URL rule (https, or http to loopback) and roots. Checked when
+    /// `registry = "http"`, the only time the URL is used.
+    fn validate_registry_tls(&self) -> Result<(), ConfigError> {
+        let (RegistryKind::Http, Some(url)) = (self.registry, &self.registry_url) else {
+            return Ok(());
+        };
+        let url =
+            crate::adapters::registry::check_url(url).map_err(|message| ConfigError::Invalid {
+                key: "registry_url",
+                message,
+            })?;
+        if url.scheme() == "https" && !self.registry_system_roots && self.registry_ca_file.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "registry_system_roots",
+                message: "false leaves no trusted certificate: set registry_ca_file".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// SMTP: plaintext only to loopback, credentials only over TLS, some root to trust.
+    /// Checked when `mailer = "smtp"`.
+    fn validate_smtp_tls(&self) -> Result<(), ConfigError> {
+        if self.mailer != MailerKind::Smtp {
+            return Ok(());
+        }
+        if self.smtp_username.is_some() != self.smtp_password.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "smtp_username",
+                message: "smtp_username and smtp_password are set together".into(),
+            });
+        }
+        match self.smtp_tls() {
+            SmtpTls::None if !crate::adapters::tls::is_loopback_host(&self.smtp_host) => {
+                Err(ConfigError::Invalid {
+                    key: "smtp_tls",
+                    message: format!(
+                        "\"none\" (plaintext) is allowed only to a loopback smtp_host \
+                         (127.0.0.0/8, ::1, localhost), not {:?}: use \"starttls\" or \"implicit\"",
+                        self.smtp_host
+                    ),
+                })
+            }
+            SmtpTls::None if self.smtp_username.is_some() => Err(ConfigError::Invalid {
+                key: "smtp_tls",
+                message: "smtp_username/smtp_password are never sent in plaintext: set \
+                          smtp_tls = \"starttls\" or \"implicit\""
+                    .into(),
+            }),
+            SmtpTls::Starttls | SmtpTls::Implicit
+                if !self.smtp_system_roots && self.smtp_ca_file.is_none() =>
+            {
+                Err(ConfigError::Invalid {
+                    key: "smtp_system_roots",
+                    message: "false leaves no trusted certificate: set smtp_ca_file".into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let v = self.metrics_listen.trim();
+        if !v.eq_ignore_ascii_case("off") && v.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "metrics_listen",
+                message: "must be a socket address (e.g. 127.0.0.1:9464) or \"off\"".into(),
+            });
+        }
+        if let Some(h) = &self.metrics_token_sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid {
+                    key: "metrics_token_sha256",
+                    message: "must be the SHA-256 of the token as 64 hex digits \
+                              (printf %s \"$token\" | sha256sum)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
