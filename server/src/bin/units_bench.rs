@@ -24,9 +24,8 @@ use nhi_server::app::{build, Overrides};
 use nhi_server::config::Config;
 use nhi_server::services::units::{generate_people, Principal};
 use nhi_server::services::Caller;
-use nhi_server::storage::{units as store, uploads};
+use nhi_server::storage::{self, units as store, uploads};
 use nhi_server::workers::bulk_jobs::BulkWorker;
-use sqlx::Connection as _;
 
 const UNIT: &str = "99999999";
 
@@ -74,10 +73,7 @@ async fn main() -> anyhow::Result<()> {
     let (url, drop_db) = match arg(&args, "--database-url") {
         Some(base) if base.starts_with("postgres") => {
             let name = format!("nhi_units_bench_{}", hex::encode(rand::random::<[u8; 4]>()));
-            let mut conn = sqlx::PgConnection::connect(&base).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await?;
+            storage::create_postgres_database(&base, &name).await?;
             let (prefix, _) = base
                 .rsplit_once('/')
                 .ok_or_else(|| anyhow::anyhow!("URL without a database name"))?;
@@ -156,17 +152,9 @@ async fn main() -> anyhow::Result<()> {
     let upload = uploads::upload_by_id(&mut conn, accepted.upload_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("upload vanished"))?;
-    let decided: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bulk_rows WHERE upload_id = $1")
-        .bind(accepted.upload_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mails: (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'bulk_activation'")
-            .fetch_one(&mut *conn)
-            .await?;
-    let results: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'bulk_result'")
-        .fetch_one(&mut *conn)
-        .await?;
+    let decided = uploads::decision_count(&mut conn, accepted.upload_id).await?;
+    let mails = storage::outbox::count_of_kind(&mut conn, "bulk_activation").await?;
+    let results = storage::outbox::count_of_kind(&mut conn, "bulk_result").await?;
     drop(conn);
     println!(
         "upload accepted (parse + store) in {:.2} s; all rows decided and mails queued in {:.2} s",
@@ -175,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "status {}, decided {}, accepted {}, rejected {}, activation mails {}, result mails {}",
-        upload.status, decided.0, upload.accepted_rows, upload.rejected_rows, mails.0, results.0
+        upload.status, decided, upload.accepted_rows, upload.rejected_rows, mails, results
     );
     println!(
         "RESULT {engine}: {:.0} rows/s, {:.2} s, peak RSS {:.0} MiB (before upload {:.0} MiB)",
@@ -185,15 +173,12 @@ async fn main() -> anyhow::Result<()> {
         hwm_before as f64 / 1024.0
     );
     let ok = upload.status == "done"
-        && decided.0 == i64::try_from(rows)?
-        && mails.0 == upload.accepted_rows
-        && results.0 == 1;
+        && decided == i64::try_from(rows)?
+        && mails == upload.accepted_rows
+        && results == 1;
     services.db.close().await;
     if let Some((base, name)) = drop_db {
-        let mut conn = sqlx::PgConnection::connect(&base).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut conn)
-            .await?;
+        storage::drop_postgres_database(&base, &name).await?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     if !ok {

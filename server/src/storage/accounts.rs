@@ -237,3 +237,11 @@ pub async fn registered_among(
     .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// Activates every account (the benchmark's logins need active accounts).
+pub async fn activate_all(conn: &mut AnyConnection) -> Result<u64, StorageError> {
+    let done = sqlx::query("UPDATE accounts SET status = 'active'")
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -178,3 +178,42 @@ pub async fn purge_expired(conn: &mut AnyConnection, now: i64) -> Result<(), Sto
         .await?;
     Ok(())
 }
+
+/// PostgreSQL: creates the database `name` (a plain identifier: letters, digits, `_`) on the
+/// server of `server_url` (the benchmarks' throw-away databases).
+pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<(), StorageError> {
+    postgres_admin(
+        server_url,
+        &format!("CREATE DATABASE {}", identifier(name)?),
+    )
+    .await
+}
+
+/// PostgreSQL: drops the database `name` if it exists.
+pub async fn drop_postgres_database(server_url: &str, name: &str) -> Result<(), StorageError> {
+    postgres_admin(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS {}", identifier(name)?),
+    )
+    .await
+}
+
+fn identifier(name: &str) -> Result<&str, StorageError> {
+    let plain = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        Ok(name)
+    } else {
+        Err(StorageError::Sqlx(sqlx::Error::Protocol(format!(
+            "{name:?} is not a plain database name"
+        ))))
+    }
+}
+
+async fn postgres_admin(server_url: &str, statement: &str) -> Result<(), StorageError> {
+    let mut conn = sqlx::PgConnection::connect(server_url).await?;
+    sqlx::query(statement).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}

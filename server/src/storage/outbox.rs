@@ -225,3 +225,12 @@ pub async fn attachments(
     .fetch_all(conn)
     .await?)
 }
+
+/// How many mails of `kind` the outbox holds (sent or not).
+pub async fn count_of_kind(conn: &mut AnyConnection, kind: &str) -> Result<i64, StorageError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}

@@ -203,3 +203,12 @@ pub async fn insert_decisions(
     )
     .await
 }
+
+/// How many rows of the upload are decided.
+pub async fn decision_count(conn: &mut AnyConnection, upload_id: i64) -> Result<i64, StorageError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bulk_rows WHERE upload_id = $1")
+        .bind(upload_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
