@@ -16,7 +16,7 @@ use super::{Caller, Services};
 use crate::storage::accounts::AccountRow;
 use crate::storage::applications::{self as store, ApplicationRow, Filter, NewApplication};
 use crate::storage::audit::{self, AuditEntry};
-use crate::storage::{self, health_bank, StorageError};
+use crate::storage::{self, health_bank};
 
 /// Longest operator note kept.
 pub const MAX_NOTE_CHARS: usize = 500;
@@ -105,9 +105,7 @@ impl Services {
             ip: &caller.ip,
             detail: Some(&detail),
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.application_of(account, id).await
     }
 
@@ -249,9 +247,7 @@ impl Services {
             ip: &caller.ip,
             detail: Some(&detail),
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         load_where(&self.db, Filter::Id(id))
             .await?
             .pop()

@@ -184,9 +184,7 @@ impl Services {
             ip: &caller.ip,
             detail: Some(&detail),
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.outbox_wakeup.notify_one();
         Ok(BulkActivateResponse {
             status: AccountStatus::Active,

@@ -15,7 +15,7 @@ use super::units::{id_for_audit, Principal, UnitsError, UnitsResult};
 use super::{Caller, Services};
 use crate::config::Config;
 use crate::storage::uploads::{self as store, NewUpload, UploadRow};
-use crate::storage::{self, audit, StorageError};
+use crate::storage::{self, audit};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub fn encoding_name(e: FileEncoding) -> &'static str {
@@ -143,9 +143,7 @@ impl Services {
             ip: &caller.ip,
             detail: Some(&detail),
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.bulk_wakeup.notify_one();
         Ok(UploadAccepted {
             upload_id: id,

@@ -193,9 +193,7 @@ impl Services {
             ip: &caller.ip,
             detail: None,
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(storage::StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.metrics.inc(&self.metrics.registrations);
         self.outbox_wakeup.notify_one();
         Ok(RegisterResponse {
@@ -256,9 +254,7 @@ impl Services {
             ip: &caller.ip,
             detail: None,
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(storage::StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.metrics.inc(&self.metrics.confirmations);
         self.outbox_wakeup.notify_one();
         Ok(ConfirmResponse {

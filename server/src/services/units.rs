@@ -326,9 +326,7 @@ impl Services {
             ip: &caller.ip,
             detail: Some(&detail),
         };
-        audit::insert(&mut tx, &entry, now).await?;
-        tx.commit().await.map_err(StorageError::from)?;
-        entry.trace();
+        audit::commit(tx, &entry, now).await?;
         self.roles(p, code).await
     }
 }

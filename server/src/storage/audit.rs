@@ -5,7 +5,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{Db, StorageError};
+use super::{Db, StorageError, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
@@ -53,6 +53,15 @@ pub async fn record(db: &Db, e: &AuditEntry<'_>) {
         tracing::error!(error = %err, action = e.action, outcome = e.outcome, "cannot write the audit log");
     }
     e.trace();
+}
+
+/// Stores the entry in `tx`, commits, then traces it: the audited change and its entry are
+/// one transaction.
+pub async fn commit(mut tx: Tx, e: &AuditEntry<'_>, now: i64) -> Result<(), StorageError> {
+    insert(&mut tx, e, now).await?;
+    tx.commit().await?;
+    e.trace();
+    Ok(())
 }
 
 /// Stores the entry in the caller's transaction (trace it after the commit).
