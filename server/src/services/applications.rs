@@ -2,29 +2,27 @@
 //! person follows; operators move them on through an authenticated API, every change audited
 //! in the same transaction.
 
-use nhi_protocol::mask::mask_middle;
-use nhi_protocol::online::{
-    Application, ApplicationKind, ApplicationStatus, CardReplacementRequest, OperatorStatusRequest,
-    ReplacementReason, StatusEvent,
-};
-use sqlx::AnyConnection;
-
 use super::certificate_pdf::{self, CertificateData, EnrolmentLine};
 use super::health_bank::{birth_date_of, ensure_seeded};
 use super::online::{parse_iso, today, OnlineError, OnlineResult, Operator};
 use super::{Caller, Services};
 use crate::storage::accounts::AccountRow;
-use crate::storage::applications::{self as store, ApplicationRow, Filter, NewApplication};
+use crate::storage::applications::{self as store, Filter, NewApplication};
 use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{self, health_bank};
+use nhi_protocol::mask::mask_middle;
+use nhi_protocol::online::{
+    Application, ApplicationKind, ApplicationStatus, CardReplacementRequest, OperatorStatusRequest,
+    ReplacementReason, StatusEvent,
+};
 
 /// Longest operator note kept.
 pub const MAX_NOTE_CHARS: usize = 500;
 
-async fn load(
-    conn: &mut AnyConnection,
-    rows: Vec<ApplicationRow>,
-) -> OnlineResult<Vec<Application>> {
+/// The applications `filter` selects, with their timelines.
+async fn load_where(db: &storage::Db, filter: Filter<'_>) -> OnlineResult<Vec<Application>> {
+    let mut conn = db.conn().await?;
+    let rows = store::list(&mut conn, filter).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let kind = ApplicationKind::parse(&row.kind)
@@ -32,7 +30,7 @@ async fn load(
         let status = ApplicationStatus::parse(&row.status).ok_or_else(|| {
             OnlineError::bad("status", format!("stored status {} unknown", row.status))
         })?;
-        let events = store::events(&mut *conn, row.id).await?;
+        let events = store::events(&mut conn, row.id).await?;
         out.push(Application {
             id: row.id,
             kind,
@@ -57,13 +55,6 @@ async fn load(
         });
     }
     Ok(out)
-}
-
-/// The applications `filter` selects, with their timelines.
-async fn load_where(db: &storage::Db, filter: Filter<'_>) -> OnlineResult<Vec<Application>> {
-    let mut conn = db.conn().await?;
-    let rows = store::list(&mut conn, filter).await?;
-    load(&mut conn, rows).await
 }
 
 impl Services {
