@@ -1,5 +1,11 @@
 //! Storage: one schema on SQLite (embedded default) and PostgreSQL, through sqlx's `Any`
-//! driver with runtime-checked queries (`$n` placeholders work on both engines).
+//! driver with runtime-checked queries (`$n` placeholders work on both engines). Every SQL
+//! statement of the server is in this module, one file per concern: accounts, tickets,
+//! sessions, nonces, rate counters and the outbox (F1–F3, F8); units and roles, uploads,
+//! bulk jobs and registrants (F4–F8); health bank and applications (F9); the audit log.
+//! Statements built at run time (multi-row INSERTs, chunked `IN (…)` lookups) go through
+//! [`sql`]. PostgreSQL sums a BIGINT column as numeric, which `Any` cannot decode as `i64`:
+//! cast such sums (`CAST(SUM(x) AS BIGINT)`); `COUNT` and sums of INTEGER are BIGINT already.
 
 pub mod accounts;
 pub mod applications;
