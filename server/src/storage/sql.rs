@@ -201,3 +201,32 @@ pub async fn insert_rows<'q, R>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_binding_order() {
+        let rows = [("a", 1_i64), ("b", 2)];
+        let mut sql = Sql::new("INSERT INTO t (u, name, n, status)");
+        sql.param(7_i64)
+            .push(" VALUES ")
+            .tuples(&rows, |f, (name, n)| {
+                f.raw("$1").bind(*name).bind(*n).raw("'pending'");
+            })
+            .push(" ON CONFLICT DO NOTHING");
+        assert_eq!(
+            sql.text,
+            "INSERT INTO t (u, name, n, status) VALUES ($1, $2, $3, 'pending'), \
+             ($1, $4, $5, 'pending') ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(sql.count, 5);
+        let mut lookup = Sql::new("SELECT x FROM t WHERE k = ");
+        lookup.bind("k").push(" AND id IN ").list(["p", "q", "r"]);
+        assert_eq!(
+            lookup.text,
+            "SELECT x FROM t WHERE k = $1 AND id IN ($2, $3, $4)"
+        );
+    }
+}
