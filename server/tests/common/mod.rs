@@ -60,54 +60,110 @@ macro_rules! both_engines_with {
     };
 }
 
+/// What `NHI_TEST_POSTGRES` asks of the PostgreSQL variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresMode {
+    /// Unset: use `NHI_TEST_POSTGRES_URL` or start a cluster; if neither works, SKIP (pass
+    /// with a loud line).
+    Auto,
+    /// `skip`: do not look for PostgreSQL; every PostgreSQL variant SKIPs.
+    Skip,
+    /// `require` (CI, `scripts/test.sh`): a PostgreSQL variant that would SKIP FAILS instead.
+    Require,
+}
+
+impl PostgresMode {
+    /// The mode for a value of `NHI_TEST_POSTGRES`; any other value is an error (a typo must
+    /// not quietly turn `require` into a skip).
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None | Some("") => Ok(Self::Auto),
+            Some("skip") => Ok(Self::Skip),
+            Some("require") => Ok(Self::Require),
+            Some(other) => Err(format!(
+                "NHI_TEST_POSTGRES={other:?}: expected `require`, `skip` or unset"
+            )),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        let value = std::env::var("NHI_TEST_POSTGRES").ok();
+        match Self::parse(value.as_deref()) {
+            Ok(mode) => mode,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The skip-or-fail decision for a PostgreSQL variant: with a server (`base`) it runs
+/// (`Ok(Some(base))`); without one it SKIPs (`Ok(None)`), unless the mode is
+/// [`PostgresMode::Require`], where it is an error that fails the test. `why` says why there
+/// is no server.
+pub fn postgres_decision(
+    mode: PostgresMode,
+    base: Option<String>,
+    why: &str,
+) -> Result<Option<String>, String> {
+    match (base, mode) {
+        (Some(base), _) => Ok(Some(base)),
+        (None, PostgresMode::Require) => Err(format!(
+            "NHI_TEST_POSTGRES=require, but there is no PostgreSQL: {why}"
+        )),
+        (None, PostgresMode::Auto | PostgresMode::Skip) => Ok(None),
+    }
+}
+
 /// The PostgreSQL server for the tests: `NHI_TEST_POSTGRES_URL`, or else the private cluster
-/// that `scripts/postgres.sh start` installs/starts (once per test binary). None (and a loud
-/// SKIPPED line per test) only when that is impossible or `NHI_TEST_POSTGRES=skip`.
-fn postgres_base_url() -> Option<String> {
-    static BASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// that `scripts/postgres.sh start` installs/starts (once per test binary). None when that is
+/// impossible or `NHI_TEST_POSTGRES=skip`; the error says why.
+fn postgres_base_url() -> Result<String, String> {
+    static BASE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
     BASE.get_or_init(|| {
         if let Ok(url) = std::env::var("NHI_TEST_POSTGRES_URL") {
-            return Some(url);
+            return Ok(url);
         }
-        if std::env::var("NHI_TEST_POSTGRES").is_ok_and(|v| v == "skip") {
-            return None;
+        if PostgresMode::from_env() == PostgresMode::Skip {
+            return Err("NHI_TEST_POSTGRES=skip".into());
         }
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
-        let out = match std::process::Command::new(&script).arg("start").output() {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("cannot run {}: {e}", script.display());
-                return None;
-            }
-        };
+        let out = std::process::Command::new(&script)
+            .arg("start")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         if !out.status.success() {
-            eprintln!(
+            return Err(format!(
                 "{} failed: {}",
                 script.display(),
                 String::from_utf8_lossy(&out.stderr)
-            );
-            return None;
+            ));
         }
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .find_map(|l| l.strip_prefix("export NHI_TEST_POSTGRES_URL="))
             .map(str::to_owned)
+            .ok_or_else(|| format!("{} printed no URL", script.display()))
     })
     .clone()
 }
 
-/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line).
+/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line). Panics instead of
+/// skipping under `NHI_TEST_POSTGRES=require`.
 pub async fn postgres_url() -> Option<String> {
-    let Some(base) = tokio::task::spawn_blocking(postgres_base_url)
+    let mode = PostgresMode::from_env();
+    let found = tokio::task::spawn_blocking(postgres_base_url)
         .await
-        .ok()
-        .flatten()
-    else {
-        eprintln!(
-            "SKIPPED: PostgreSQL variant: no PostgreSQL (set NHI_TEST_POSTGRES_URL or let scripts/postgres.sh start one)"
-        );
-        return None;
+        .unwrap_or_else(|e| Err(format!("looking for PostgreSQL panicked: {e}")));
+    let why = found.as_ref().err().cloned().unwrap_or_default();
+    let base = match postgres_decision(mode, found.ok(), &why) {
+        Ok(Some(base)) => base,
+        Ok(None) => {
+            eprintln!(
+                "SKIPPED: PostgreSQL variant: no PostgreSQL ({why}; set NHI_TEST_POSTGRES_URL or let scripts/postgres.sh start one)"
+            );
+            return None;
+        }
+        Err(e) => panic!("{e}"),
     };
     let name = format!("nhi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
     let mut conn = sqlx::PgConnection::connect(&base)
