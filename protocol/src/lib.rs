@@ -15,6 +15,9 @@
 //! - [`areas`]: the separately built parts of the SPA and the paths each serves.
 //! - [`online`]: API bodies of the online services after login (F9).
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod apdu;
 pub mod api;
 pub mod areas;
