@@ -8,7 +8,7 @@ mod common;
 use std::io::Write as _;
 
 use axum::http::{header, Method, StatusCode};
-use common::{get_as, logged_in, Engine, Harness, Resp};
+use common::{get_as, logged_in, post_as, Engine, Harness, Resp};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -42,11 +42,6 @@ fn configure(c: &mut nhi_server::config::Config) {
         "alice:{}",
         hex::encode(Sha256::digest(OPERATOR_TOKEN.as_bytes()))
     );
-}
-
-async fn post_as(h: &Harness, cookie: &str, path: &str, body: Value) -> Resp {
-    h.request(Method::POST, path, Some(body), &[("cookie", cookie)])
-        .await
 }
 
 async fn operator(h: &Harness, id: i64, status: &str, token: &str) -> Resp {
@@ -356,9 +351,7 @@ online_test!(
         );
         assert_eq!(h.get(&pdf_path).await.status, StatusCode::UNAUTHORIZED);
 
-        let r = h
-            .request(Method::GET, &pdf_path, None, &[("cookie", &a)])
-            .await;
+        let r = get_as(&h, &a, &pdf_path).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(r.headers[header::CONTENT_TYPE], "application/pdf");
         // `text` is lossy; fetch the bytes again through the router for the PDF itself.
@@ -393,20 +386,12 @@ online_test!(
 );
 
 async fn pdf_bytes(h: &Harness, path: &str, cookie: &str) -> Vec<u8> {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
     let req = axum::http::Request::builder()
         .uri(path)
         .header("cookie", cookie)
         .body(axum::body::Body::empty())
         .expect("request");
-    let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
-    resp.into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec()
+    common::raw(h, req).await.2
 }
 
 /// The OpenAPI document describes the real wire types of `nhi_protocol::online`.

@@ -442,18 +442,100 @@ pub async fn logged_in(h: &Harness, i: usize) -> String {
     h.active_account(&p, &email).await;
     let r = h.login(&p, PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    session_pair(&r)
+}
+
+/// The whole `Set-Cookie` header of an answer (a login's).
+pub fn set_cookie(r: &Resp) -> String {
     r.headers[header::SET_COOKIE]
         .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
+        .expect("set-cookie")
         .to_owned()
 }
 
+/// The `name=value` pair of a login answer's `Set-Cookie`, as the browser sends it back.
+pub fn session_pair(r: &Resp) -> String {
+    let sc = set_cookie(r);
+    sc.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// A request with the session cookie `cookie` (a [`logged_in`] pair).
+pub async fn request_as(
+    h: &Harness,
+    method: Method,
+    cookie: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Resp {
+    h.request(method, path, body, &[("cookie", cookie)]).await
+}
+
 pub async fn get_as(h: &Harness, cookie: &str, path: &str) -> Resp {
-    h.request(Method::GET, path, None, &[("cookie", cookie)])
-        .await
+    request_as(h, Method::GET, cookie, path, None).await
+}
+
+pub async fn post_as(h: &Harness, cookie: &str, path: &str, body: Value) -> Resp {
+    request_as(h, Method::POST, cookie, path, Some(body)).await
+}
+
+/// A bulk-upload CSV of `people` (no header line), the n-th with `{prefix}{n}@example.com`.
+pub fn people_csv(people: &[nhi_server::storage::units::InsuredRow], prefix: &str) -> String {
+    let mut csv = String::new();
+    for (i, p) in people.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},{prefix}{i}@example.com\n",
+            p.national_id, p.name, p.birth_date
+        ));
+    }
+    csv
+}
+
+// ---- The real binary ------------------------------------------------------------------
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The `nhi-server` binary listening on `port` with database `db`, its mail and dist folders
+/// in `dir`, and no configuration file; the caller adds the rest and spawns it.
+pub fn server_command(dir: &std::path::Path, db: &str, port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-server"));
+    cmd.env("NHI_LISTEN", format!("127.0.0.1:{port}"))
+        .env("NHI_PUBLIC_ORIGIN", ORIGIN)
+        .env("NHI_DATABASE_URL", db)
+        .env("NHI_MAIL_DIR", dir.join("mail"))
+        .env("NHI_DIST_DIR", dir.join("dist"))
+        .env_remove("NHI_CONFIG");
+    cmd
+}
+
+/// Waits (up to 30 s) until the server at `base` answers `/healthz`.
+pub async fn wait_healthy(base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nhi-server did not become healthy");
+}
+
+/// A spawned server process; killed (SIGKILL) and reaped on drop.
+pub struct ChildServer(pub std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Uploads raw bytes as a file (the SPA sends the file itself as the body).
