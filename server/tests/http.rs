@@ -131,26 +131,9 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
     .await
     .expect("harness");
     for _ in 0..3 {
-        assert_eq!(
-            h.request(
-                Method::POST,
-                "/api/v1/card-proof/nonce",
-                Some(json!({ "purpose": "login" })),
-                &[]
-            )
-            .await
-            .status,
-            StatusCode::OK
-        );
+        assert_eq!(login_nonce(&h, &[]).await.status, StatusCode::OK);
     }
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/card-proof/nonce",
-            Some(json!({ "purpose": "login" })),
-            &[],
-        )
-        .await;
+    let r = login_nonce(&h, &[]).await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
@@ -171,14 +154,7 @@ async fn secure_cookies_on_https_origins() {
     let r = h.get("/healthz").await;
     assert!(r.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     // Our test ORIGIN is now foreign.
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/card-proof/nonce",
-            Some(json!({ "purpose": "login" })),
-            &[],
-        )
-        .await;
+    let r = login_nonce(&h, &[]).await;
     assert_eq!(r.code(), "csrf_rejected");
     let _ = ORIGIN;
 }
