@@ -10,7 +10,8 @@ use nhi_protocol::RocDate;
 
 use super::mails::{self, escape, html_page, taipei_time, Rendered};
 use super::registration::{message_id, new_ticket, presented_ticket_hash};
-use super::units::{id_for_audit, UnitsResult};
+use super::units::id_for_audit;
+use super::ServiceResult;
 use super::{mask_email, Caller, ServiceError, Services};
 use crate::storage::accounts::{self, NewAccount};
 use crate::storage::outbox::{self, NewMail};
@@ -85,7 +86,7 @@ impl Services {
         &self,
         caller: &Caller,
         req: BulkActivateRequest,
-    ) -> UnitsResult<BulkActivateResponse> {
+    ) -> ServiceResult<BulkActivateResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Activate).await?;
         let card = verified.card_number().as_str().to_owned();
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
@@ -201,7 +202,7 @@ impl Services {
         &self,
         caller: &Caller,
         req: &BulkResendRequest,
-    ) -> UnitsResult<ResendResponse> {
+    ) -> ServiceResult<ResendResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Resend).await?;
         let card = verified.card_number().as_str();
         let outcome = self
@@ -213,7 +214,7 @@ impl Services {
         Ok(ResendResponse { accepted: true })
     }
 
-    async fn bulk_resend_inner(&self, national_id: &str, email: &str) -> UnitsResult<&'static str> {
+    async fn bulk_resend_inner(&self, national_id: &str, email: &str) -> ServiceResult<&'static str> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
         let Some(r) = store::pending_registrant(&mut tx, national_id).await? else {
