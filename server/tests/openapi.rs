@@ -114,7 +114,9 @@ fn plain_routes() -> Vec<(String, String)> {
                     .map(|(p, _)| p.to_owned());
                 found.push((
                     format!("{}: {call}", f.display()),
-                    literal.unwrap_or_else(|| format!("<not a literal: {}>", &rest[..rest.len().min(30)])),
+                    literal.unwrap_or_else(|| {
+                        format!("<not a literal: {}>", &rest[..rest.len().min(30)])
+                    }),
                 ));
             }
         }

@@ -69,7 +69,10 @@ impl FromRequestParts<AppState> for UnitActor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
         let token = session_token(parts, state).await;
         Ok(UnitActor(
-            state.services.principal_by_session(token.as_deref()).await?,
+            state
+                .services
+                .principal_by_session(token.as_deref())
+                .await?,
         ))
     }
 }

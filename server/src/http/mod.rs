@@ -104,7 +104,11 @@ pub struct AppState {
 struct ApiInfo;
 
 /// A download: the body with its content type and `Content-Disposition: attachment`.
-pub fn attachment(body: impl IntoResponse, content_type: &'static str, file_name: &str) -> Response {
+pub fn attachment(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    file_name: &str,
+) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::Json;
 use nhi_protocol::api::ApiError;
 use nhi_protocol::online::{
-    Application, ApplicationsResponse, CardReplacementRequest, CertificateRequest,
-    HealthBankQuery, HealthBankResponse,
+    Application, ApplicationsResponse, CardReplacementRequest, CertificateRequest, HealthBankQuery,
+    HealthBankResponse,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -87,7 +87,11 @@ async fn health_bank_csv(
         r.from.replace('-', ""),
         r.to.replace('-', "")
     );
-    Ok(attachment(to_csv(&r, lang), "text/csv; charset=utf-8", &name))
+    Ok(attachment(
+        to_csv(&r, lang),
+        "text/csv; charset=utf-8",
+        &name,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/applications", tag = "online services",

@@ -36,10 +36,7 @@ async fn my_units(
     responses((status = 200, description = "The unit's staff and their permissions (unit admin)", body = RolesResponse),
               (status = 401, description = "unauthenticated", body = ApiError),
               (status = 403, description = "forbidden: not this unit's admin", body = ApiError)))]
-async fn roles(
-    State(state): State<AppState>,
-    p: UnitPrincipal,
-) -> ApiResult<Json<RolesResponse>> {
+async fn roles(State(state): State<AppState>, p: UnitPrincipal) -> ApiResult<Json<RolesResponse>> {
     Ok(Json(
         state.services.unit_roles(&p.principal, p.code()).await?,
     ))

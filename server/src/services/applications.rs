@@ -12,8 +12,8 @@ use sqlx::AnyConnection;
 use super::certificate_pdf::{self, CertificateData, EnrolmentLine};
 use super::health_bank::{birth_date_of, ensure_seeded};
 use super::online::{parse_iso, today, Operator};
-use super::{ServiceError, ServiceResult};
 use super::{Caller, Services};
+use super::{ServiceError, ServiceResult};
 use crate::storage::accounts::AccountRow;
 use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{self};
@@ -42,8 +42,9 @@ async fn load(conn: &mut AnyConnection, rows: Vec<AppRow>) -> ServiceResult<Vec<
     {
         let kind = ApplicationKind::parse(&kind)
             .ok_or_else(|| ServiceError::bad("kind", format!("stored kind {kind} unknown")))?;
-        let status = ApplicationStatus::parse(&status)
-            .ok_or_else(|| ServiceError::bad("status", format!("stored status {status} unknown")))?;
+        let status = ApplicationStatus::parse(&status).ok_or_else(|| {
+            ServiceError::bad("status", format!("stored status {status} unknown"))
+        })?;
         let events: Vec<(String, i64, Option<String>)> = sqlx::query_as(
             "SELECT status, at, note FROM application_events WHERE application_id = $1 ORDER BY id",
         )
@@ -179,7 +180,11 @@ impl Services {
     }
 
     /// One of the person's applications; another person's is `NotFound`.
-    pub async fn application_of(&self, account: &AccountRow, id: i64) -> ServiceResult<Application> {
+    pub async fn application_of(
+        &self,
+        account: &AccountRow,
+        id: i64,
+    ) -> ServiceResult<Application> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<AppRow> = sqlx::query_as(&format!(
             "SELECT {APP_COLUMNS} FROM applications WHERE id = $1 AND account_id = $2"

@@ -12,8 +12,8 @@ use nhi_protocol::units::{
 
 use super::bulk_parse;
 use super::units::{id_for_audit, Principal};
-use super::{ServiceError, ServiceResult};
 use super::{Caller, Services};
+use super::{ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::storage::units::{self as store, NewUpload, UploadRow};
 use crate::storage::{self, audit, StorageError};
@@ -185,7 +185,11 @@ impl Services {
     }
 
     /// F6: the uploads the principal may see (the rule is in the SQL).
-    pub async fn upload_records(&self, p: &Principal, code: &str) -> ServiceResult<UploadsResponse> {
+    pub async fn upload_records(
+        &self,
+        p: &Principal,
+        code: &str,
+    ) -> ServiceResult<UploadsResponse> {
         self.membership(p, code).await?;
         let mut conn = self.db.conn().await?;
         let rows = store::visible_uploads(&mut conn, code, &p.national_id).await?;
@@ -196,7 +200,12 @@ impl Services {
 
     /// One upload: visible by the F6 rule, or the uploader's own while they may upload
     /// (the upload page's progress bar).
-    pub async fn upload_record(&self, p: &Principal, code: &str, id: i64) -> ServiceResult<UploadRow> {
+    pub async fn upload_record(
+        &self,
+        p: &Principal,
+        code: &str,
+        id: i64,
+    ) -> ServiceResult<UploadRow> {
         let m = self.membership(p, code).await?;
         let mut conn = self.db.conn().await?;
         if let Some(u) = store::visible_upload(&mut conn, code, &p.national_id, id).await? {

@@ -174,7 +174,8 @@ pub fn render(font: &CertificateFont, d: &CertificateData) -> ServiceResult<Vec<
         draw_page(pen, d, rows, n, pages);
         page.finish();
     }
-    doc.finish().map_err(|e| ServiceError::Pdf(format!("{e:?}")))
+    doc.finish()
+        .map_err(|e| ServiceError::Pdf(format!("{e:?}")))
 }
 
 fn draw_page(

@@ -11,8 +11,8 @@ use sqlx::AnyConnection;
 use time::{Date, Duration, Month};
 
 use super::online::{iso, parse_iso, today};
-use super::{ServiceError, ServiceResult};
 use super::Services;
+use super::{ServiceError, ServiceResult};
 use crate::storage::accounts::AccountRow;
 use crate::storage::{self, StorageError};
 
@@ -402,7 +402,11 @@ pub async fn ensure_seeded(db: &storage::Db, account: &AccountRow) -> ServiceRes
     Ok(())
 }
 
-async fn insert_visit(conn: &mut AnyConnection, account: i64, v: &SampleVisit) -> ServiceResult<()> {
+async fn insert_visit(
+    conn: &mut AnyConnection,
+    account: i64,
+    v: &SampleVisit,
+) -> ServiceResult<()> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO medical_visits (account_id, visit_date, institution, diagnosis_code, \
          diagnosis_zh, diagnosis_en, cost, copayment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

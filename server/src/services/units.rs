@@ -3,8 +3,8 @@
 //! deterministic generator of large units (benchmark).
 
 use nhi_protocol::units::{
-    LoginMethod, MyUnitsResponse, Permission, RolesResponse, SetRoleRequest,
-    StaffMember, UnitSummary,
+    LoginMethod, MyUnitsResponse, Permission, RolesResponse, SetRoleRequest, StaffMember,
+    UnitSummary,
 };
 use nhi_protocol::NationalId;
 use serde::Deserialize;

@@ -23,8 +23,8 @@ use crate::services::bulk_activation::{
 use crate::services::bulk_parse::{self, ParsedRow};
 use crate::services::bulk_upload::{build_result_file, result_file_name};
 use crate::services::registration::{message_id, new_ticket};
-use crate::services::{ServiceError, ServiceResult};
 use crate::services::Services;
+use crate::services::{ServiceError, ServiceResult};
 use crate::storage::outbox::{self, NewMail};
 use crate::storage::units::{self as store, BulkMail, NewDecision, NewRegistrant};
 use crate::storage::{self, StorageError};
@@ -123,9 +123,7 @@ impl BulkWorker {
         );
         let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse_with(&content, &limits))
             .await
-            .map_err(|e| {
-                ServiceError::Internal(e.to_string())
-            })?;
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let rows = match parsed {
             Ok(p) => p.rows,
             Err(problem) => {
