@@ -8,12 +8,15 @@
 //! - [`UnitPrincipal`]: that person in the unit of the route's `{code}`, with the
 //!   permissions they hold there (`forbidden` when none).
 //! - [`AuthOperator`]: an operator of the applications desk (F11), from the bearer token.
+//! - [`MetricsScraper`]: whoever holds the metrics bearer token (`/metrics` on the site).
 //!
-//! Each rejects with the service's own error through the one mapping of [`super::error`].
+//! Each rejects with the service's own error through the one mapping of [`super::error`]
+//! (the metrics scraper with the plain-text answers a Prometheus scraper expects).
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use nhi_protocol::api::UserInfo;
 
 use super::error::HttpError;
@@ -134,5 +137,49 @@ impl FromRequestParts<AppState> for AuthOperator {
         Ok(AuthOperator(
             state.services.operator_by_token(bearer(&parts.headers))?,
         ))
+    }
+}
+
+/// The holder of the metrics bearer token: `Authorization: Bearer <token>` whose SHA-256 is
+/// `metrics_token_sha256` (compared in constant time). Rejected with 404 when no token is
+/// configured (the site then has no `/metrics`), else 401 with `WWW-Authenticate: Bearer`.
+pub struct MetricsScraper;
+
+impl FromRequestParts<AppState> for MetricsScraper {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(expected) = state
+            .services
+            .config
+            .metrics_token_sha256
+            .as_deref()
+            .and_then(|h| hex::decode(h.trim()).ok())
+        else {
+            return Err((StatusCode::NOT_FOUND, "not found").into_response());
+        };
+        let presented = bearer(&parts.headers)
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let ok = presented.is_some_and(|t| {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(t.as_bytes());
+            digest.len() == expected.len()
+                && digest
+                    .iter()
+                    .zip(&expected)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if ok {
+            Ok(MetricsScraper)
+        } else {
+            Err((
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "unauthorized",
+            )
+                .into_response())
+        }
     }
 }

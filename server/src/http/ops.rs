@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::MetricsScraper;
 use super::AppState;
 use crate::storage::outbox;
 
@@ -69,8 +70,8 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `/metrics` on the site's listener: only with `Authorization: Bearer <token>` whose SHA-256
-/// is `metrics_token_sha256` (compared in constant time); 404 when no token is configured.
+/// `/metrics` on the site's listener: only for a [`MetricsScraper`] (the bearer token of
+/// `metrics_token_sha256`); 404 when no token is configured.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     description = "Served on the metrics listener (`metrics_listen`, default 127.0.0.1:9464), not on the site's. \
                    On the site's listener only when `metrics_token_sha256` is set, and then only with \
@@ -78,39 +79,6 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text format"),
               (status = 401, description = "Site listener: missing or wrong bearer token"),
               (status = 404, description = "Site listener without metrics_token_sha256")))]
-async fn metrics_bearer(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(expected) = s
-        .services
-        .config
-        .metrics_token_sha256
-        .as_deref()
-        .and_then(|h| hex::decode(h.trim()).ok())
-    else {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let ok = presented.is_some_and(|t| {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(t.as_bytes());
-        digest.len() == expected.len()
-            && digest
-                .iter()
-                .zip(&expected)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if !ok {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "unauthorized",
-        )
-            .into_response();
-    }
+async fn metrics_bearer(State(s): State<AppState>, _scraper: MetricsScraper) -> Response {
     metrics(State(s)).await
 }
