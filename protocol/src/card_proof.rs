@@ -45,11 +45,13 @@ const RECORD_NATIONAL_ID: std::ops::Range<usize> = 32..42;
 /// A server-issued one-time nonce, hex-encoded on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct Nonce(pub [u8; NONCE_LEN]);
 
 /// The card's answer, hex-encoded on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct CardMac(pub [u8; MAC_LEN]);
 
 /// The master key a card authority derives card keys from (an HSM holds it in production).
@@ -60,6 +62,7 @@ pub struct MasterKey([u8; MASTER_KEY_LEN]);
 /// says is a claim until [`verify`] has checked the card's MAC over it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct CardRecord(pub [u8; RECORD_LEN]);
 
 impl CardRecord {

@@ -226,5 +226,5 @@ async fn operations_endpoints() {
     ] {
         assert!(doc.json["paths"][path].is_object(), "{path} documented");
     }
-    assert!(doc.json["components"]["schemas"]["RegisterDoc"].is_object());
+    assert!(doc.json["components"]["schemas"]["RegisterRequest"].is_object());
 }

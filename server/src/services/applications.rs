@@ -11,8 +11,9 @@ use sqlx::AnyConnection;
 
 use super::certificate_pdf::{self, CertificateData, EnrolmentLine};
 use super::health_bank::{birth_date_of, ensure_seeded};
-use super::online::{parse_iso, today, OnlineError, OnlineResult, Operator};
+use super::online::{parse_iso, today, Operator};
 use super::{Caller, Services};
+use super::{ServiceError, ServiceResult};
 use crate::storage::accounts::AccountRow;
 use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{self};
@@ -35,14 +36,15 @@ type AppRow = (
 const APP_COLUMNS: &str =
     "id, account_id, kind, status, reason, postal_code, mailing_address, created_at, updated_at";
 
-async fn load(conn: &mut AnyConnection, rows: Vec<AppRow>) -> OnlineResult<Vec<Application>> {
+async fn load(conn: &mut AnyConnection, rows: Vec<AppRow>) -> ServiceResult<Vec<Application>> {
     let mut out = Vec::with_capacity(rows.len());
     for (id, _, kind, status, reason, postal_code, mailing_address, created_at, updated_at) in rows
     {
         let kind = ApplicationKind::parse(&kind)
-            .ok_or_else(|| OnlineError::bad("kind", format!("stored kind {kind} unknown")))?;
-        let status = ApplicationStatus::parse(&status)
-            .ok_or_else(|| OnlineError::bad("status", format!("stored status {status} unknown")))?;
+            .ok_or_else(|| ServiceError::bad("kind", format!("stored kind {kind} unknown")))?;
+        let status = ApplicationStatus::parse(&status).ok_or_else(|| {
+            ServiceError::bad("status", format!("stored status {status} unknown"))
+        })?;
         let events: Vec<(String, i64, Option<String>)> = sqlx::query_as(
             "SELECT status, at, note FROM application_events WHERE application_id = $1 ORDER BY id",
         )
@@ -78,7 +80,7 @@ async fn insert_event(
     at: i64,
     actor: &str,
     note: Option<&str>,
-) -> OnlineResult<()> {
+) -> ServiceResult<()> {
     sqlx::query(
         "INSERT INTO application_events (application_id, status, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -99,7 +101,7 @@ impl Services {
         account: &AccountRow,
         kind: ApplicationKind,
         form: Option<&CardReplacementRequest>,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
         let (id,): (i64,) = sqlx::query_as(
@@ -147,9 +149,9 @@ impl Services {
         caller: &Caller,
         account: &AccountRow,
         req: &CardReplacementRequest,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         req.validate()
-            .map_err(|(field, e)| OnlineError::bad(field, e.to_string()))?;
+            .map_err(|(field, e)| ServiceError::bad(field, e.to_string()))?;
         self.create_application(caller, account, ApplicationKind::CardReplacement, Some(req))
             .await
     }
@@ -159,14 +161,14 @@ impl Services {
         &self,
         caller: &Caller,
         account: &AccountRow,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         ensure_seeded(&self.db, account).await?;
         self.create_application(caller, account, ApplicationKind::EnrolmentCertificate, None)
             .await
     }
 
     /// The person's applications, newest first.
-    pub async fn applications_of(&self, account: &AccountRow) -> OnlineResult<Vec<Application>> {
+    pub async fn applications_of(&self, account: &AccountRow) -> ServiceResult<Vec<Application>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<AppRow> = sqlx::query_as(&format!(
             "SELECT {APP_COLUMNS} FROM applications WHERE account_id = $1 ORDER BY id DESC"
@@ -178,7 +180,11 @@ impl Services {
     }
 
     /// One of the person's applications; another person's is `NotFound`.
-    pub async fn application_of(&self, account: &AccountRow, id: i64) -> OnlineResult<Application> {
+    pub async fn application_of(
+        &self,
+        account: &AccountRow,
+        id: i64,
+    ) -> ServiceResult<Application> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<AppRow> = sqlx::query_as(&format!(
             "SELECT {APP_COLUMNS} FROM applications WHERE id = $1 AND account_id = $2"
@@ -190,14 +196,14 @@ impl Services {
         load(&mut conn, rows)
             .await?
             .pop()
-            .ok_or(OnlineError::NotFound)
+            .ok_or(ServiceError::ApplicationNotFound)
     }
 
     /// Applications for operators, optionally only those in `status`, oldest first.
     pub async fn operator_applications(
         &self,
         status: Option<ApplicationStatus>,
-    ) -> OnlineResult<Vec<Application>> {
+    ) -> ServiceResult<Vec<Application>> {
         let mut conn = self.db.conn().await?;
         let rows: Vec<AppRow> = match status {
             Some(s) => {
@@ -228,12 +234,12 @@ impl Services {
         op: &Operator,
         id: i64,
         req: &OperatorStatusRequest,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if note
             .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control))
         {
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "note",
                 "at most 500 characters, no control characters",
             ));
@@ -258,10 +264,10 @@ impl Services {
                 Some(&format!("id={id}")),
             )
             .await;
-            return Err(OnlineError::NotFound);
+            return Err(ServiceError::ApplicationNotFound);
         };
-        let kind = ApplicationKind::parse(&kind).ok_or(OnlineError::NotFound)?;
-        let from = ApplicationStatus::parse(&from).ok_or(OnlineError::NotFound)?;
+        let kind = ApplicationKind::parse(&kind).ok_or(ServiceError::ApplicationNotFound)?;
+        let from = ApplicationStatus::parse(&from).ok_or(ServiceError::ApplicationNotFound)?;
         let detail = format!(
             "id={id} owner={} from={} to={}",
             mask_middle(&owner, 0, 4),
@@ -278,7 +284,7 @@ impl Services {
                 Some(&detail),
             )
             .await;
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "status",
                 format!(
                     "a {} application cannot go from {} to {}",
@@ -299,7 +305,7 @@ impl Services {
         .await?;
         if changed.rows_affected() != 1 {
             drop(tx);
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "status",
                 "the application changed meanwhile; reload",
             ));
@@ -329,7 +335,7 @@ impl Services {
         load(&mut conn, rows)
             .await?
             .pop()
-            .ok_or(OnlineError::NotFound)
+            .ok_or(ServiceError::ApplicationNotFound)
     }
 
     /// The 投保證明 PDF of an issued certificate application of this person.
@@ -338,10 +344,10 @@ impl Services {
         caller: &Caller,
         account: &AccountRow,
         id: i64,
-    ) -> OnlineResult<Vec<u8>> {
+    ) -> ServiceResult<Vec<u8>> {
         let app = self.application_of(account, id).await?;
         if !app.certificate_available {
-            return Err(OnlineError::CertificateNotIssued);
+            return Err(ServiceError::CertificateNotIssued);
         }
         ensure_seeded(&self.db, account).await?;
         let rows: Vec<(String, String, String, String, Option<String>)> = {
@@ -389,7 +395,7 @@ impl Services {
         .await?;
         let pdf = tokio::task::spawn_blocking(move || certificate_pdf::render(&font, &data))
             .await
-            .map_err(|e| OnlineError::Pdf(e.to_string()))??;
+            .map_err(|e| ServiceError::Pdf(e.to_string()))??;
         self.audit(
             caller,
             Some(&account.card_number),

@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use time::{Date, Duration, Month};
 
-use super::online::{iso, parse_iso, today, OnlineError, OnlineResult};
+use super::online::{iso, parse_iso, today};
 use super::Services;
+use super::{ServiceError, ServiceResult};
 use crate::storage::accounts::AccountRow;
 use crate::storage::{self, StorageError};
 
@@ -351,7 +352,7 @@ pub fn birth_date_of(account: &AccountRow) -> Date {
 
 /// Generates and stores the person's records once (concurrent first queries are safe: the
 /// seed row's primary key lets exactly one transaction insert them).
-pub async fn ensure_seeded(db: &storage::Db, account: &AccountRow) -> OnlineResult<()> {
+pub async fn ensure_seeded(db: &storage::Db, account: &AccountRow) -> ServiceResult<()> {
     {
         let mut conn = db.conn().await?;
         let seeded: Option<(i64,)> =
@@ -401,7 +402,11 @@ pub async fn ensure_seeded(db: &storage::Db, account: &AccountRow) -> OnlineResu
     Ok(())
 }
 
-async fn insert_visit(conn: &mut AnyConnection, account: i64, v: &SampleVisit) -> OnlineResult<()> {
+async fn insert_visit(
+    conn: &mut AnyConnection,
+    account: i64,
+    v: &SampleVisit,
+) -> ServiceResult<()> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO medical_visits (account_id, visit_date, institution, diagnosis_code, \
          diagnosis_zh, diagnosis_en, cost, copayment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -434,13 +439,13 @@ async fn insert_visit(conn: &mut AnyConnection, account: i64, v: &SampleVisit) -
 type VisitRow = (i64, String, String, String, String, String, i64, i64);
 
 /// The checked range of a query: default the last 12 months up to today.
-pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
+pub fn range_of(q: &HealthBankQuery) -> ServiceResult<(Date, Date)> {
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => parse_iso(s).ok_or_else(|| OnlineError::bad("to", "want YYYY-MM-DD"))?,
+        Some(s) => parse_iso(s).ok_or_else(|| ServiceError::bad("to", "want YYYY-MM-DD"))?,
         None => today(),
     };
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => parse_iso(s).ok_or_else(|| OnlineError::bad("from", "want YYYY-MM-DD"))?,
+        Some(s) => parse_iso(s).ok_or_else(|| ServiceError::bad("from", "want YYYY-MM-DD"))?,
         None => {
             let a = to
                 .replace_year(to.year() - 1)
@@ -449,10 +454,10 @@ pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
         }
     };
     if from > to {
-        return Err(OnlineError::bad("from", "the range starts after it ends"));
+        return Err(ServiceError::bad("from", "the range starts after it ends"));
     }
     if (to - from).whole_days() > MAX_RANGE_DAYS {
-        return Err(OnlineError::bad(
+        return Err(ServiceError::bad(
             "from",
             "the range is longer than 10 years",
         ));
@@ -462,11 +467,11 @@ pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
 
 impl Services {
     /// The person's visits (newest first) with medications, and the per-month summary.
-    pub async fn health_bank(
+    pub async fn health_bank_visits(
         &self,
         account: &AccountRow,
         q: &HealthBankQuery,
-    ) -> OnlineResult<HealthBankResponse> {
+    ) -> ServiceResult<HealthBankResponse> {
         let (from, to) = range_of(q)?;
         ensure_seeded(&self.db, account).await?;
         let (from_s, to_s) = (iso(from), iso(to));
