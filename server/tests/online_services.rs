@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use axum::http::{header, Method, StatusCode};
 use common::{get_as, logged_in, post_as, Engine, Harness, Resp};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const OPERATOR_TOKEN: &str = "operator-test-token-0123456789";
