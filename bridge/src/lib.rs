@@ -13,6 +13,9 @@
 //! - [`vcard`]: the virtual NHI card.
 //! - [`pcscd`]: waiting on reader state and the machine-wide pcscd lock used by tests/scripts.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod card;
 pub mod config;
 pub mod doctor;

@@ -299,6 +299,20 @@ fn other_cards_and_busy_cards_are_told_apart() {
     release.join().expect("release");
 }
 
+/// The types of the events the host pushes, up to and with the first `last` (or until none
+/// comes for 5 s).
+fn events_until(host: &mut Host, last: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Some(ev) = host.try_recv(Duration::from_secs(5)) {
+        let t = ev["event"]["type"].as_str().unwrap_or_default().to_string();
+        seen.push(t.clone());
+        if t == last {
+            break;
+        }
+    }
+    seen
+}
+
 #[test]
 fn events_for_card_insert_remove_and_service_stop() {
     let mut stack = Stack::start();
@@ -319,28 +333,14 @@ fn events_for_card_insert_remove_and_service_stop() {
         json!({"type": "card_inserted", "reader": "Virtual PCD 00 00"})
     );
     stack.stop_pcscd();
-    let mut seen = Vec::new();
-    while let Some(ev) = host.try_recv(Duration::from_secs(5)) {
-        let t = ev["event"]["type"].as_str().unwrap_or_default().to_string();
-        seen.push(t.clone());
-        if t == "service_stopped" {
-            break;
-        }
-    }
+    let seen = events_until(&mut host, "service_stopped");
     assert_eq!(
         seen.last().map(String::as_str),
         Some("service_stopped"),
         "{seen:?}"
     );
     stack.start_pcscd();
-    let mut seen = Vec::new();
-    while let Some(ev) = host.try_recv(Duration::from_secs(5)) {
-        let t = ev["event"]["type"].as_str().unwrap_or_default().to_string();
-        seen.push(t.clone());
-        if t == "card_inserted" {
-            break;
-        }
-    }
+    let seen = events_until(&mut host, "card_inserted");
     assert_eq!(
         seen.first().map(String::as_str),
         Some("service_started"),

@@ -58,6 +58,7 @@ pub const TICKET_TTL_SECONDS: u32 = 5 * 24 * 3600;
 /// What a card-proof nonce is for. A proof made on a nonce for one purpose is refused by
 /// every endpoint of another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProofPurpose {
     /// F1: the household check and the registration.
@@ -103,6 +104,7 @@ impl ProofPurpose {
 
 /// Body of `POST /api/v1/card-proof/nonce`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NonceRequest {
     pub purpose: ProofPurpose,
@@ -110,6 +112,7 @@ pub struct NonceRequest {
 
 /// Answer to `POST /api/v1/card-proof/nonce`: feed `nonce` to the bridge's card-proof command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NonceResponse {
     pub nonce: Nonce,
     pub purpose: ProofPurpose,
@@ -124,6 +127,7 @@ pub struct NonceResponse {
 /// answer [`ErrorCode::CardProofOutdated`] ("update the card reader component") instead of a
 /// bare format error; it never verifies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardProof {
     /// The proof format: [`PROOF_VERSION`]. Absent (0) in a v1 proof.
     #[serde(default)]
@@ -154,6 +158,7 @@ impl CardProof {
 
 /// 戶號 and 戶籍鄉鎮里鄰 as the user typed them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HouseholdInfo {
     pub household_number: HouseholdNumber,
     /// 縣市, e.g. "臺北市" (one of [`PlacesResponse`]).
@@ -168,12 +173,14 @@ pub struct HouseholdInfo {
 
 /// F1 step 3 (「下一步」): the real-time household check, before the password step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HouseholdCheckRequest {
     pub proof: CardProof,
     pub household: HouseholdInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HouseholdCheckResponse {
     /// Always true in a 200 answer; a mismatch is [`ErrorCode::HouseholdMismatch`].
     pub matches: bool,
@@ -181,6 +188,7 @@ pub struct HouseholdCheckResponse {
 
 /// F1 「確認申請」.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     pub proof: CardProof,
     pub household: HouseholdInfo,
@@ -193,6 +201,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
     /// Applied; waiting for the email confirmation (F2).
@@ -201,6 +210,7 @@ pub enum AccountStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterResponse {
     pub status: AccountStatus,
     /// Where the confirmation mail went, masked (e.g. "wa***@example.com").
@@ -211,18 +221,21 @@ pub struct RegisterResponse {
 
 /// F2: the ticket from the mail link plus a proof of the card that applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfirmRequest {
     pub ticket: String,
     pub proof: CardProof,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfirmResponse {
     pub status: AccountStatus,
 }
 
 /// F8 重寄認證信: a card proof and the (new or same) email address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResendRequest {
     pub proof: CardProof,
     pub email: Email,
@@ -230,12 +243,14 @@ pub struct ResendRequest {
 
 /// The same answer whether or not a pending application exists for the card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResendResponse {
     pub accepted: bool,
 }
 
 /// F3 login: card + registration password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub proof: CardProof,
     pub password: String,
@@ -243,6 +258,7 @@ pub struct LoginRequest {
 
 /// The logged-in person, masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub card_number_masked: String,
     pub name_masked: String,
@@ -255,17 +271,20 @@ pub struct UserInfo {
 
 /// County → township → village lists for the F1 address step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlacesResponse {
     pub counties: Vec<County>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct County {
     pub name: String,
     pub townships: Vec<Township>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Township {
     pub name: String,
     pub villages: Vec<String>,
@@ -273,6 +292,7 @@ pub struct Township {
 
 /// Machine-readable error codes. The SPA maps each to zh-TW / English text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not valid JSON or a field is malformed (see `field`).
@@ -356,6 +376,7 @@ impl ErrorCode {
 
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: ErrorCode,
     /// English fallback text (the SPA shows its own translation of `code`).

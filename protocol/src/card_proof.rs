@@ -19,6 +19,7 @@
 //! card, the bridge and the server.
 
 use aes::Aes128;
+use cmac::digest::KeyInit;
 use cmac::{Cmac, Mac as _};
 use hmac::Hmac;
 use serde::{Deserialize, Serialize};
@@ -44,11 +45,13 @@ const RECORD_NATIONAL_ID: std::ops::Range<usize> = 32..42;
 /// A server-issued one-time nonce, hex-encoded on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct Nonce(pub [u8; NONCE_LEN]);
 
 /// The card's answer, hex-encoded on the wire.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct CardMac(pub [u8; MAC_LEN]);
 
 /// The master key a card authority derives card keys from (an HSM holds it in production).
@@ -59,6 +62,7 @@ pub struct MasterKey([u8; MASTER_KEY_LEN]);
 /// says is a claim until [`verify`] has checked the card's MAC over it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "hex"))]
 pub struct CardRecord(pub [u8; RECORD_LEN]);
 
 impl CardRecord {
@@ -167,8 +171,7 @@ pub fn challenge(origin: &str, nonce: &Nonce) -> [u8; CHALLENGE_LEN] {
 /// the raw record fields (12 and 10 bytes), so issuing a card and checking its proof derive
 /// the same key without decoding the record.
 pub fn derive_card_key(master: &MasterKey, record: &CardRecord) -> CardKey {
-    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(&master.0)
-        .expect("HMAC accepts keys of any length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&hmac_block_key(master).into());
     hmac::Mac::update(&mut mac, KDF_LABEL);
     hmac::Mac::update(&mut mac, &record.0[RECORD_CARD_NUMBER]);
     hmac::Mac::update(&mut mac, &record.0[RECORD_NATIONAL_ID]);
@@ -178,11 +181,19 @@ pub fn derive_card_key(master: &MasterKey, record: &CardRecord) -> CardKey {
     CardKey(key)
 }
 
+/// The master key zero-padded to SHA-256's 64-byte block: HMAC pads a shorter key so
+/// (RFC 2104), so this gives the same MAC through the infallible constructor.
+fn hmac_block_key(master: &MasterKey) -> [u8; 64] {
+    const _: () = assert!(MASTER_KEY_LEN <= 64, "the master key fits one HMAC block");
+    let mut block = [0u8; 64];
+    block[..MASTER_KEY_LEN].copy_from_slice(&master.0);
+    block
+}
+
 /// What the card computes over its own record:
 /// `AES-128-CMAC(K_card, "NHI-PROOF/v2" ‖ challenge ‖ SHA-256(record))`.
 pub fn card_mac(key: &CardKey, challenge: &[u8; CHALLENGE_LEN], record: &CardRecord) -> CardMac {
-    let mut mac =
-        <Cmac<Aes128> as cmac::Mac>::new_from_slice(&key.0).expect("AES-128 takes a 16-byte key");
+    let mut mac = <Cmac<Aes128> as KeyInit>::new(&key.0.into());
     mac.update(PROOF_LABEL);
     mac.update(challenge);
     mac.update(&record.digest());
@@ -230,6 +241,26 @@ mod tests {
 
     fn master() -> MasterKey {
         MasterKey::from_hex(TEST_MASTER_KEY_HEX).expect("valid test key")
+    }
+
+    #[test]
+    fn the_infallible_key_constructors_give_the_slice_constructors_macs() {
+        let (m, record) = (master(), holder("000012345678", "A123456789"));
+        let mut by_slice = <Hmac<Sha256> as hmac::Mac>::new_from_slice(&m.0).unwrap();
+        hmac::Mac::update(&mut by_slice, KDF_LABEL);
+        hmac::Mac::update(&mut by_slice, &record.0[RECORD_CARD_NUMBER]);
+        hmac::Mac::update(&mut by_slice, &record.0[RECORD_NATIONAL_ID]);
+        let full = hmac::Mac::finalize(by_slice).into_bytes();
+        let key = derive_card_key(&m, &record);
+        assert_eq!(key.as_bytes()[..], full[..16]);
+
+        let challenge = [7u8; CHALLENGE_LEN];
+        let mut by_slice = <Cmac<Aes128> as cmac::Mac>::new_from_slice(&key.0).unwrap();
+        by_slice.update(PROOF_LABEL);
+        by_slice.update(&challenge);
+        by_slice.update(&record.digest());
+        let expected: [u8; 16] = by_slice.finalize().into_bytes().into();
+        assert_eq!(card_mac(&key, &challenge, &record).0, expected);
     }
 
     fn answer(record: &CardRecord, origin: &str, nonce: &Nonce) -> CardMac {

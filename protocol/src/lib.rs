@@ -7,6 +7,7 @@
 //! - [`card`]: the NHI card number and the 57-byte basic-data record.
 //! - [`date`]: ROC (民國) dates.
 //! - [`household`], [`contact`], [`sex`]: the other registration values.
+//! - [`mask`]: masking names and numbers for display (王○明, A12****789).
 //! - [`password`]: the registration password policy and its feedback.
 //! - [`apdu`]: the NHI card commands and status words, in one place.
 //! - [`card_proof`]: the origin-bound challenge-response that authenticates a card.
@@ -14,6 +15,12 @@
 //! - [`api`]: HTTP API request and response bodies.
 //! - [`areas`]: the separately built parts of the SPA and the paths each serves.
 //! - [`online`]: API bodies of the online services after login (F9).
+//! - [`units`]: API bodies of the insured-unit services (F4–F8).
+//!
+//! No `unwrap()`/`expect()` outside tests (`clippy::unwrap_used`, `clippy::expect_used`).
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod apdu;
 pub mod api;

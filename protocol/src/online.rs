@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 /// Query of the health bank: an inclusive ISO date range; the server's default is the last
 /// 12 months.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthBankQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -31,6 +32,7 @@ pub struct HealthBankQuery {
 
 /// One prescribed drug of a visit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Medication {
     /// Generic name and strength, e.g. `Acetaminophen 500 mg`.
     pub name: String,
@@ -42,6 +44,7 @@ pub struct Medication {
 
 /// One medical visit (就醫紀錄).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub id: i64,
     /// ISO date `YYYY-MM-DD`.
@@ -61,6 +64,7 @@ pub struct Visit {
 
 /// Visits and costs of one calendar month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthSummary {
     /// `YYYY-MM`.
     pub month: String,
@@ -72,6 +76,7 @@ pub struct MonthSummary {
 /// Answer to the health bank query: visits newest first, and a per-month summary of every
 /// month of the range (oldest first, months without visits included with zeros).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthBankResponse {
     pub from: String,
     pub to: String,
@@ -123,6 +128,7 @@ pub fn summarize(from: &str, to: &str, visits: &[Visit]) -> Vec<MonthSummary> {
 
 /// Kinds of online application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApplicationKind {
     /// 換補發健保卡.
@@ -150,6 +156,7 @@ impl ApplicationKind {
 
 /// Where an application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApplicationStatus {
     /// 已受理.
@@ -223,6 +230,7 @@ impl ApplicationStatus {
 
 /// Why a new card is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReplacementReason {
     /// 遺失.
@@ -259,6 +267,7 @@ impl ReplacementReason {
 
 /// 換補發健保卡: reason and where to mail the new card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardReplacementRequest {
     pub reason: ReplacementReason,
     /// 3, 5 or 6 digit postal code (郵遞區號).
@@ -268,10 +277,12 @@ pub struct CardReplacementRequest {
 
 /// 投保證明: nothing to fill in; the certificate covers the person's enrolment history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateRequest {}
 
 /// A problem with a card replacement form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApplicationFormError {
     #[error("the postal code is 3, 5 or 6 digits")]
@@ -298,6 +309,7 @@ impl CardReplacementRequest {
 
 /// One step of an application's status timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusEvent {
     pub status: ApplicationStatus,
     /// Unix seconds.
@@ -309,6 +321,7 @@ pub struct StatusEvent {
 
 /// An application and its timeline (oldest event first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Application {
     pub id: i64,
     pub kind: ApplicationKind,
@@ -329,12 +342,14 @@ pub struct Application {
 
 /// The logged-in person's applications, newest first (or, for operators, the matching ones).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationsResponse {
     pub applications: Vec<Application>,
 }
 
 /// An operator moves an application on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorStatusRequest {
     pub status: ApplicationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]

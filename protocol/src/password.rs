@@ -49,6 +49,7 @@ pub struct PersonalData {
 /// A rule the password breaks; the UI translates each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "problem")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PasswordProblem {
     TooShort { min: usize },
     TooLong { max: usize },

@@ -22,6 +22,7 @@ pub const BULK_ACTIVATE_PATH: &str = "/bulk-activate";
 
 /// A permission the unit admin grants per staff member (F4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// 「健保卡註冊上傳」
@@ -33,6 +34,7 @@ pub enum Permission {
 /// How the person logged in. Only the NHI card exists today; the citizen digital
 /// certificate (自然人憑證) login is planned and will produce the same principal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoginMethod {
     NhiCard,
@@ -40,6 +42,7 @@ pub enum LoginMethod {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitSummary {
     pub unit_code: String,
     pub name: String,
@@ -51,6 +54,7 @@ pub struct UnitSummary {
 /// The logged-in person (name and email unmasked: they are the person's own, for the
 /// upload page's pre-filled fields) and the units they may act for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyUnitsResponse {
     pub login_method: LoginMethod,
     pub name: String,
@@ -61,6 +65,7 @@ pub struct MyUnitsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffMember {
     pub national_id: String,
     pub name: String,
@@ -69,6 +74,7 @@ pub struct StaffMember {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolesResponse {
     pub unit_code: String,
     pub unit_name: String,
@@ -78,6 +84,7 @@ pub struct RolesResponse {
 /// Grants/revokes both permissions of one staff member (must be insured in the unit).
 /// Both false removes the staff member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetRoleRequest {
     pub national_id: String,
     pub can_upload: bool,
@@ -85,6 +92,7 @@ pub struct SetRoleRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UploadStatus {
     Queued,
@@ -94,6 +102,7 @@ pub enum UploadStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileEncoding {
     Utf8,
@@ -102,6 +111,7 @@ pub enum FileEncoding {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadAccepted {
     pub upload_id: i64,
     pub total_rows: i64,
@@ -109,6 +119,7 @@ pub struct UploadAccepted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRecord {
     pub id: i64,
     pub unit_code: String,
@@ -126,12 +137,14 @@ pub struct UploadRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadsResponse {
     pub uploads: Vec<UploadRecord>,
 }
 
 /// Why a row was accepted or rejected (F5 checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RowReason {
     Accepted,
@@ -240,6 +253,7 @@ impl RowReason {
 /// Why a whole file was refused (nothing is stored). Sent as the `field` `file` with this
 /// code as the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileProblem {
     TooLarge,
@@ -279,6 +293,7 @@ impl FileProblem {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRowResult {
     pub row_number: i64,
     pub national_id_masked: String,
@@ -287,6 +302,7 @@ pub struct UploadRowResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRowsResponse {
     pub rows: Vec<UploadRowResult>,
     pub total: i64,
@@ -295,6 +311,7 @@ pub struct UploadRowsResponse {
 /// F7 「確定」: the mail's ticket, a proof of the card (its verified record must be the row's
 /// person) and the new password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkActivateRequest {
     pub ticket: String,
     pub proof: CardProof,
@@ -302,6 +319,7 @@ pub struct BulkActivateRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkActivateResponse {
     pub status: AccountStatus,
 }
@@ -309,6 +327,7 @@ pub struct BulkActivateResponse {
 /// F8 for bulk registrants: the card's verified record identifies the person (by ID number);
 /// the email may be new. The answer is always `{accepted: true}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkResendRequest {
     pub proof: CardProof,
     pub email: crate::Email,

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,19 +12,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::{holder, Engine, Harness};
+use common::{free_port, holder, Engine, Harness};
 use nhi_protocol::api::ProofPurpose;
 use nhi_server::adapters::mailer::{Mail, MailError, Mailer};
 use nhi_server::adapters::registry::{RegistryAnswer, RegistryQuery};
 use nhi_server::app::Overrides;
 use nhi_server::config::{MailerKind, RegistryKind};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// An aiosmtpd process writing every message into a maildir; killed on drop.
 struct SmtpServer {

@@ -8,49 +8,29 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{holder, Holder, ORIGIN, PASSWORD};
+use common::{free_port, holder, ChildServer, Holder, ORIGIN, PASSWORD};
 use nhi_protocol::api::CSRF_HEADER;
 use nhi_protocol::card_proof::{self, MasterKey, Nonce, TEST_MASTER_KEY_HEX};
 use serde_json::{json, Value};
 
 struct Server {
-    child: Child,
+    child: ChildServer,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
 }
 
 async fn start(dir: &Path, db: &str, worker: bool, abort_after_send: bool) -> Server {
     let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nhi-server"));
-    cmd.env("NHI_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NHI_PUBLIC_ORIGIN", ORIGIN)
-        .env("NHI_DATABASE_URL", db)
-        .env("NHI_MAIL_DIR", dir.join("mail"))
-        .env("NHI_DIST_DIR", dir.join("dist"))
-        .env("NHI_OUTBOX_WORKER", if worker { "true" } else { "false" })
+    let mut cmd = common::server_command(dir, db, port);
+    cmd.env("NHI_OUTBOX_WORKER", if worker { "true" } else { "false" })
         .env("NHI_OUTBOX_POLL_MS", "100")
         .env("NHI_ARGON2_MEMORY_KIB", "1024")
         .env("NHI_ARGON2_ITERATIONS", "1")
         .env("NHI_RATE_LIMIT_PER_MINUTE", "0")
         .env("NHI_METRICS_LISTEN", "off")
         .env("RUST_LOG", "warn")
-        .env_remove("NHI_CONFIG")
         .env_remove("NHI_FAULT_ABORT_AFTER_SEND")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
@@ -60,20 +40,11 @@ async fn start(dir: &Path, db: &str, worker: bool, abort_after_send: bool) -> Se
         cmd.env("NHI_FAULT_ABORT_AFTER_SEND", "1");
     }
     let server = Server {
-        child: cmd.spawn().expect("spawn nhi-server"),
+        child: ChildServer(cmd.spawn().expect("spawn nhi-server")),
         base: format!("http://127.0.0.1:{port}"),
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("{}/healthz", server.base))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nhi-server did not become healthy");
+    common::wait_healthy(&server.base).await;
+    server
 }
 
 async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
@@ -162,8 +133,8 @@ async fn killed_before_sending(db: String) {
     let dir = tempfile::tempdir().expect("dir");
     let mut s = start(dir.path(), &db, false, false).await;
     register(&s.base, &holder(0)).await;
-    s.child.kill().expect("SIGKILL");
-    let _ = s.child.wait();
+    s.child.0.kill().expect("SIGKILL");
+    let _ = s.child.0.wait();
     assert!(mail_files(dir.path()).is_empty(), "killed before any send");
     assert_eq!(
         outbox_state(&db).await,
@@ -190,11 +161,11 @@ async fn aborted_after_sending(db: String) {
     let mut s = start(dir.path(), &db, true, true).await;
     register(&s.base, &holder(0)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while s.child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
+    while s.child.0.try_wait().expect("wait").is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
-        s.child.try_wait().expect("wait").is_some(),
+        s.child.0.try_wait().expect("wait").is_some(),
         "the fault hook aborted the server"
     );
     assert_eq!(mail_files(dir.path()).len(), 1);

@@ -6,12 +6,12 @@ mod common;
 use nhi_protocol::api::ProofPurpose;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{holder, Engine, Harness, Holder, PASSWORD};
+use common::{free_port, holder, set_cookie, ChildServer, Engine, Harness, Holder, PASSWORD};
 use http_body_util::BodyExt as _;
 use nhi_protocol::api::{CSRF_HEADER, SESSION_COOKIE, SESSION_COOKIE_SECURE};
 use nhi_protocol::card_proof::Nonce;
@@ -19,35 +19,10 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 use tower::ServiceExt as _;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_server(dir: &Path, port: u16, metrics_port: u16, log: &Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_nhi-server"))
-        .env("NHI_LISTEN", format!("127.0.0.1:{port}"))
+fn spawn_server(dir: &Path, port: u16, metrics_port: u16, log: &Path) -> ChildServer {
+    let db = format!("sqlite://{}?mode=rwc", dir.join("nhi.db").display());
+    let child = common::server_command(dir, &db, port)
         .env("NHI_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
-        .env("NHI_PUBLIC_ORIGIN", common::ORIGIN)
-        .env(
-            "NHI_DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.join("nhi.db").display()),
-        )
-        .env("NHI_MAIL_DIR", dir.join("mail"))
-        .env("NHI_DIST_DIR", dir.join("dist"))
         .env("NHI_OUTBOX_WORKER", "false")
         .env("NHI_BULK_WORKER", "false")
         .env("NHI_ARGON2_MEMORY_KIB", "1024")
@@ -58,7 +33,6 @@ fn spawn_server(dir: &Path, port: u16, metrics_port: u16, log: &Path) -> Server 
             "RUST_LOG",
             "info,sqlx=warn,tower_http=debug,nhi_server=debug",
         )
-        .env_remove("NHI_CONFIG")
         .env_remove("NHI_TRUSTED_PROXIES")
         .env_remove("NHI_METRICS_TOKEN_SHA256")
         .stdout(Stdio::from(
@@ -67,21 +41,7 @@ fn spawn_server(dir: &Path, port: u16, metrics_port: u16, log: &Path) -> Server 
         .stderr(Stdio::from(std::fs::File::create(log).expect("log")))
         .spawn()
         .expect("spawn nhi-server");
-    Server { child }
-}
-
-async fn wait_healthy(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nhi-server did not become healthy");
+    ChildServer(child)
 }
 
 fn read_log(log: &Path) -> String {
@@ -100,7 +60,7 @@ async fn the_request_log_has_paths_but_no_secrets() {
     let log = dir.path().join("server.log");
     let _server = spawn_server(dir.path(), port, metrics_port, &log);
     let base = format!("http://127.0.0.1:{port}");
-    wait_healthy(&base).await;
+    common::wait_healthy(&base).await;
     let client = reqwest::Client::new();
 
     let r = client
@@ -218,13 +178,6 @@ async fn log_in(h: &Harness, origin: &str) -> common::Resp {
     r
 }
 
-fn set_cookie(r: &common::Resp) -> String {
-    r.headers[header::SET_COOKIE]
-        .to_str()
-        .expect("set-cookie")
-        .to_owned()
-}
-
 /// `(name, value)` of a Set-Cookie header.
 fn cookie_pair(set_cookie: &str) -> (String, String) {
     let first = set_cookie.split(';').next().unwrap_or_default();
@@ -233,9 +186,7 @@ fn cookie_pair(set_cookie: &str) -> (String, String) {
 }
 
 async fn me(h: &Harness, cookie: &str) -> StatusCode {
-    h.request(Method::GET, "/api/v1/me", None, &[("cookie", cookie)])
-        .await
-        .status
+    common::get_as(h, cookie, "/api/v1/me").await.status
 }
 
 async fn https_cookie_is_host_prefixed(engine: Engine) {

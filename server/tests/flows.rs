@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::{header, Method, StatusCode};
-use common::{holder, Harness, ORIGIN, PASSWORD};
+use common::{get_as, holder, request_as, session_pair, set_cookie, Harness, ORIGIN, PASSWORD};
 use nhi_protocol::api::ProofPurpose;
 use serde_json::json;
 
@@ -55,10 +55,7 @@ both_engines!(
         let r = h.login(&p, PASSWORD).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(r.json["name_masked"], "王○明");
-        let cookie = r.headers[header::SET_COOKIE]
-            .to_str()
-            .expect("cookie")
-            .to_owned();
+        let cookie = set_cookie(&r);
         assert!(
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
             "{cookie}"
@@ -67,27 +64,16 @@ both_engines!(
             !cookie.contains("Secure"),
             "plain-http localhost has no Secure flag"
         );
-        let pair = cookie.split(';').next().expect("pair").to_owned();
+        let pair = session_pair(&r);
 
-        let me = h
-            .request(Method::GET, "/api/v1/me", None, &[("cookie", &pair)])
-            .await;
+        let me = get_as(&h, &pair, "/api/v1/me").await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.text);
         assert_eq!(me.json["status"], "active");
         assert_eq!(me.json["national_id_masked"], "A12****789");
 
-        let out = h
-            .request(
-                Method::DELETE,
-                "/api/v1/session",
-                None,
-                &[("cookie", &pair)],
-            )
-            .await;
+        let out = request_as(&h, Method::DELETE, &pair, "/api/v1/session", None).await;
         assert_eq!(out.status, StatusCode::NO_CONTENT);
-        let me = h
-            .request(Method::GET, "/api/v1/me", None, &[("cookie", &pair)])
-            .await;
+        let me = get_as(&h, &pair, "/api/v1/me").await;
         assert_eq!(
             (me.status, me.code()),
             (StatusCode::UNAUTHORIZED, "unauthenticated")

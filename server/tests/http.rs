@@ -9,38 +9,39 @@ use nhi_protocol::api::ProofPurpose;
 use serde_json::json;
 use tower::ServiceExt as _;
 
+/// `POST /api/v1/card-proof/nonce` for a login, with `headers`.
+async fn login_nonce(h: &Harness, headers: &[(&str, &str)]) -> common::Resp {
+    h.request(
+        Method::POST,
+        "/api/v1/card-proof/nonce",
+        Some(json!({ "purpose": "login" })),
+        headers,
+    )
+    .await
+}
+
+/// `POST /api/v1/session` without a body, declared as `content_type`.
+async fn bodiless_login(h: &Harness, content_type: &str) -> common::Resp {
+    h.request(
+        Method::POST,
+        "/api/v1/session",
+        None,
+        &[("content-type", content_type)],
+    )
+    .await
+}
+
 both_engines!(
     state_changing_requests_need_the_header_and_our_origin,
     |h: Harness| async move {
-        let no_header = h
-            .request(
-                Method::POST,
-                "/api/v1/card-proof/nonce",
-                Some(json!({ "purpose": "login" })),
-                &[("x-nhi-request", "0")],
-            )
-            .await;
+        let no_header = login_nonce(&h, &[("x-nhi-request", "0")]).await;
         assert_eq!(
             (no_header.status, no_header.code()),
             (StatusCode::FORBIDDEN, "csrf_rejected")
         );
-        let foreign = h
-            .request(
-                Method::POST,
-                "/api/v1/card-proof/nonce",
-                Some(json!({ "purpose": "login" })),
-                &[("origin", "https://evil.example")],
-            )
-            .await;
+        let foreign = login_nonce(&h, &[("origin", "https://evil.example")]).await;
         assert_eq!(foreign.code(), "csrf_rejected");
-        let ok = h
-            .request(
-                Method::POST,
-                "/api/v1/card-proof/nonce",
-                Some(json!({ "purpose": "login" })),
-                &[],
-            )
-            .await;
+        let ok = login_nonce(&h, &[]).await;
         assert_eq!(ok.status, StatusCode::OK);
         assert_eq!(ok.json["nonce"].as_str().map(str::len), Some(64));
         assert_eq!(ok.json["expires_in_seconds"], 300);
@@ -87,23 +88,9 @@ both_engines!(malformed_bodies_name_the_field, |h: Harness| async move {
         h.post("/api/v1/registrations", body).await.json["field"],
         "email"
     );
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            &[("content-type", "application/json")],
-        )
-        .await;
+    let r = bodiless_login(&h, "application/json").await;
     assert_eq!(r.code(), "bad_request");
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            &[("content-type", "text/plain")],
-        )
-        .await;
+    let r = bodiless_login(&h, "text/plain").await;
     assert_eq!(r.json["field"], "content-type");
     let huge =
         json!({ "ticket": "x".repeat(100_000), "proof": h.proof(&p, ProofPurpose::Confirm).await });
@@ -144,26 +131,9 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
     .await
     .expect("harness");
     for _ in 0..3 {
-        assert_eq!(
-            h.request(
-                Method::POST,
-                "/api/v1/card-proof/nonce",
-                Some(json!({ "purpose": "login" })),
-                &[]
-            )
-            .await
-            .status,
-            StatusCode::OK
-        );
+        assert_eq!(login_nonce(&h, &[]).await.status, StatusCode::OK);
     }
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/card-proof/nonce",
-            Some(json!({ "purpose": "login" })),
-            &[],
-        )
-        .await;
+    let r = login_nonce(&h, &[]).await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
@@ -184,14 +154,7 @@ async fn secure_cookies_on_https_origins() {
     let r = h.get("/healthz").await;
     assert!(r.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
     // Our test ORIGIN is now foreign.
-    let r = h
-        .request(
-            Method::POST,
-            "/api/v1/card-proof/nonce",
-            Some(json!({ "purpose": "login" })),
-            &[],
-        )
-        .await;
+    let r = login_nonce(&h, &[]).await;
     assert_eq!(r.code(), "csrf_rejected");
     let _ = ORIGIN;
 }
@@ -263,5 +226,5 @@ async fn operations_endpoints() {
     ] {
         assert!(doc.json["paths"][path].is_object(), "{path} documented");
     }
-    assert!(doc.json["components"]["schemas"]["RegisterDoc"].is_object());
+    assert!(doc.json["components"]["schemas"]["RegisterRequest"].is_object());
 }

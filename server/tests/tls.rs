@@ -218,6 +218,18 @@ fn registry(url: &str, trust: &TrustSettings) -> HttpRegistry {
     HttpRegistry::new(url, Duration::from_secs(5), trust).expect("adapter builds")
 }
 
+/// The registry at `url`, trusting `trust`, refuses the query with a TLS error: its message.
+async fn registry_tls_error(url: &str, trust: &TrustSettings) -> String {
+    match registry(url, trust)
+        .check(&chen_query())
+        .await
+        .expect_err("refused")
+    {
+        RegistryError::Tls(m) => m,
+        other => panic!("not a TLS error: {other}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_registry_with_the_ca_file_follows_the_contract() {
     let ca = TestCa::new();
@@ -247,26 +259,16 @@ async fn https_registry_without_the_ca_file_is_an_unknown_issuer() {
     let ca = TestCa::new();
     let server = TlsRegistry::start(ca.server_config(LOCALHOST)).await;
     // The system roots only: the test CA is not among them.
-    let r = registry(&server.url("localhost"), &TrustSettings::default());
-    let err = r.check(&chen_query()).await.expect_err("refused");
-    assert!(
-        matches!(&err, RegistryError::Tls(m) if m.contains("UnknownIssuer")),
-        "{err}"
-    );
+    let err = registry_tls_error(&server.url("localhost"), &TrustSettings::default()).await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
     // A CA file of another CA, replacing the system roots: the same.
     let other = TestCa::new();
     let trust = TrustSettings {
         ca_file: Some(other.ca_file.clone()),
         system_roots: false,
     };
-    let err = registry(&server.url("localhost"), &trust)
-        .check(&chen_query())
-        .await
-        .expect_err("refused");
-    assert!(
-        matches!(&err, RegistryError::Tls(m) if m.contains("UnknownIssuer")),
-        "{err}"
-    );
+    let err = registry_tls_error(&server.url("localhost"), &trust).await;
+    assert!(err.contains("UnknownIssuer"), "{err}");
     assert_eq!(server.queries(), 0, "no query reached the server");
     // The server saw both handshakes fail (the client aborted them).
     eventually(|| server.failed_handshakes() == 2).await;
@@ -277,14 +279,8 @@ async fn https_registry_with_a_certificate_for_another_name_is_refused() {
     let ca = TestCa::new();
     let server = TlsRegistry::start(ca.server_config(&["registry.elsewhere.example"])).await;
     for host in ["localhost", "127.0.0.1"] {
-        let err = registry(&server.url(host), &ca.trust())
-            .check(&chen_query())
-            .await
-            .expect_err("refused");
-        assert!(
-            matches!(&err, RegistryError::Tls(m) if m.contains("not valid for name")),
-            "{host}: {err}"
-        );
+        let err = registry_tls_error(&server.url(host), &ca.trust()).await;
+        assert!(err.contains("not valid for name"), "{host}: {err}");
     }
     assert_eq!(server.queries(), 0, "no query reached the server");
 }
@@ -564,6 +560,21 @@ fn smtp(
     })
 }
 
+/// The credentials the SMTP tests log in with.
+const LOGIN: Option<(&str, &str)> = Some(("nhi-mailer", "s3cret"));
+
+/// Builds the mailer (`smtp`) and sends [`mail`] with it.
+async fn send_mail(
+    host: &str,
+    port: u16,
+    tls: SmtpTls,
+    trust: TrustSettings,
+    credentials: Option<(&str, &str)>,
+) -> Result<(), MailError> {
+    let mailer = smtp(host, port, tls, trust, credentials).expect("mailer");
+    mailer.send(&mail()).await
+}
+
 fn assert_delivered(m: &Received) {
     assert!(m.encrypted, "over TLS");
     assert_eq!(m.from, "<no-reply@nhi.localhost>");
@@ -579,8 +590,9 @@ async fn smtp_implicit_tls_delivers_with_the_ca_file() {
     let ca = TestCa::new();
     let server = TestSmtp::start(SmtpMode::Implicit, ca.server_config(LOCALHOST)).await;
     for host in ["localhost", "127.0.0.1"] {
-        let mailer = smtp(host, server.port, SmtpTls::Implicit, ca.trust(), None).expect("mailer");
-        mailer.send(&mail()).await.expect("delivered");
+        send_mail(host, server.port, SmtpTls::Implicit, ca.trust(), None)
+            .await
+            .expect("delivered");
     }
     let msgs = server.messages();
     assert_eq!(msgs.len(), 2);
@@ -592,15 +604,15 @@ async fn smtp_implicit_tls_delivers_with_the_ca_file() {
 async fn smtp_starttls_delivers_with_the_ca_file_and_authenticates_only_after_tls() {
     let ca = TestCa::new();
     let server = TestSmtp::start(SmtpMode::StartTls, ca.server_config(LOCALHOST)).await;
-    let mailer = smtp(
+    send_mail(
         "localhost",
         server.port,
         SmtpTls::Starttls,
         ca.trust(),
-        Some(("nhi-mailer", "s3cret")),
+        LOGIN,
     )
-    .expect("mailer");
-    mailer.send(&mail()).await.expect("delivered");
+    .await
+    .expect("delivered");
     let msgs = server.messages();
     assert_eq!(msgs.len(), 1);
     assert_delivered(&msgs[0]);
@@ -616,15 +628,15 @@ async fn smtp_without_the_ca_file_is_refused() {
         (SmtpMode::StartTls, SmtpTls::Starttls),
     ] {
         let server = TestSmtp::start(mode, ca.server_config(LOCALHOST)).await;
-        let mailer = smtp(
+        let err = send_mail(
             "localhost",
             server.port,
             tls,
             TrustSettings::default(),
-            Some(("nhi-mailer", "s3cret")),
+            LOGIN,
         )
-        .expect("mailer");
-        let err = mailer.send(&mail()).await.expect_err("refused");
+        .await
+        .expect_err("refused");
         assert!(
             matches!(&err, MailError::Tls(m) if m.contains("UnknownIssuer")),
             "{mode:?}: {err}"
@@ -643,15 +655,15 @@ async fn smtp_with_a_certificate_for_another_name_is_refused() {
         ca.server_config(&["mail.elsewhere.example"]),
     )
     .await;
-    let mailer = smtp(
+    let err = send_mail(
         "localhost",
         server.port,
         SmtpTls::Implicit,
         ca.trust(),
         None,
     )
-    .expect("mailer");
-    let err = mailer.send(&mail()).await.expect_err("refused");
+    .await
+    .expect_err("refused");
     assert!(
         matches!(&err, MailError::Tls(m) if m.contains("not valid for name")),
         "{err}"
@@ -663,21 +675,22 @@ async fn smtp_with_a_certificate_for_another_name_is_refused() {
 async fn smtp_starttls_never_falls_back_to_plaintext() {
     let ca = TestCa::new();
     let server = TestSmtp::start(SmtpMode::Plain, ca.server_config(LOCALHOST)).await;
-    let mailer = smtp(
+    let err = send_mail(
         "localhost",
         server.port,
         SmtpTls::Starttls,
         ca.trust(),
-        Some(("nhi-mailer", "s3cret")),
+        LOGIN,
     )
-    .expect("mailer");
-    let err = mailer.send(&mail()).await.expect_err("refused");
+    .await
+    .expect_err("refused");
     assert!(matches!(err, MailError::Smtp(_)), "{err}");
     assert!(server.messages().is_empty());
     assert_eq!(server.plaintext_auth(), 0);
     // Plaintext on purpose, to loopback and without credentials: delivered (a local MTA).
-    let mailer = smtp("127.0.0.1", server.port, SmtpTls::None, ca.trust(), None).expect("mailer");
-    mailer.send(&mail()).await.expect("delivered");
+    send_mail("127.0.0.1", server.port, SmtpTls::None, ca.trust(), None)
+        .await
+        .expect("delivered");
     assert!(!server.messages()[0].encrypted);
 }
 

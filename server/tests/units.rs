@@ -8,8 +8,8 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{
-    bulk_ticket, count, get_as, holder, logged_in, raw, run_jobs, sample_people, upload, Harness,
-    Resp, ORIGIN, PASSWORD, UNIT,
+    bulk_ticket, count, get_as, holder, logged_in, people_csv, raw, request_as, run_jobs,
+    sample_people, upload, Harness, Resp, ORIGIN, PASSWORD, UNIT,
 };
 use nhi_protocol::api::ProofPurpose;
 use nhi_server::services::units::generate_people;
@@ -20,11 +20,12 @@ use serde_json::json;
 fn no_tweak(_: &mut nhi_server::config::Config) {}
 
 async fn set_role(h: &Harness, cookie: &str, id: &str, upload: bool, query: bool) -> Resp {
-    h.request(
+    request_as(
+        h,
         Method::PUT,
+        cookie,
         &format!("/api/v1/units/{UNIT}/roles"),
         Some(json!({ "national_id": id, "can_upload": upload, "can_query": query })),
-        &[("cookie", cookie)],
     )
     .await
 }
@@ -478,13 +479,7 @@ both_engines_with!(
                 .await
                 .expect("insured");
         }
-        let mut csv = String::new();
-        for (i, p) in people.iter().enumerate() {
-            csv.push_str(&format!(
-                "{},{},{},u{i}@example.com\n",
-                p.national_id, p.name, p.birth_date
-            ));
-        }
+        let csv = people_csv(&people, "u");
         let (status, body, _) = upload(&h, &admin, "big.csv", csv.into_bytes()).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let id = body["upload_id"].as_i64().expect("id");

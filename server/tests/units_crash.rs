@@ -5,8 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use common::ChildServer;
 
 use nhi_protocol::units::LoginMethod;
 use nhi_server::app::{build, Overrides};
@@ -18,40 +20,22 @@ use nhi_server::storage::Db;
 const UNIT: &str = "12345678";
 const ROWS: usize = 20_000;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path, db: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let child = Command::new(env!("CARGO_BIN_EXE_nhi-server"))
-        .env("NHI_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NHI_PUBLIC_ORIGIN", common::ORIGIN)
-        .env("NHI_DATABASE_URL", db)
-        .env("NHI_MAIL_DIR", dir.join("mail"))
-        .env("NHI_DIST_DIR", dir.join("dist"))
+fn start(dir: &Path, db: &str) -> ChildServer {
+    let port = common::free_port();
+    let child = common::server_command(dir, db, port)
         .env("NHI_OUTBOX_WORKER", "false")
         .env("NHI_BULK_CHUNK_ROWS", "100")
         .env("NHI_METRICS_LISTEN", "off")
         .env("NHI_BULK_LEASE_SECONDS", "2")
         .env("NHI_BULK_POLL_MS", "100")
         .env("RUST_LOG", "warn")
-        .env_remove("NHI_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::File::create(dir.join(format!("server-{port}.log"))).expect("log"),
         ))
         .spawn()
         .expect("spawn nhi-server");
-    Server(child)
+    ChildServer(child)
 }
 
 async fn counts(db: &Db, id: i64) -> (String, i64, i64, i64, i64, i64, i64) {
@@ -92,13 +76,7 @@ async fn scenario(db_url: String) {
             .await
             .expect("insured");
     }
-    let mut csv = String::new();
-    for (i, p) in people.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{},{},c{i}@example.com\n",
-            p.national_id, p.name, p.birth_date
-        ));
-    }
+    let csv = common::people_csv(&people, "c");
     let admin = Principal {
         national_id: "A123456789".into(),
         name: "王小明".into(),

@@ -561,15 +561,6 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Posts each bomb to a fresh `nhi-server` process (the binary of this build, on the SQLite
 /// database the harness logged the admin into) and prints the process's peak RSS before and
 /// after. Run:
@@ -599,21 +590,12 @@ async fn peak_rss_of_the_real_server() {
     println!("| file | size | answer | time | VmHWM before | VmHWM after |");
     println!("|---|---|---|---|---|---|");
     for (label, bytes) in files {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
-        let server = Server(
-            std::process::Command::new(env!("CARGO_BIN_EXE_nhi-server"))
-                .env("NHI_LISTEN", format!("127.0.0.1:{port}"))
-                .env("NHI_PUBLIC_ORIGIN", ORIGIN)
-                .env("NHI_DATABASE_URL", &db)
-                .env("NHI_MAIL_DIR", h.dir.path().join("mail"))
-                .env("NHI_DIST_DIR", h.dir.path().join("dist"))
+        let port = common::free_port();
+        let server = common::ChildServer(
+            common::server_command(h.dir.path(), &db, port)
                 .env("NHI_OUTBOX_WORKER", "false")
                 .env("NHI_BULK_WORKER", "false")
                 .env("RUST_LOG", "warn")
-                .env_remove("NHI_CONFIG")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

@@ -207,6 +207,15 @@ impl Server {
         format!("{}{path}", self.origin)
     }
 
+    /// Waits for the `n`-th mail to `to` and returns its confirmation link's path and
+    /// fragment (`/confirm#ticket=…`).
+    pub async fn confirm_link(&self, to: &str, n: usize) -> Result<String> {
+        self.mail(to, n)
+            .await?
+            .confirm_path()
+            .with_context(|| format!("a confirmation link in mail #{n} to {to}"))
+    }
+
     /// Waits for the `n`-th mail (counting from 1, in the order sent) to `to` and returns its
     /// decoded text.
     pub async fn mail(&self, to: &str, n: usize) -> Result<crate::mail::Mail> {

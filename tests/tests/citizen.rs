@@ -12,123 +12,50 @@ use anyhow::{ensure, Context, Result};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use nhi_e2e::browser::{fresh_profile, Chromedriver};
+use nhi_e2e::flows::{
+    fill_household, read_card, register, set_password, start_registration, Stack, CHEN, LIN,
+    PASSWORD as GOOD_PASSWORD, WANG,
+};
 use nhi_e2e::mail::ticket_of;
 use nhi_e2e::page::Page;
-use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
+use nhi_e2e::stack::{extension_dir, Server, SERIAL};
 
-struct Holder {
-    id: &'static str,
-    household: &'static str,
-    county: &'static str,
-    township: &'static str,
-    village: &'static str,
-    neighbourhood: &'static str,
-}
-
-const WANG: Holder = Holder {
-    id: "A123456789",
-    household: "F1234567",
-    county: "臺北市",
-    township: "大安區",
-    village: "龍坡里",
-    neighbourhood: "5",
-};
-const CHEN: Holder = Holder {
-    id: "B223456719",
-    household: "B0012345",
-    county: "臺中市",
-    township: "西屯區",
-    village: "福安里",
-    neighbourhood: "12",
-};
-const LIN: Holder = Holder {
-    id: "F135792464",
-    household: "H7654321",
-    county: "新北市",
-    township: "板橋區",
-    village: "留侯里",
-    neighbourhood: "3",
-};
-
-const GOOD_PASSWORD: &str = "tide-Lamp-47";
-
-struct Stack {
-    card: VirtualCard,
-    server: Server,
-    page: Page,
-    _driver: Chromedriver,
-}
-
-impl Stack {
-    async fn start(name: &str, holder: &Holder) -> Result<Self> {
-        let card = VirtualCard::start(holder.id)?;
-        let server = Server::start(name).await?;
-        let driver = Chromedriver::start().await?;
-        let profile = profile_with_bridge(name)?;
-        let client = driver.session(&profile, Some(&extension_dir())).await?;
-        let page = Page::new(client, &server.origin);
-        Ok(Self {
-            card,
-            server,
-            page,
-            _driver: driver,
-        })
-    }
-}
-
-/// Runs one scenario on a fresh stack and always closes the browser.
+/// Runs one scenario on a fresh stack ([`Stack::run`]: one at a time, the browser always
+/// closed).
 macro_rules! scenario {
     ($name:ident, $holder:expr, |$s:ident| $body:block) => {
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() -> Result<()> {
-            let _serial = SERIAL.lock().await;
-            let $s = Stack::start(stringify!($name), &$holder).await?;
-            let result: Result<()> = async { $body }.await;
-            if result.is_err() {
-                let _ = nhi_e2e::browser::screenshot(
-                    &$s.page.client,
-                    concat!("FAILED-", stringify!($name)),
-                )
-                .await;
-            }
-            $s.page.client.clone().close().await.ok();
-            result
+            Stack::run(stringify!($name), $holder.id, async |$s: &Stack| $body).await
         }
     };
-}
-
-/// F1 with the mouse, up to the pending page; returns the masked address shown.
-async fn register(p: &Page, h: &Holder, email: &str, password: &str) -> Result<()> {
-    p.open("/register").await?;
-    p.click("#agree").await?;
-    p.click("#next").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.click("#next").await?;
-    household(p, h, h.neighbourhood).await?;
-    p.click("#next").await?;
-    p.wait_css("#password").await?;
-    p.fill("#password", password).await?;
-    p.fill("#password2", password).await?;
-    p.fill("#email", email).await?;
-    p.click("#submit").await?;
-    p.wait_css("#pending").await?;
-    Ok(())
-}
-
-async fn household(p: &Page, h: &Holder, neighbourhood: &str) -> Result<()> {
-    p.fill("#household", h.household).await?;
-    p.select("#county", h.county).await?;
-    p.select("#township", h.township).await?;
-    p.select("#village", h.village).await?;
-    p.fill("#neighbourhood", neighbourhood).await?;
-    Ok(())
 }
 
 async fn all_checks(p: &Page, state: &str) -> Result<()> {
     p.wait_js(
         &format!("[...document.querySelectorAll('li.check')].length === 7 && [...document.querySelectorAll('li.check')].every(li => li.dataset.state === {state:?})"),
         &format!("every check {state}"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// How long (ms, from now) until the self-check shows the card's check in `state`.
+async fn card_shown(p: &Page, state: &str, what: &str) -> Result<u128> {
+    let t = Instant::now();
+    p.wait_js(
+        &format!("document.getElementById('check-card').dataset.state === {state:?}"),
+        what,
+    )
+    .await?;
+    Ok(t.elapsed().as_millis())
+}
+
+/// Waits until the strength meter has judged the password at least fair (score ≥ 2).
+async fn strength_at_least_fair(p: &Page, what: &str) -> Result<()> {
+    p.wait_js(
+        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
+        what,
     )
     .await
     .map(|_| ())
@@ -164,13 +91,7 @@ scenario!(self_check_is_all_green_and_follows_the_card, WANG, |s| {
 
     // Removal shows within a second, without reloading (the bridge's event subscription).
     s.card.remove()?;
-    let t = Instant::now();
-    p.wait_js(
-        "document.getElementById('check-card').dataset.state === 'fail'",
-        "card shown removed",
-    )
-    .await?;
-    let removed_ms = t.elapsed().as_millis();
+    let removed_ms = card_shown(p, "fail", "card shown removed").await?;
     ensure!(
         removed_ms <= 1000,
         "card removal shown after {removed_ms} ms"
@@ -178,13 +99,7 @@ scenario!(self_check_is_all_green_and_follows_the_card, WANG, |s| {
     p.audit("check-card-removed").await?;
 
     s.card.insert()?;
-    let t = Instant::now();
-    p.wait_js(
-        "document.getElementById('check-card').dataset.state === 'pass'",
-        "card shown inserted",
-    )
-    .await?;
-    let inserted_ms = t.elapsed().as_millis();
+    let inserted_ms = card_shown(p, "pass", "card shown inserted").await?;
     ensure!(
         inserted_ms <= 1000,
         "card insertion shown after {inserted_ms} ms"
@@ -231,11 +146,7 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
     p.wait_css("#password").await?;
     p.tab_to("password").await?;
     p.type_text(GOOD_PASSWORD).await?;
-    p.wait_js(
-        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
-        "the strength meter",
-    )
-    .await?;
+    strength_at_least_fair(p, "the strength meter").await?;
     p.tab_to("password2").await?;
     p.type_text(GOOD_PASSWORD).await?;
     p.tab_to("email").await?;
@@ -292,8 +203,7 @@ scenario!(register_with_the_keyboard_confirm_login_logout, WANG, |s| {
     p.click("#confirm-done a").await?;
     p.wait_css("#password").await?;
     p.audit("login").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
+    read_card(p).await?;
     p.fill("#password", "wrong-pass-1").await?;
     p.click("#submit").await?;
     p.wait_text("[role=alert].message-error", "健保卡或註冊密碼不正確")
@@ -316,12 +226,7 @@ scenario!(confirm_without_a_card_then_with_it, CHEN, |s| {
     let p = &s.page;
     let email = "chen@example.com";
     register(p, &CHEN, email, GOOD_PASSWORD).await?;
-    let link = s
-        .server
-        .mail(email, 1)
-        .await?
-        .confirm_path()
-        .context("link")?;
+    let link = s.server.confirm_link(email, 1).await?;
     s.card.remove()?;
     p.open(&link).await?;
     p.click("#read-card").await?;
@@ -341,17 +246,12 @@ scenario!(confirm_without_a_card_then_with_it, CHEN, |s| {
 
 scenario!(wrong_household_data_is_refused_and_kept, LIN, |s| {
     let p = &s.page;
-    p.open("/register").await?;
-    p.click("#agree").await?;
-    p.click("#next").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.click("#next").await?;
+    start_registration(p).await?;
     // Empty submit: field-level messages.
     p.click("#next").await?;
     p.wait_css("#household-error:not([hidden])").await?;
     p.audit("register-3-household-empty").await?;
-    household(p, &LIN, "4").await?; // the registry says 3
+    fill_household(p, &LIN, "4").await?; // the registry says 3
     p.click("#next").await?;
     p.wait_text("[role=alert].message-error", "戶號或戶籍地址與戶政資料不符")
         .await?;
@@ -373,17 +273,11 @@ scenario!(wrong_household_data_is_refused_and_kept, LIN, |s| {
 
 scenario!(a_weak_password_is_refused, WANG, |s| {
     let p = &s.page;
-    p.open("/register").await?;
-    p.click("#agree").await?;
-    p.click("#next").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.click("#next").await?;
-    household(p, &WANG, WANG.neighbourhood).await?;
+    start_registration(p).await?;
+    fill_household(p, &WANG, WANG.neighbourhood).await?;
     p.click("#next").await?;
     p.wait_css("#password").await?;
-    p.fill("#password", "123456").await?;
-    p.fill("#password2", "123456").await?;
+    set_password(p, "123456").await?;
     p.fill("#email", "weak@example.com").await?;
     p.wait_js(
         "document.querySelector('.strength-summary')?.dataset.state === 'ready' && document.querySelector('.strength-summary')?.dataset.score === '0' && document.querySelector('.strength-advice li')",
@@ -400,17 +294,11 @@ scenario!(a_weak_password_is_refused, WANG, |s| {
     ensure!(p.value("#email").await? == "weak@example.com", "email kept");
     p.audit("register-4-weak-password").await?;
     // The ID number is refused by the shared rule as well.
-    p.fill("#password", "A123456789x").await?;
-    p.fill("#password2", "A123456789x").await?;
+    set_password(p, "A123456789x").await?;
     p.click("#submit").await?;
     p.wait_text("#password-error", "身分證號").await?;
-    p.fill("#password", GOOD_PASSWORD).await?;
-    p.fill("#password2", GOOD_PASSWORD).await?;
-    p.wait_js(
-        "document.querySelector('.strength-summary')?.dataset.state === 'ready' && Number(document.querySelector('.strength-summary')?.dataset.score) >= 2",
-        "the meter's verdict",
-    )
-    .await?;
+    set_password(p, GOOD_PASSWORD).await?;
+    strength_at_least_fair(p, "the meter's verdict").await?;
     p.click("#submit").await?;
     p.wait_css("#pending").await?;
     Ok(())
@@ -420,26 +308,15 @@ scenario!(resend_replaces_the_link, CHEN, |s| {
     let p = &s.page;
     let email = "chen@example.com";
     register(p, &CHEN, email, GOOD_PASSWORD).await?;
-    let old = s
-        .server
-        .mail(email, 1)
-        .await?
-        .confirm_path()
-        .context("first link")?;
+    let old = s.server.confirm_link(email, 1).await?;
     p.open("/resend").await?;
     p.audit("resend").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
+    read_card(p).await?;
     p.fill("#email", email).await?;
     p.click("#submit").await?;
     p.wait_css("#resend-done").await?;
     p.audit("resend-done").await?;
-    let new = s
-        .server
-        .mail(email, 2)
-        .await?
-        .confirm_path()
-        .context("second link")?;
+    let new = s.server.confirm_link(email, 2).await?;
     ensure!(new != old, "the resent link is new");
     p.open(&old).await?;
     p.click("#read-card").await?;

@@ -10,51 +10,16 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
-use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::flows::{login_here, register_confirm_login, Stack, PASSWORD, WANG};
 use nhi_e2e::page::Page;
-use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "tide-Lamp-47";
 const EMAIL: &str = "wang.online@example.com";
 /// The operator token; the server gets its SHA-256 (`NHI_OPERATORS`).
 const OPERATOR_TOKEN: &str = "e2e-operator-token-7f3a9c";
 /// SHA-256 of OPERATOR_TOKEN, hex.
 const OPERATOR_TOKEN_SHA256: &str =
     "6ea54469092b7be92c84912240f370df349ad6a376d1052b41cf9c4bf4c90a48";
-
-/// F1 with the mouse up to the pending page (王小明, the virtual card's default holder).
-async fn register(p: &Page) -> Result<()> {
-    p.open("/register").await?;
-    p.click("#agree").await?;
-    p.click("#next").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.click("#next").await?;
-    p.fill("#household", "F1234567").await?;
-    p.select("#county", "臺北市").await?;
-    p.select("#township", "大安區").await?;
-    p.select("#village", "龍坡里").await?;
-    p.fill("#neighbourhood", "5").await?;
-    p.click("#next").await?;
-    p.wait_css("#password").await?;
-    p.fill("#password", PASSWORD).await?;
-    p.fill("#password2", PASSWORD).await?;
-    p.fill("#email", EMAIL).await?;
-    p.click("#submit").await?;
-    p.wait_css("#pending").await?;
-    Ok(())
-}
-
-/// F3 on the login page (already open): read the card, password, submit.
-async fn login_here(p: &Page) -> Result<()> {
-    p.wait_css("#password").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.fill("#password", PASSWORD).await?;
-    p.click("#submit").await?;
-    Ok(())
-}
 
 /// `fetch(url)` in the page (with its cookie); the body as text (`text()` drops a BOM).
 async fn fetch_text(p: &Page, url: &str) -> Result<(u64, String)> {
@@ -149,38 +114,24 @@ async fn application_id(p: &Page, kind: &str) -> Result<i64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_bank_and_applications_in_both_languages() -> Result<()> {
-    let _serial = SERIAL.lock().await;
     // The server inherits this: the operator whose token the test uses.
     std::env::set_var("NHI_OPERATORS", format!("e2e:{OPERATOR_TOKEN_SHA256}"));
-    let card = VirtualCard::start("A123456789")?;
-    let server = Server::start("online_services").await?;
-    let driver = Chromedriver::start().await?;
-    let profile = profile_with_bridge("online_services")?;
-    let client = driver.session(&profile, Some(&extension_dir())).await?;
-    let p = Page::new(client, &server.origin);
-    let result = scenario(&p, &server).await;
-    if result.is_err() {
-        let _ = nhi_e2e::browser::screenshot(&p.client, "FAILED-online_services").await;
-    }
-    p.client.clone().close().await.ok();
-    drop(card);
-    result
+    Stack::run("online_services", WANG.id, scenario).await
 }
 
-async fn scenario(p: &Page, server: &Server) -> Result<()> {
+/// The timeline of application `id` as shown: `status:done|current|todo`, comma-separated.
+async fn timeline(p: &Page, id: i64, what: &str) -> Result<Value> {
+    p.wait_js(
+        &format!("[...document.querySelectorAll('#app-{id} .timeline-step')].map(li => li.dataset.status + ':' + li.className.split('timeline-').pop()).join(',')"),
+        what,
+    )
+    .await
+}
+
+async fn scenario(s: &Stack) -> Result<()> {
+    let (p, server) = (&s.page, &s.server);
     // F1 → F2 → F3, the real flow.
-    register(p).await?;
-    let link = server
-        .mail(EMAIL, 1)
-        .await?
-        .confirm_path()
-        .context("activation link")?;
-    p.open(&link).await?;
-    p.click("#read-card").await?;
-    p.wait_css("#confirm-done").await?;
-    p.open("/login").await?;
-    login_here(p).await?;
-    p.wait_css("#me").await?;
+    register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
 
     // ── 健康存摺 ─────────────────────────────────────────────────────────────────────────
     p.click("#home-health-bank a").await?;
@@ -304,22 +255,12 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
         "the card application in production",
     )
     .await?;
-    let steps = p
-        .wait_js(
-            &format!("[...document.querySelectorAll('#app-{card_app} .timeline-step')].map(li => li.dataset.status + ':' + li.className.split('timeline-').pop()).join(',')"),
-            "the timeline",
-        )
-        .await?;
+    let steps = timeline(p, card_app, "the timeline").await?;
     ensure!(
         steps == json!("submitted:done,in_review:done,card_production:current,mailed:todo"),
         "timeline: {steps}"
     );
-    let cert_steps = p
-        .wait_js(
-            &format!("[...document.querySelectorAll('#app-{cert_app} .timeline-step')].map(li => li.dataset.status + ':' + li.className.split('timeline-').pop()).join(',')"),
-            "the certificate timeline",
-        )
-        .await?;
+    let cert_steps = timeline(p, cert_app, "the certificate timeline").await?;
     ensure!(
         cert_steps == json!("submitted:done,issued:current"),
         "certificate timeline: {cert_steps}"
@@ -358,7 +299,7 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
     p.click("#relogin").await?;
     p.wait_js("location.pathname === '/login'", "the login page")
         .await?;
-    login_here(p).await?;
+    login_here(p, PASSWORD).await?;
     p.wait_js(
         "location.pathname === '/applications'",
         "back on the applications page",
@@ -385,7 +326,7 @@ async fn scenario(p: &Page, server: &Server) -> Result<()> {
     p.wait_css("#session-expired").await?;
     p.audit("health-bank-session-expired").await?;
     p.click("#relogin").await?;
-    login_here(p).await?;
+    login_here(p, PASSWORD).await?;
     p.wait_js(
         "location.pathname === '/health-bank' && location.search.includes('from=2020-01-01')",
         "back on the health bank with the range",

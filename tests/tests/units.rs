@@ -10,12 +10,9 @@
 //! Every page state is checked with axe-core (zero violations) in zh-TW and English.
 
 use anyhow::{ensure, Context, Result};
-use nhi_e2e::browser::Chromedriver;
+use nhi_e2e::flows::{read_card, register_confirm_login, set_password, Stack, PASSWORD, WANG};
 use nhi_e2e::mail::ticket_of;
-use nhi_e2e::page::Page;
-use nhi_e2e::stack::{extension_dir, profile_with_bridge, Server, VirtualCard, SERIAL};
 
-const PASSWORD: &str = "tide-Lamp-47";
 const EMAIL: &str = "wang.unit@example.com";
 const FANG_EMAIL: &str = "fang.bulk@example.com";
 const FANG_PASSWORD: &str = "reed-Moss-83";
@@ -24,62 +21,13 @@ const HAO_NEW_EMAIL: &str = "hao.new@example.com";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unit_roles_upload_records_and_activation() -> Result<()> {
-    let _serial = SERIAL.lock().await;
-    let card = VirtualCard::start("A123456789")?;
-    let server = Server::start("units").await?;
-    let driver = Chromedriver::start().await?;
-    let profile = profile_with_bridge("units")?;
-    let client = driver.session(&profile, Some(&extension_dir())).await?;
-    let p = Page::new(client, &server.origin);
-    let result = scenario(&p, &server, &card).await;
-    if result.is_err() {
-        let _ = nhi_e2e::browser::screenshot(&p.client, "FAILED-units").await;
-    }
-    p.client.clone().close().await.ok();
-    drop(card);
-    result
+    Stack::run("units", WANG.id, scenario).await
 }
 
-/// F1 → F2 → F3 for 王小明 (the virtual card's default holder).
-async fn register_and_login(p: &Page, server: &Server) -> Result<()> {
-    p.open("/register").await?;
-    p.click("#agree").await?;
-    p.click("#next").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.click("#next").await?;
-    p.fill("#household", "F1234567").await?;
-    p.select("#county", "臺北市").await?;
-    p.select("#township", "大安區").await?;
-    p.select("#village", "龍坡里").await?;
-    p.fill("#neighbourhood", "5").await?;
-    p.click("#next").await?;
-    p.wait_css("#password").await?;
-    p.fill("#password", PASSWORD).await?;
-    p.fill("#password2", PASSWORD).await?;
-    p.fill("#email", EMAIL).await?;
-    p.click("#submit").await?;
-    p.wait_css("#pending").await?;
-    let link = server
-        .mail(EMAIL, 1)
-        .await?
-        .confirm_path()
-        .context("activation link")?;
-    p.open(&link).await?;
-    p.click("#read-card").await?;
-    p.wait_css("#confirm-done").await?;
-    p.open("/login").await?;
-    p.wait_css("#password").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.fill("#password", PASSWORD).await?;
-    p.click("#submit").await?;
-    p.wait_css("#me").await?;
-    Ok(())
-}
-
-async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
-    register_and_login(p, server).await?;
+async fn scenario(s: &Stack) -> Result<()> {
+    let (p, server, card) = (&s.page, &s.server, &s.card);
+    // F1 → F2 → F3 for 王小明 (the virtual card's default holder).
+    register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
 
     // ── /units ──────────────────────────────────────────────────────────────────────────
     p.open("/units").await?;
@@ -162,10 +110,8 @@ async fn scenario(p: &Page, server: &Server, card: &VirtualCard) -> Result<()> {
     )
     .await?;
     p.audit("bulk-activate").await?;
-    p.click("#read-card").await?;
-    p.wait_css("#card-data").await?;
-    p.fill("#password", FANG_PASSWORD).await?;
-    p.fill("#password2", FANG_PASSWORD).await?;
+    read_card(p).await?;
+    set_password(p, FANG_PASSWORD).await?;
     p.click("#activate-submit").await?;
     p.wait_css("#activate-done").await?;
     p.audit("bulk-activate-done").await?;

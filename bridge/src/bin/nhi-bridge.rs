@@ -6,6 +6,9 @@
 //! - `nhi-bridge uninstall` (same options)
 //! - `nhi-bridge doctor`
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

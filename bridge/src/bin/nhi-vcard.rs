@@ -11,6 +11,9 @@
 //! SIGUSR1 toggles remove/insert (closes/reopens the connection to vpcd); SIGTERM/SIGINT quit.
 //! If vpcd is not listening (pcscd stopped) the card reconnects every 100 ms.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -1,11 +1,16 @@
-//! ServiceError → HTTP answer with an [`ApiError`] body. Internal details are logged, never sent.
+//! The one mapping ServiceError → HTTP answer (status, [`ErrorCode`], an [`ApiError`] body).
+//! Internal details are logged, never sent.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nhi_protocol::api::{ApiError, ErrorCode};
+use nhi_protocol::units::FileProblem;
 
 use crate::services::ServiceError;
+
+/// What a handler answers: its body, or an API error.
+pub type ApiResult<T> = Result<T, HttpError>;
 
 /// An API error answer.
 #[derive(Debug)]
@@ -98,7 +103,38 @@ impl From<ServiceError> for HttpError {
             ServiceError::Unauthenticated => {
                 HttpError::new(S::UNAUTHORIZED, C::Unauthenticated, msg)
             }
-            ServiceError::Storage(_) | ServiceError::Internal(_) => {
+            ServiceError::SessionExpired | ServiceError::OperatorUnauthenticated => {
+                HttpError::new(S::UNAUTHORIZED, C::Unauthenticated, msg)
+            }
+            ServiceError::Forbidden => HttpError::new(S::FORBIDDEN, C::Forbidden, msg),
+            ServiceError::NotFound
+            | ServiceError::ApplicationNotFound
+            | ServiceError::CertificateNotIssued => HttpError::new(S::NOT_FOUND, C::NotFound, msg),
+            ServiceError::File(FileProblem::Busy) => {
+                let mut e = HttpError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    C::RateLimited,
+                    FileProblem::Busy.code(),
+                )
+                .retry_after(5);
+                e.body.field = Some("file".into());
+                e
+            }
+            ServiceError::File(problem) => {
+                let status = match problem {
+                    FileProblem::TooLarge | FileProblem::TooLargeDecompressed => {
+                        S::PAYLOAD_TOO_LARGE
+                    }
+                    _ => S::BAD_REQUEST,
+                };
+                let mut e = HttpError::new(status, C::BadRequest, problem.code());
+                e.body.field = Some("file".into());
+                e
+            }
+            ServiceError::Storage(_)
+            | ServiceError::Internal(_)
+            | ServiceError::Font(_)
+            | ServiceError::Pdf(_) => {
                 tracing::error!(error = %msg, "internal error");
                 HttpError::new(
                     S::INTERNAL_SERVER_ERROR,

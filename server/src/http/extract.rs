@@ -1,9 +1,10 @@
-//! Extractors: JSON bodies with field-level errors, the client address, the session cookie.
+//! Extractors of the request itself: JSON bodies and query strings with field-level errors,
+//! the client address, the session cookie. Who is calling is in [`super::auth`].
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use nhi_protocol::api::{SESSION_COOKIE, SESSION_COOKIE_SECURE};
@@ -45,6 +46,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     e.inner().to_string(),
                 )
             })
+    }
+}
+
+/// A query string; a malformed one answers `bad_request` (field `query`) like a malformed body.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HttpError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| HttpError::bad_request("query", e.body_text()))
     }
 }
 

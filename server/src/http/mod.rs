@@ -1,25 +1,44 @@
-//! The HTTP layer: routes, extractors, error mapping, security middleware, the SPA.
+//! The HTTP layer: one route module per flow, extractors, the one error mapping, security
+//! middleware, the SPA.
+//!
+//! Each flow's module (`card_proof`, `registration`, `session`, `units`, `uploads`,
+//! `bulk_registration`, `online`, `operators`, `ops`) owns a `routes()` that answers a
+//! utoipa-axum [`OpenApiRouter`]: a route is registered from its handler's
+//! `#[utoipa::path]`, so the route and its OpenAPI operation are one declaration. [`router`]
+//! merges them (the OpenAPI document is what the merged routers carry); the route modules
+//! import only [`error`], [`extract`], [`auth`] and this module's [`AppState`] and
+//! [`attachment`], never each other.
 
+pub mod auth;
+pub mod bulk_registration;
+pub mod card_proof;
 pub mod error;
 pub mod extract;
-pub mod handlers;
 pub mod online;
-pub mod openapi;
+pub mod operators;
+pub mod ops;
+pub mod registration;
 pub mod security;
+pub mod session;
 pub mod spa;
 pub mod units;
+pub mod uploads;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::{middleware, Json, Router};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::services::Services;
 
@@ -74,6 +93,66 @@ pub struct AppState {
     pub limiter: Arc<security::RateLimiter>,
 }
 
+/// The document's title and description; the paths and schemas come from the route modules.
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "NHI card web registration API",
+    description = "F1 registration, F2 confirmation, F3 login, F4–F8 insured units and bulk \
+    registration, F9 online services, F11 the operators' desk. State-changing requests with \
+    the session cookie need the header `x-nhi-request: 1` and this site's Origin."
+))]
+struct ApiInfo;
+
+/// A download: the body with its content type and `Content-Disposition: attachment`.
+pub fn attachment(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    file_name: &str,
+) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// Every documented route, in the three groups that get different layers: the cookie API
+/// (CSRF, rate limit, JSON body limit), the operators' API (bearer token: no cookie CSRF rule)
+/// and the operations routes (no API layer).
+pub struct Routes {
+    pub api: OpenApiRouter<AppState>,
+    pub operators: OpenApiRouter<AppState>,
+    pub ops: OpenApiRouter<AppState>,
+}
+
+pub fn routes() -> Routes {
+    Routes {
+        api: OpenApiRouter::new()
+            .merge(card_proof::routes())
+            .merge(registration::routes())
+            .merge(session::routes())
+            .merge(units::routes())
+            .merge(uploads::routes())
+            .merge(bulk_registration::routes())
+            .merge(online::routes())
+            .merge(ops::document_routes()),
+        operators: operators::routes(),
+        ops: ops::routes(),
+    }
+}
+
+/// The OpenAPI document (`/api/openapi.json`): every route of [`routes`].
+pub fn document() -> utoipa::openapi::OpenApi {
+    let r = routes();
+    let mut doc = ApiInfo::openapi();
+    for group in [r.api, r.operators, r.ops] {
+        doc.merge(group.into_openapi());
+    }
+    doc
+}
+
 pub fn router(services: Arc<Services>) -> Router {
     let cfg = services.config.clone();
     let state = AppState {
@@ -83,28 +162,12 @@ pub fn router(services: Arc<Services>) -> Router {
         )),
         services,
     };
-    let openapi = Arc::new(openapi::document());
-    let api = Router::new()
-        .route("/api/v1/card-proof/nonce", post(handlers::nonce))
-        .route("/api/v1/places", get(handlers::places))
-        .route(
-            "/api/v1/registrations/household-check",
-            post(handlers::household_check),
-        )
-        .route("/api/v1/registrations", post(handlers::register))
-        .route("/api/v1/registrations/confirm", post(handlers::confirm))
-        .route("/api/v1/registrations/resend", post(handlers::resend))
-        .route(
-            "/api/v1/session",
-            post(handlers::login).delete(handlers::logout),
-        )
-        .route("/api/v1/me", get(handlers::me))
-        .merge(online::citizen_routes())
-        .merge(units::routes())
-        .route(
-            "/api/openapi.json",
-            get(move || async move { Json((*openapi).clone()) }),
-        )
+    let Routes {
+        api,
+        operators,
+        ops,
+    } = routes();
+    let api = api
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::rate_limit,
@@ -114,6 +177,11 @@ pub fn router(services: Arc<Services>) -> Router {
             security::csrf,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let (routes, doc) = OpenApiRouter::with_openapi(ApiInfo::openapi())
+        .merge(api)
+        .merge(operators.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
+        .merge(ops)
+        .split_for_parts();
     let dist = cfg.dist_dir.clone();
     let spa = ServeDir::new(&cfg.dist_dir)
         // Directories (`/`, `/units`) go to the fallback, which picks the area's index.html: no
@@ -125,13 +193,8 @@ pub fn router(services: Arc<Services>) -> Router {
                 Ok::<_, std::convert::Infallible>(spa::fallback(dist, req.uri().clone()).await)
             }
         }));
-    Router::new()
-        .merge(api)
-        .merge(online::operator_routes().layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
-        .route("/healthz", get(handlers::healthz))
-        // Not the metrics (those are on `metrics_listen`) unless a bearer token is configured;
-        // the explicit route keeps `/metrics` from falling through to the SPA.
-        .route("/metrics", get(handlers::metrics_bearer))
+    routes
+        .layer(Extension(Arc::new(doc)))
         .fallback_service(spa)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -155,7 +218,7 @@ pub fn metrics_router(services: Arc<Services>) -> Router {
         services,
     };
     Router::new()
-        .route("/metrics", get(handlers::metrics))
+        .route("/metrics", get(ops::metrics))
         // Scrapes are logged at DEBUG only (the default response level).
         .layer(request_log())
         .with_state(state)

@@ -4,8 +4,9 @@
 
 use super::certificate_pdf::{self, CertificateData, EnrolmentLine};
 use super::health_bank::{birth_date_of, ensure_seeded};
-use super::online::{parse_iso, today, OnlineError, OnlineResult, Operator};
+use super::online::{parse_iso, today, Operator};
 use super::{Caller, Services};
+use super::{ServiceError, ServiceResult};
 use crate::storage::accounts::AccountRow;
 use crate::storage::applications::{self as store, Filter, NewApplication};
 use crate::storage::audit::{self, AuditEntry};
@@ -20,15 +21,16 @@ use nhi_protocol::online::{
 pub const MAX_NOTE_CHARS: usize = 500;
 
 /// The applications `filter` selects, with their timelines.
-async fn load_where(db: &storage::Db, filter: Filter<'_>) -> OnlineResult<Vec<Application>> {
+async fn load_where(db: &storage::Db, filter: Filter<'_>) -> ServiceResult<Vec<Application>> {
     let mut conn = db.conn().await?;
     let rows = store::list(&mut conn, filter).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let kind = ApplicationKind::parse(&row.kind)
-            .ok_or_else(|| OnlineError::bad("kind", format!("stored kind {} unknown", row.kind)))?;
+        let kind = ApplicationKind::parse(&row.kind).ok_or_else(|| {
+            ServiceError::bad("kind", format!("stored kind {} unknown", row.kind))
+        })?;
         let status = ApplicationStatus::parse(&row.status).ok_or_else(|| {
-            OnlineError::bad("status", format!("stored status {} unknown", row.status))
+            ServiceError::bad("status", format!("stored status {} unknown", row.status))
         })?;
         let events = store::events(&mut conn, row.id).await?;
         out.push(Application {
@@ -64,7 +66,7 @@ impl Services {
         account: &AccountRow,
         kind: ApplicationKind,
         form: Option<&CardReplacementRequest>,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
         let (postal_code, mailing_address) = (
@@ -106,9 +108,9 @@ impl Services {
         caller: &Caller,
         account: &AccountRow,
         req: &CardReplacementRequest,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         req.validate()
-            .map_err(|(field, e)| OnlineError::bad(field, e.to_string()))?;
+            .map_err(|(field, e)| ServiceError::bad(field, e.to_string()))?;
         self.create_application(caller, account, ApplicationKind::CardReplacement, Some(req))
             .await
     }
@@ -118,19 +120,23 @@ impl Services {
         &self,
         caller: &Caller,
         account: &AccountRow,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         ensure_seeded(&self.db, &*self.claims, account).await?;
         self.create_application(caller, account, ApplicationKind::EnrolmentCertificate, None)
             .await
     }
 
     /// The person's applications, newest first.
-    pub async fn applications_of(&self, account: &AccountRow) -> OnlineResult<Vec<Application>> {
+    pub async fn applications_of(&self, account: &AccountRow) -> ServiceResult<Vec<Application>> {
         load_where(&self.db, Filter::Account(account.id)).await
     }
 
     /// One of the person's applications; another person's is `NotFound`.
-    pub async fn application_of(&self, account: &AccountRow, id: i64) -> OnlineResult<Application> {
+    pub async fn application_of(
+        &self,
+        account: &AccountRow,
+        id: i64,
+    ) -> ServiceResult<Application> {
         let filter = Filter::OfAccount {
             id,
             account_id: account.id,
@@ -138,14 +144,14 @@ impl Services {
         load_where(&self.db, filter)
             .await?
             .pop()
-            .ok_or(OnlineError::NotFound)
+            .ok_or(ServiceError::ApplicationNotFound)
     }
 
     /// Applications for operators, optionally only those in `status`, oldest first.
     pub async fn operator_applications(
         &self,
         status: Option<ApplicationStatus>,
-    ) -> OnlineResult<Vec<Application>> {
+    ) -> ServiceResult<Vec<Application>> {
         let filter = match status {
             Some(s) => Filter::Status(s.as_str()),
             None => Filter::All,
@@ -162,12 +168,12 @@ impl Services {
         op: &Operator,
         id: i64,
         req: &OperatorStatusRequest,
-    ) -> OnlineResult<Application> {
+    ) -> ServiceResult<Application> {
         let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if note
             .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS || n.chars().any(char::is_control))
         {
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "note",
                 "at most 500 characters, no control characters",
             ));
@@ -191,10 +197,10 @@ impl Services {
                 Some(&format!("id={id}")),
             )
             .await;
-            return Err(OnlineError::NotFound);
+            return Err(ServiceError::ApplicationNotFound);
         };
-        let kind = ApplicationKind::parse(&kind).ok_or(OnlineError::NotFound)?;
-        let from = ApplicationStatus::parse(&from).ok_or(OnlineError::NotFound)?;
+        let kind = ApplicationKind::parse(&kind).ok_or(ServiceError::ApplicationNotFound)?;
+        let from = ApplicationStatus::parse(&from).ok_or(ServiceError::ApplicationNotFound)?;
         let detail = format!(
             "id={id} owner={} from={} to={}",
             mask_middle(&owner, 0, 4),
@@ -211,7 +217,7 @@ impl Services {
                 Some(&detail),
             )
             .await;
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "status",
                 format!(
                     "a {} application cannot go from {} to {}",
@@ -225,7 +231,7 @@ impl Services {
             store::set_status(&mut tx, id, from.as_str(), req.status.as_str(), now).await?;
         if !changed {
             drop(tx);
-            return Err(OnlineError::bad(
+            return Err(ServiceError::bad(
                 "status",
                 "the application changed meanwhile; reload",
             ));
@@ -242,7 +248,7 @@ impl Services {
         load_where(&self.db, Filter::Id(id))
             .await?
             .pop()
-            .ok_or(OnlineError::NotFound)
+            .ok_or(ServiceError::ApplicationNotFound)
     }
 
     /// The 投保證明 PDF of an issued certificate application of this person.
@@ -251,10 +257,10 @@ impl Services {
         caller: &Caller,
         account: &AccountRow,
         id: i64,
-    ) -> OnlineResult<Vec<u8>> {
+    ) -> ServiceResult<Vec<u8>> {
         let app = self.application_of(account, id).await?;
         if !app.certificate_available {
-            return Err(OnlineError::CertificateNotIssued);
+            return Err(ServiceError::CertificateNotIssued);
         }
         ensure_seeded(&self.db, &*self.claims, account).await?;
         let rows = {
@@ -296,7 +302,7 @@ impl Services {
         .await?;
         let pdf = tokio::task::spawn_blocking(move || certificate_pdf::render(&font, &data))
             .await
-            .map_err(|e| OnlineError::Pdf(e.to_string()))??;
+            .map_err(|e| ServiceError::Pdf(e.to_string()))??;
         self.audit(
             caller,
             Some(&account.card_number),

@@ -10,7 +10,8 @@ use nhi_protocol::RocDate;
 
 use super::mails::{self, escape, html_page, taipei_time, Rendered};
 use super::registration::{new_ticket, presented_ticket_hash};
-use super::units::{id_for_audit, UnitsResult};
+use super::units::id_for_audit;
+use super::ServiceResult;
 use super::{mask_email, Caller, ServiceError, Services};
 use crate::storage::accounts::{self, NewAccount};
 use crate::storage::registrants as store;
@@ -85,7 +86,7 @@ impl Services {
         &self,
         caller: &Caller,
         req: BulkActivateRequest,
-    ) -> UnitsResult<BulkActivateResponse> {
+    ) -> ServiceResult<BulkActivateResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Activate).await?;
         let card = verified.card_number().as_str().to_owned();
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
@@ -97,7 +98,7 @@ impl Services {
                 None,
             )
             .await;
-            return Err(ServiceError::TicketInvalid.into());
+            return Err(ServiceError::TicketInvalid);
         };
         let registrant = {
             let mut conn = self.db.conn().await?;
@@ -112,7 +113,7 @@ impl Services {
                 None,
             )
             .await;
-            return Err(ServiceError::TicketInvalid.into());
+            return Err(ServiceError::TicketInvalid);
         };
         let now = storage::now();
         if r.expires_at.unwrap_or(0) < now {
@@ -124,12 +125,12 @@ impl Services {
                 None,
             )
             .await;
-            return Err(ServiceError::TicketExpired.into());
+            return Err(ServiceError::TicketExpired);
         }
         if verified.national_id().as_str() != r.national_id {
             self.audit(caller, Some(&card), "bulk_activation", "wrong_card", None)
                 .await;
-            return Err(ServiceError::WrongCard.into());
+            return Err(ServiceError::WrongCard);
         }
         {
             let mut conn = self.db.conn().await?;
@@ -137,7 +138,7 @@ impl Services {
                 .await?
                 .is_some()
             {
-                return Err(ServiceError::AlreadyRegistered.into());
+                return Err(ServiceError::AlreadyRegistered);
             }
         }
         let password_hash = self
@@ -166,13 +167,13 @@ impl Services {
         let mut tx = self.db.begin().await?;
         let id = match accounts::insert_pending(&mut tx, &account, now).await {
             Ok(id) => id,
-            Err(e) if e.is_unique_violation() => return Err(ServiceError::AlreadyRegistered.into()),
+            Err(e) if e.is_unique_violation() => return Err(ServiceError::AlreadyRegistered),
             Err(e) => return Err(e.into()),
         };
         if !accounts::activate(&mut tx, id, now).await?
             || !store::activate_registrant(&mut tx, r.id, &hash, id).await?
         {
-            return Err(ServiceError::TicketInvalid.into());
+            return Err(ServiceError::TicketInvalid);
         }
         let mail = mails::completion(&mask_name(&r.name), self.config.origin());
         mails::enqueue(&mut tx, &r.email, &mail, now).await?;
@@ -197,7 +198,7 @@ impl Services {
         &self,
         caller: &Caller,
         req: &BulkResendRequest,
-    ) -> UnitsResult<ResendResponse> {
+    ) -> ServiceResult<ResendResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Resend).await?;
         let card = verified.card_number().as_str();
         let outcome = self
@@ -209,7 +210,11 @@ impl Services {
         Ok(ResendResponse { accepted: true })
     }
 
-    async fn bulk_resend_inner(&self, national_id: &str, email: &str) -> UnitsResult<&'static str> {
+    async fn bulk_resend_inner(
+        &self,
+        national_id: &str,
+        email: &str,
+    ) -> ServiceResult<&'static str> {
         let now = storage::now();
         let mut tx = self.db.begin().await?;
         let Some(r) = store::pending_registrant(&mut tx, national_id).await? else {

@@ -11,8 +11,9 @@ use nhi_protocol::units::{
 };
 
 use super::bulk_parse;
-use super::units::{id_for_audit, Principal, UnitsError, UnitsResult};
+use super::units::{id_for_audit, Principal};
 use super::{Caller, Services};
+use super::{ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::storage::uploads::{self as store, NewUpload, UploadRow};
 use crate::storage::{self, audit};
@@ -91,10 +92,10 @@ impl Services {
         code: &str,
         file_name: &str,
         bytes: &[u8],
-    ) -> UnitsResult<UploadAccepted> {
-        self.require(p, code, Permission::Upload).await?;
+    ) -> ServiceResult<UploadAccepted> {
+        self.require_permission(p, code, Permission::Upload).await?;
         if bytes.len() > self.config.upload_max_bytes {
-            return Err(UnitsError::File(FileProblem::TooLarge));
+            return Err(ServiceError::File(FileProblem::TooLarge));
         }
         let limits =
             bulk_parse::Limits::new(self.config.upload_max_bytes, self.config.upload_max_rows);
@@ -107,8 +108,8 @@ impl Services {
             bulk_parse::parse_with(&owned, &limits)
         })
         .await
-        .map_err(|e| UnitsError::Service(super::ServiceError::Internal(e.to_string())))?
-        .map_err(UnitsError::File)?;
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(ServiceError::File)?;
         let file_name = clean_file_name(file_name);
         let total = i64::try_from(parsed.rows.len()).unwrap_or(i64::MAX);
         let encoding = encoding_name(parsed.encoding);
@@ -170,16 +171,20 @@ impl Services {
     /// by default, well inside the 30 s request timeout) so that under a flood the request
     /// ends with a clear 503 `busy` (with Retry-After) instead of a timeout, and waiting
     /// bodies are not held for long.
-    async fn parse_slot(&self) -> UnitsResult<OwnedSemaphorePermit> {
+    async fn parse_slot(&self) -> ServiceResult<OwnedSemaphorePermit> {
         let wait = Duration::from_millis(self.config.upload_parse_wait_ms);
         match tokio::time::timeout(wait, self.upload_parse_pool().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(UnitsError::File(FileProblem::Busy)),
+            Ok(Err(_)) | Err(_) => Err(ServiceError::File(FileProblem::Busy)),
         }
     }
 
     /// F6: the uploads the principal may see (the rule is in the SQL).
-    pub async fn uploads(&self, p: &Principal, code: &str) -> UnitsResult<UploadsResponse> {
+    pub async fn upload_records(
+        &self,
+        p: &Principal,
+        code: &str,
+    ) -> ServiceResult<UploadsResponse> {
         self.membership(p, code).await?;
         let mut conn = self.db.conn().await?;
         let rows = store::visible_uploads(&mut conn, code, &p.national_id).await?;
@@ -190,7 +195,12 @@ impl Services {
 
     /// One upload: visible by the F6 rule, or the uploader's own while they may upload
     /// (the upload page's progress bar).
-    pub async fn upload(&self, p: &Principal, code: &str, id: i64) -> UnitsResult<UploadRow> {
+    pub async fn upload_record(
+        &self,
+        p: &Principal,
+        code: &str,
+        id: i64,
+    ) -> ServiceResult<UploadRow> {
         let m = self.membership(p, code).await?;
         let mut conn = self.db.conn().await?;
         if let Some(u) = store::visible_upload(&mut conn, code, &p.national_id, id).await? {
@@ -201,7 +211,7 @@ impl Services {
                 return Ok(u);
             }
         }
-        Err(UnitsError::NotFound)
+        Err(ServiceError::NotFound)
     }
 
     pub async fn upload_rows(
@@ -211,8 +221,8 @@ impl Services {
         id: i64,
         offset: i64,
         limit: i64,
-    ) -> UnitsResult<UploadRowsResponse> {
-        let u = self.upload(p, code, id).await?;
+    ) -> ServiceResult<UploadRowsResponse> {
+        let u = self.upload_record(p, code, id).await?;
         let mut conn = self.db.conn().await?;
         let rows = store::row_decisions(&mut conn, u.id, offset.max(0), limit.clamp(1, 1000))
             .await?
@@ -231,15 +241,15 @@ impl Services {
     }
 
     /// The result file (the upload's encoding) and its name; only when the job is done.
-    pub async fn result_file(
+    pub async fn upload_result_file(
         &self,
         p: &Principal,
         code: &str,
         id: i64,
-    ) -> UnitsResult<(String, Vec<u8>)> {
-        let u = self.upload(p, code, id).await?;
+    ) -> ServiceResult<(String, Vec<u8>)> {
+        let u = self.upload_record(p, code, id).await?;
         if u.status != "done" {
-            return Err(UnitsError::NotFound);
+            return Err(ServiceError::NotFound);
         }
         let bytes = build_result_file(&self.db, &u).await?;
         Ok((result_file_name(&u), bytes))
@@ -267,7 +277,7 @@ fn parse_pool(config: &Arc<Config>) -> Arc<Semaphore> {
 }
 
 /// Reads every decision of an upload and renders the result file.
-pub async fn build_result_file(db: &storage::Db, u: &UploadRow) -> UnitsResult<Vec<u8>> {
+pub async fn build_result_file(db: &storage::Db, u: &UploadRow) -> ServiceResult<Vec<u8>> {
     let mut lines = Vec::with_capacity(usize::try_from(u.total_rows).unwrap_or(0));
     let mut conn = db.conn().await?;
     let mut offset = 0;

@@ -17,7 +17,7 @@ use krilla::Document;
 use nhi_protocol::RocDate;
 use time::Date;
 
-use super::online::{OnlineError, OnlineResult};
+use super::{ServiceError, ServiceResult};
 
 /// A loaded font face, shared by every certificate.
 #[derive(Clone)]
@@ -52,15 +52,15 @@ fn cache() -> &'static FontCache {
 }
 
 /// Loads (once per process) face `index` of the font file at `path`.
-pub async fn load_font(path: &Path, index: u32) -> OnlineResult<CertificateFont> {
+pub async fn load_font(path: &Path, index: u32) -> ServiceResult<CertificateFont> {
     let key = (path.to_owned(), index);
     if let Some(f) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(f.clone());
     }
     let p = path.to_owned();
-    let font = tokio::task::spawn_blocking(move || -> OnlineResult<CertificateFont> {
+    let font = tokio::task::spawn_blocking(move || -> ServiceResult<CertificateFont> {
         let bytes = std::fs::read(&p).map_err(|e| {
-            OnlineError::Font(format!(
+            ServiceError::Font(format!(
                 "cannot read {} ({e}); install Debian's fonts-noto-cjk or set certificate_font",
                 p.display()
             ))
@@ -68,11 +68,11 @@ pub async fn load_font(path: &Path, index: u32) -> OnlineResult<CertificateFont>
         Font::new(Arc::new(bytes).into(), index)
             .map(CertificateFont)
             .ok_or_else(|| {
-                OnlineError::Font(format!("{} has no usable face #{index}", p.display()))
+                ServiceError::Font(format!("{} has no usable face #{index}", p.display()))
             })
     })
     .await
-    .map_err(|e| OnlineError::Font(e.to_string()))??;
+    .map_err(|e| ServiceError::Font(e.to_string()))??;
     cache()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -148,7 +148,7 @@ impl Pen<'_, '_> {
 }
 
 /// Renders the certificate (A4, one page per 28 enrolment lines).
-pub fn render(font: &CertificateFont, d: &CertificateData) -> OnlineResult<Vec<u8>> {
+pub fn render(font: &CertificateFont, d: &CertificateData) -> ServiceResult<Vec<u8>> {
     let font = &font.0;
     let mut doc = Document::new();
     doc.set_metadata(
@@ -165,7 +165,7 @@ pub fn render(font: &CertificateFont, d: &CertificateData) -> OnlineResult<Vec<u
     let pages = chunks.len();
     for (n, rows) in chunks.into_iter().enumerate() {
         let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
-            .ok_or_else(|| OnlineError::Pdf("page size".into()))?;
+            .ok_or_else(|| ServiceError::Pdf("page size".into()))?;
         let mut page = doc.start_page_with(settings);
         let pen = Pen {
             surface: page.surface(),
@@ -174,7 +174,8 @@ pub fn render(font: &CertificateFont, d: &CertificateData) -> OnlineResult<Vec<u
         draw_page(pen, d, rows, n, pages);
         page.finish();
     }
-    doc.finish().map_err(|e| OnlineError::Pdf(format!("{e:?}")))
+    doc.finish()
+        .map_err(|e| ServiceError::Pdf(format!("{e:?}")))
 }
 
 fn draw_page(

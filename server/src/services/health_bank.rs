@@ -8,8 +8,9 @@
 use nhi_protocol::online::{summarize, HealthBankQuery, HealthBankResponse, Medication, Visit};
 use time::{Date, Duration, Month};
 
-use super::online::{iso, parse_iso, today, OnlineError, OnlineResult};
+use super::online::{iso, parse_iso, today};
 use super::Services;
+use super::{ServiceError, ServiceResult};
 use crate::adapters::claims::{ClaimsPerson, ClaimsSource};
 use crate::storage::accounts::AccountRow;
 use crate::storage::health_bank::{self as store, NewEnrolment, NewVisit};
@@ -33,7 +34,7 @@ pub async fn ensure_seeded(
     db: &storage::Db,
     claims: &dyn ClaimsSource,
     account: &AccountRow,
-) -> OnlineResult<()> {
+) -> ServiceResult<()> {
     {
         let mut conn = db.conn().await?;
         if store::is_seeded(&mut conn, account.id).await? {
@@ -80,13 +81,13 @@ pub async fn ensure_seeded(
 }
 
 /// The checked range of a query: default the last 12 months up to today.
-pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
+pub fn range_of(q: &HealthBankQuery) -> ServiceResult<(Date, Date)> {
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => parse_iso(s).ok_or_else(|| OnlineError::bad("to", "want YYYY-MM-DD"))?,
+        Some(s) => parse_iso(s).ok_or_else(|| ServiceError::bad("to", "want YYYY-MM-DD"))?,
         None => today(),
     };
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => parse_iso(s).ok_or_else(|| OnlineError::bad("from", "want YYYY-MM-DD"))?,
+        Some(s) => parse_iso(s).ok_or_else(|| ServiceError::bad("from", "want YYYY-MM-DD"))?,
         None => {
             let a = to
                 .replace_year(to.year() - 1)
@@ -95,10 +96,10 @@ pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
         }
     };
     if from > to {
-        return Err(OnlineError::bad("from", "the range starts after it ends"));
+        return Err(ServiceError::bad("from", "the range starts after it ends"));
     }
     if (to - from).whole_days() > MAX_RANGE_DAYS {
-        return Err(OnlineError::bad(
+        return Err(ServiceError::bad(
             "from",
             "the range is longer than 10 years",
         ));
@@ -108,11 +109,11 @@ pub fn range_of(q: &HealthBankQuery) -> OnlineResult<(Date, Date)> {
 
 impl Services {
     /// The person's visits (newest first) with medications, and the per-month summary.
-    pub async fn health_bank(
+    pub async fn health_bank_visits(
         &self,
         account: &AccountRow,
         q: &HealthBankQuery,
-    ) -> OnlineResult<HealthBankResponse> {
+    ) -> ServiceResult<HealthBankResponse> {
         let (from, to) = range_of(q)?;
         ensure_seeded(&self.db, &*self.claims, account).await?;
         let (from_s, to_s) = (iso(from), iso(to));

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use nhi_protocol::api::PlacesResponse;
 use nhi_protocol::password::PasswordProblem;
+use nhi_protocol::units::FileProblem;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
@@ -30,10 +31,17 @@ use crate::metrics::Metrics;
 use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{Db, StorageError};
 
+/// The one error of the service layer (every flow: registration, session, units, online
+/// services, operators). `http::error` maps each variant to a status and an [`ErrorCode`]
+/// (`nhi_protocol::api::ErrorCode`); the message is what the API answers (never internals:
+/// `Storage`, `Internal`, `Font` and `Pdf` are logged and answered as `internal`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{field}: {message}")]
-    BadRequest { field: String, message: String },
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
     #[error("the card-proof nonce is unknown, expired or used")]
     NonceInvalid,
     #[error("the card proof does not verify")]
@@ -70,6 +78,33 @@ pub enum ServiceError {
     AccountLocked { retry_after: u64 },
     #[error("not logged in")]
     Unauthenticated,
+    /// No cookie, an unknown or expired session, or an account that is not active (the
+    /// online services and the insured units).
+    #[error("not logged in or the session expired")]
+    SessionExpired,
+    /// The operator token is missing or unknown.
+    #[error("operator token missing or not valid")]
+    OperatorUnauthenticated,
+    /// The principal has no (or not this) permission in the unit.
+    #[error("no permission for this unit")]
+    Forbidden,
+    /// An upload (or another unit record) that does not exist for this unit.
+    #[error("not found")]
+    NotFound,
+    /// Unknown, or another person's application (never revealed as such).
+    #[error("no such application")]
+    ApplicationNotFound,
+    /// The certificate is not issued (yet).
+    #[error("the certificate is not issued")]
+    CertificateNotIssued,
+    /// The whole bulk file was refused; nothing was stored.
+    #[error("the file was refused: {}", .0.code())]
+    File(FileProblem),
+    /// The CJK font for the certificate cannot be loaded.
+    #[error("certificate font: {0}")]
+    Font(String),
+    #[error("PDF generation failed: {0}")]
+    Pdf(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal error: {0}")]
@@ -77,6 +112,25 @@ pub enum ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    /// A `bad_request` naming the field at fault.
+    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::BadRequest {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+// TEMPORARY (issue 11, helper S1): services still run a few SQL statements of their own
+// (applications, health bank) until the storage move (helper S2) lands; delete this impl
+// then. No other layer converts from sqlx::Error: storage answers StorageError.
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Storage(StorageError::Sqlx(e))
+    }
+}
 
 /// Who is calling, for rate limits and the audit log.
 #[derive(Debug, Clone)]

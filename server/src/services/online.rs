@@ -1,5 +1,5 @@
 //! Online services after login (FLOWS F9): what the health bank and the applications share —
-//! their error type, the logged-in person behind a session cookie, the operator behind a
+//! the logged-in person behind a session cookie, the operator behind a
 //! bearer token, and dates in Taiwan time.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,54 +7,9 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime};
 
-use super::{token_hash, Services};
+use super::{token_hash, ServiceError, ServiceResult, Services};
 use crate::storage::accounts::{self, AccountRow};
-use crate::storage::{self, sessions, StorageError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum OnlineError {
-    /// No cookie, an unknown or expired session, or an account that is not active.
-    #[error("not logged in or the session expired")]
-    Unauthenticated,
-    /// The operator token is missing or unknown.
-    #[error("operator token missing or not valid")]
-    OperatorUnauthenticated,
-    /// Unknown, or another person's (never revealed as such).
-    #[error("no such application")]
-    NotFound,
-    #[error("{field}: {message}")]
-    BadRequest {
-        field: &'static str,
-        message: String,
-    },
-    /// The certificate is not issued (yet).
-    #[error("the certificate is not issued")]
-    CertificateNotIssued,
-    /// The CJK font for the certificate cannot be loaded.
-    #[error("certificate font: {0}")]
-    Font(String),
-    #[error("PDF generation failed: {0}")]
-    Pdf(String),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-impl From<sqlx::Error> for OnlineError {
-    fn from(e: sqlx::Error) -> Self {
-        OnlineError::Storage(StorageError::Sqlx(e))
-    }
-}
-
-pub type OnlineResult<T> = Result<T, OnlineError>;
-
-impl OnlineError {
-    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
-        OnlineError::BadRequest {
-            field,
-            message: message.into(),
-        }
-    }
-}
+use crate::storage::{self, sessions};
 
 /// An authenticated operator of the applications API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,31 +75,31 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 impl Services {
     /// The active account of a live session.
-    pub async fn session_account(&self, token: Option<&str>) -> OnlineResult<AccountRow> {
+    pub async fn account_by_session(&self, token: Option<&str>) -> ServiceResult<AccountRow> {
         let hash = token
             .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
             .filter(|raw| raw.len() == 32)
             .map(|raw| token_hash(&raw))
-            .ok_or(OnlineError::Unauthenticated)?;
+            .ok_or(ServiceError::SessionExpired)?;
         let mut conn = self.db.conn().await?;
         let id = sessions::account_of(&mut conn, &hash, storage::now())
             .await?
-            .ok_or(OnlineError::Unauthenticated)?;
+            .ok_or(ServiceError::SessionExpired)?;
         let account = accounts::by_id(&mut conn, id)
             .await?
-            .ok_or(OnlineError::Unauthenticated)?;
+            .ok_or(ServiceError::SessionExpired)?;
         if account.status != accounts::ACTIVE {
-            return Err(OnlineError::Unauthenticated);
+            return Err(ServiceError::SessionExpired);
         }
         Ok(account)
     }
 
     /// The operator whose bearer token this is.
-    pub fn operator(&self, bearer: Option<&str>) -> OnlineResult<Operator> {
+    pub fn operator_by_token(&self, bearer: Option<&str>) -> ServiceResult<Operator> {
         let token = bearer
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(OnlineError::OperatorUnauthenticated)?;
+            .ok_or(ServiceError::OperatorUnauthenticated)?;
         let hash = hex::encode(Sha256::digest(token.as_bytes()));
         let mut found = None;
         for (name, expected) in parse_operators(&self.config.operators) {
@@ -154,7 +109,7 @@ impl Services {
         }
         found
             .map(|name| Operator { name })
-            .ok_or(OnlineError::OperatorUnauthenticated)
+            .ok_or(ServiceError::OperatorUnauthenticated)
     }
 }
 

@@ -204,7 +204,7 @@ impl Services {
     }
 
     /// F2: the ticket and a proof of the same card activate the account.
-    pub async fn confirm(
+    pub async fn confirm_registration(
         &self,
         caller: &Caller,
         req: &ConfirmRequest,
@@ -264,7 +264,7 @@ impl Services {
 
     /// F8: replaces the ticket and mails a new link, if (and only if) an application is
     /// pending for the card. The answer is the same in every case.
-    pub async fn resend(
+    pub async fn resend_confirmation(
         &self,
         caller: &Caller,
         req: &ResendRequest,

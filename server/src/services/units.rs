@@ -3,47 +3,15 @@
 //! deterministic generator of large units (benchmark).
 
 use nhi_protocol::units::{
-    FileProblem, LoginMethod, MyUnitsResponse, Permission, RolesResponse, SetRoleRequest,
-    StaffMember, UnitSummary,
+    LoginMethod, MyUnitsResponse, Permission, RolesResponse, SetRoleRequest, StaffMember,
+    UnitSummary,
 };
 use nhi_protocol::NationalId;
 use serde::Deserialize;
 
-use super::online::OnlineError;
-use super::{Caller, ServiceError, Services};
+use super::{Caller, ServiceError, ServiceResult, Services};
 use crate::storage::units::{self as store, InsuredRow};
 use crate::storage::{self, audit, Db, StorageError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum UnitsError {
-    #[error("not logged in or the session expired")]
-    Unauthenticated,
-    #[error("no permission for this unit")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("{field}: {message}")]
-    BadRequest {
-        field: &'static str,
-        message: String,
-    },
-    /// The whole file was refused; nothing was stored.
-    #[error("the file was refused: {}", .0.code())]
-    File(FileProblem),
-    /// Card proof, ticket, password … (F7/F8): the registration service's errors.
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-impl From<sqlx::Error> for UnitsError {
-    fn from(e: sqlx::Error) -> Self {
-        UnitsError::Storage(StorageError::Sqlx(e))
-    }
-}
-
-pub type UnitsResult<T> = Result<T, UnitsError>;
 
 /// The person acting for a unit. Today only an NHI card login (card proof + password, F3)
 /// produces one; a citizen digital certificate (自然人憑證) login will produce the same
@@ -176,11 +144,8 @@ fn bool_of(v: i64) -> bool {
 
 impl Services {
     /// The principal behind a session cookie (NHI card login).
-    pub async fn unit_principal(&self, token: Option<&str>) -> UnitsResult<Principal> {
-        let account = self.session_account(token).await.map_err(|e| match e {
-            OnlineError::Storage(s) => UnitsError::Storage(s),
-            _ => UnitsError::Unauthenticated,
-        })?;
+    pub async fn principal_by_session(&self, token: Option<&str>) -> ServiceResult<Principal> {
+        let account = self.account_by_session(token).await?;
         Ok(Principal {
             national_id: account.national_id,
             name: account.name,
@@ -190,7 +155,7 @@ impl Services {
     }
 
     /// The principal's membership in a unit (Forbidden when none).
-    pub async fn membership(&self, p: &Principal, code: &str) -> UnitsResult<Membership> {
+    pub async fn membership(&self, p: &Principal, code: &str) -> ServiceResult<Membership> {
         let mut conn = self.db.conn().await?;
         store::memberships(&mut conn, &p.national_id)
             .await?
@@ -203,24 +168,24 @@ impl Services {
                 can_upload: bool_of(m.can_upload),
                 can_query: bool_of(m.can_query),
             })
-            .ok_or(UnitsError::Forbidden)
+            .ok_or(ServiceError::Forbidden)
     }
 
-    pub async fn require(
+    pub async fn require_permission(
         &self,
         p: &Principal,
         code: &str,
         perm: Permission,
-    ) -> UnitsResult<Membership> {
+    ) -> ServiceResult<Membership> {
         let m = self.membership(p, code).await?;
         if m.allows(perm) {
             Ok(m)
         } else {
-            Err(UnitsError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 
-    pub async fn my_units(&self, p: &Principal) -> UnitsResult<MyUnitsResponse> {
+    pub async fn my_units(&self, p: &Principal) -> ServiceResult<MyUnitsResponse> {
         let mut conn = self.db.conn().await?;
         let units = store::memberships(&mut conn, &p.national_id)
             .await?
@@ -242,17 +207,17 @@ impl Services {
         })
     }
 
-    async fn require_admin(&self, p: &Principal, code: &str) -> UnitsResult<Membership> {
+    async fn require_admin(&self, p: &Principal, code: &str) -> ServiceResult<Membership> {
         let m = self.membership(p, code).await?;
         if m.is_admin {
             Ok(m)
         } else {
-            Err(UnitsError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 
     /// F4: the unit's staff and their permissions (admin only).
-    pub async fn roles(&self, p: &Principal, code: &str) -> UnitsResult<RolesResponse> {
+    pub async fn unit_roles(&self, p: &Principal, code: &str) -> ServiceResult<RolesResponse> {
         let m = self.require_admin(p, code).await?;
         let mut conn = self.db.conn().await?;
         let staff = store::staff(&mut conn, code)
@@ -280,14 +245,14 @@ impl Services {
         p: &Principal,
         code: &str,
         req: &SetRoleRequest,
-    ) -> UnitsResult<RolesResponse> {
+    ) -> ServiceResult<RolesResponse> {
         self.require_admin(p, code).await?;
         let id: NationalId = req
             .national_id
             .trim()
             .to_ascii_uppercase()
             .parse()
-            .map_err(|e: nhi_protocol::id::IdError| UnitsError::BadRequest {
+            .map_err(|e: nhi_protocol::id::IdError| ServiceError::BadRequest {
                 field: "national_id",
                 message: e.to_string(),
             })?;
@@ -297,7 +262,7 @@ impl Services {
             .await?
             .is_none()
         {
-            return Err(UnitsError::BadRequest {
+            return Err(ServiceError::BadRequest {
                 field: "national_id",
                 message: "not_insured".into(),
             });
@@ -327,7 +292,7 @@ impl Services {
             detail: Some(&detail),
         };
         audit::commit(tx, &entry, now).await?;
-        self.roles(p, code).await
+        self.unit_roles(p, code).await
     }
 }
 
@@ -360,6 +325,6 @@ mod tests {
                 p.birth_date
             );
         }
-        assert!(!std::any::type_name::<FileProblem>().is_empty());
+        assert!(!std::any::type_name::<nhi_protocol::units::FileProblem>().is_empty());
     }
 }

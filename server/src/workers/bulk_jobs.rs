@@ -24,8 +24,8 @@ use crate::services::bulk_parse::{self, ParsedRow};
 use crate::services::bulk_upload::{build_result_file, result_file_name};
 use crate::services::mails;
 use crate::services::registration::new_ticket;
-use crate::services::units::{UnitsError, UnitsResult};
 use crate::services::Services;
+use crate::services::{ServiceError, ServiceResult};
 use crate::storage::outbox;
 use crate::storage::outbox::BulkMail;
 use crate::storage::registrants::NewRegistrant;
@@ -88,7 +88,7 @@ impl BulkWorker {
     }
 
     /// Claims and processes one job; false when none was due.
-    pub async fn tick(&self) -> UnitsResult<bool> {
+    pub async fn tick(&self) -> ServiceResult<bool> {
         let Some(id) = self.claim().await? else {
             return Ok(false);
         };
@@ -96,7 +96,7 @@ impl BulkWorker {
         Ok(true)
     }
 
-    pub async fn claim(&self) -> UnitsResult<Option<i64>> {
+    pub async fn claim(&self) -> ServiceResult<Option<i64>> {
         let db = &self.services.db;
         let mut conn = db.conn().await?;
         Ok(jobs::claim_job(
@@ -110,13 +110,13 @@ impl BulkWorker {
     }
 
     /// Decides the remaining rows of a claimed job; `max_chunks` stops early (tests).
-    pub async fn process(&self, id: i64, max_chunks: Option<usize>) -> UnitsResult<JobOutcome> {
+    pub async fn process(&self, id: i64, max_chunks: Option<usize>) -> ServiceResult<JobOutcome> {
         let s = &self.services;
         let (upload, content) = {
             let mut conn = s.db.conn().await?;
             let u = uploads::upload_by_id(&mut conn, id)
                 .await?
-                .ok_or(UnitsError::NotFound)?;
+                .ok_or(ServiceError::NotFound)?;
             let c = uploads::upload_content(&mut conn, id).await?;
             (u, c)
         };
@@ -127,9 +127,7 @@ impl BulkWorker {
         );
         let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse_with(&content, &limits))
             .await
-            .map_err(|e| {
-                UnitsError::Service(crate::services::ServiceError::Internal(e.to_string()))
-            })?;
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let rows = match parsed {
             Ok(p) => p.rows,
             Err(problem) => {
@@ -183,7 +181,7 @@ impl BulkWorker {
         unit_name: &str,
         from: usize,
         rows: &[ParsedRow],
-    ) -> UnitsResult<bool> {
+    ) -> ServiceResult<bool> {
         let s = &self.services;
         let now = storage::now();
         let t0 = std::time::Instant::now();
@@ -317,13 +315,13 @@ impl BulkWorker {
 
     /// Marks the job done and queues the uploader's result mail with the file attached — one
     /// transaction, fenced, so the mail is queued once.
-    async fn finish(&self, id: i64) -> UnitsResult<JobOutcome> {
+    async fn finish(&self, id: i64) -> ServiceResult<JobOutcome> {
         let s = &self.services;
         let upload = {
             let mut conn = s.db.conn().await?;
             uploads::upload_by_id(&mut conn, id)
                 .await?
-                .ok_or(UnitsError::NotFound)?
+                .ok_or(ServiceError::NotFound)?
         };
         let file = build_result_file(&s.db, &upload).await?;
         let mail = result_mail(

@@ -60,54 +60,110 @@ macro_rules! both_engines_with {
     };
 }
 
+/// What `NHI_TEST_POSTGRES` asks of the PostgreSQL variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresMode {
+    /// Unset: use `NHI_TEST_POSTGRES_URL` or start a cluster; if neither works, SKIP (pass
+    /// with a loud line).
+    Auto,
+    /// `skip`: do not look for PostgreSQL; every PostgreSQL variant SKIPs.
+    Skip,
+    /// `require` (CI, `scripts/test.sh`): a PostgreSQL variant that would SKIP FAILS instead.
+    Require,
+}
+
+impl PostgresMode {
+    /// The mode for a value of `NHI_TEST_POSTGRES`; any other value is an error (a typo must
+    /// not quietly turn `require` into a skip).
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None | Some("") => Ok(Self::Auto),
+            Some("skip") => Ok(Self::Skip),
+            Some("require") => Ok(Self::Require),
+            Some(other) => Err(format!(
+                "NHI_TEST_POSTGRES={other:?}: expected `require`, `skip` or unset"
+            )),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        let value = std::env::var("NHI_TEST_POSTGRES").ok();
+        match Self::parse(value.as_deref()) {
+            Ok(mode) => mode,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The skip-or-fail decision for a PostgreSQL variant: with a server (`base`) it runs
+/// (`Ok(Some(base))`); without one it SKIPs (`Ok(None)`), unless the mode is
+/// [`PostgresMode::Require`], where it is an error that fails the test. `why` says why there
+/// is no server.
+pub fn postgres_decision(
+    mode: PostgresMode,
+    base: Option<String>,
+    why: &str,
+) -> Result<Option<String>, String> {
+    match (base, mode) {
+        (Some(base), _) => Ok(Some(base)),
+        (None, PostgresMode::Require) => Err(format!(
+            "NHI_TEST_POSTGRES=require, but there is no PostgreSQL: {why}"
+        )),
+        (None, PostgresMode::Auto | PostgresMode::Skip) => Ok(None),
+    }
+}
+
 /// The PostgreSQL server for the tests: `NHI_TEST_POSTGRES_URL`, or else the private cluster
-/// that `scripts/postgres.sh start` installs/starts (once per test binary). None (and a loud
-/// SKIPPED line per test) only when that is impossible or `NHI_TEST_POSTGRES=skip`.
-fn postgres_base_url() -> Option<String> {
-    static BASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// that `scripts/postgres.sh start` installs/starts (once per test binary). None when that is
+/// impossible or `NHI_TEST_POSTGRES=skip`; the error says why.
+fn postgres_base_url() -> Result<String, String> {
+    static BASE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
     BASE.get_or_init(|| {
         if let Ok(url) = std::env::var("NHI_TEST_POSTGRES_URL") {
-            return Some(url);
+            return Ok(url);
         }
-        if std::env::var("NHI_TEST_POSTGRES").is_ok_and(|v| v == "skip") {
-            return None;
+        if PostgresMode::from_env() == PostgresMode::Skip {
+            return Err("NHI_TEST_POSTGRES=skip".into());
         }
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
-        let out = match std::process::Command::new(&script).arg("start").output() {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("cannot run {}: {e}", script.display());
-                return None;
-            }
-        };
+        let out = std::process::Command::new(&script)
+            .arg("start")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         if !out.status.success() {
-            eprintln!(
+            return Err(format!(
                 "{} failed: {}",
                 script.display(),
                 String::from_utf8_lossy(&out.stderr)
-            );
-            return None;
+            ));
         }
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .find_map(|l| l.strip_prefix("export NHI_TEST_POSTGRES_URL="))
             .map(str::to_owned)
+            .ok_or_else(|| format!("{} printed no URL", script.display()))
     })
     .clone()
 }
 
-/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line).
+/// A fresh PostgreSQL database URL, or None (with a loud SKIPPED line). Panics instead of
+/// skipping under `NHI_TEST_POSTGRES=require`.
 pub async fn postgres_url() -> Option<String> {
-    let Some(base) = tokio::task::spawn_blocking(postgres_base_url)
+    let mode = PostgresMode::from_env();
+    let found = tokio::task::spawn_blocking(postgres_base_url)
         .await
-        .ok()
-        .flatten()
-    else {
-        eprintln!(
-            "SKIPPED: PostgreSQL variant: no PostgreSQL (set NHI_TEST_POSTGRES_URL or let scripts/postgres.sh start one)"
-        );
-        return None;
+        .unwrap_or_else(|e| Err(format!("looking for PostgreSQL panicked: {e}")));
+    let why = found.as_ref().err().cloned().unwrap_or_default();
+    let base = match postgres_decision(mode, found.ok(), &why) {
+        Ok(Some(base)) => base,
+        Ok(None) => {
+            eprintln!(
+                "SKIPPED: PostgreSQL variant: no PostgreSQL ({why}; set NHI_TEST_POSTGRES_URL or let scripts/postgres.sh start one)"
+            );
+            return None;
+        }
+        Err(e) => panic!("{e}"),
     };
     let name = format!("nhi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
     let mut conn = sqlx::PgConnection::connect(&base)
@@ -386,18 +442,100 @@ pub async fn logged_in(h: &Harness, i: usize) -> String {
     h.active_account(&p, &email).await;
     let r = h.login(&p, PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    session_pair(&r)
+}
+
+/// The whole `Set-Cookie` header of an answer (a login's).
+pub fn set_cookie(r: &Resp) -> String {
     r.headers[header::SET_COOKIE]
         .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
+        .expect("set-cookie")
         .to_owned()
 }
 
+/// The `name=value` pair of a login answer's `Set-Cookie`, as the browser sends it back.
+pub fn session_pair(r: &Resp) -> String {
+    let sc = set_cookie(r);
+    sc.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// A request with the session cookie `cookie` (a [`logged_in`] pair).
+pub async fn request_as(
+    h: &Harness,
+    method: Method,
+    cookie: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Resp {
+    h.request(method, path, body, &[("cookie", cookie)]).await
+}
+
 pub async fn get_as(h: &Harness, cookie: &str, path: &str) -> Resp {
-    h.request(Method::GET, path, None, &[("cookie", cookie)])
-        .await
+    request_as(h, Method::GET, cookie, path, None).await
+}
+
+pub async fn post_as(h: &Harness, cookie: &str, path: &str, body: Value) -> Resp {
+    request_as(h, Method::POST, cookie, path, Some(body)).await
+}
+
+/// A bulk-upload CSV of `people` (no header line), the n-th with `{prefix}{n}@example.com`.
+pub fn people_csv(people: &[nhi_server::storage::units::InsuredRow], prefix: &str) -> String {
+    let mut csv = String::new();
+    for (i, p) in people.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},{prefix}{i}@example.com\n",
+            p.national_id, p.name, p.birth_date
+        ));
+    }
+    csv
+}
+
+// ---- The real binary ------------------------------------------------------------------
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The `nhi-server` binary listening on `port` with database `db`, its mail and dist folders
+/// in `dir`, and no configuration file; the caller adds the rest and spawns it.
+pub fn server_command(dir: &std::path::Path, db: &str, port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-server"));
+    cmd.env("NHI_LISTEN", format!("127.0.0.1:{port}"))
+        .env("NHI_PUBLIC_ORIGIN", ORIGIN)
+        .env("NHI_DATABASE_URL", db)
+        .env("NHI_MAIL_DIR", dir.join("mail"))
+        .env("NHI_DIST_DIR", dir.join("dist"))
+        .env_remove("NHI_CONFIG");
+    cmd
+}
+
+/// Waits (up to 30 s) until the server at `base` answers `/healthz`.
+pub async fn wait_healthy(base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nhi-server did not become healthy");
+}
+
+/// A spawned server process; killed (SIGKILL) and reaped on drop.
+pub struct ChildServer(pub std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Uploads raw bytes as a file (the SPA sends the file itself as the body).

@@ -1,0 +1,202 @@
+//! Bulk registration files of an insured unit: the upload (F5) and its records (F6). The
+//! upload reads its raw body with its own limit (`upload_max_bytes`) instead of the API's
+//! JSON limit, and only after the permission check: nobody without it gets to send megabytes.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use nhi_protocol::api::ApiError;
+use nhi_protocol::units::{
+    FileProblem, Permission, UploadAccepted, UploadRecord, UploadRowsResponse, UploadsResponse,
+    FILE_NAME_HEADER,
+};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::UnitPrincipal;
+use super::error::{ApiResult, HttpError};
+use super::{attachment, AppState};
+use crate::services::bulk_upload::record;
+use crate::services::{Caller, ServiceError};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(uploads, upload))
+        .routes(routes!(upload_record))
+        .routes(routes!(upload_rows))
+        .routes(routes!(result_file))
+}
+
+/// `%XX` decoding of the file-name header (invalid sequences are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[utoipa::path(post, path = "/api/v1/units/{code}/uploads", tag = "insured units",
+    params(("code" = String, Path, description = "投保單位代號"),
+           ("x-file-name" = Option<String>, Header, description = "the file's name, %XX-encoded UTF-8")),
+    request_body(content = String, description = "The raw file: CSV/TXT (Big5 or UTF-8) or .xlsx, at most `upload_max_bytes`",
+                 content_type = "application/octet-stream"),
+    responses((status = 202, description = "Stored; the rows are checked in the background", body = UploadAccepted),
+              (status = 400, description = "bad_request (field file): the whole file was refused", body = ApiError),
+              (status = 401, description = "unauthenticated", body = ApiError),
+              (status = 403, description = "forbidden: no upload permission in this unit", body = ApiError),
+              (status = 413, description = "bad_request (field file): too large", body = ApiError),
+              (status = 503, description = "rate_limited (field file, Retry-After): every parser is busy", body = ApiError)))]
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    p: UnitPrincipal,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<UploadAccepted>)> {
+    p.require(Permission::Upload)?;
+    let name = req
+        .headers()
+        .get(FILE_NAME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    let limit = state.services.config.upload_max_bytes;
+    let bytes = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
+        .await
+        .map_err(|_| HttpError::from(ServiceError::File(FileProblem::TooLarge)))?;
+    let accepted = state
+        .services
+        .upload_file(&caller, &p.principal, p.code(), &name, &bytes)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+#[utoipa::path(get, path = "/api/v1/units/{code}/uploads", tag = "insured units",
+    params(("code" = String, Path, description = "投保單位代號")),
+    responses((status = 200, description = "The unit's uploads, newest first", body = UploadsResponse),
+              (status = 401, description = "unauthenticated", body = ApiError),
+              (status = 403, description = "forbidden", body = ApiError)))]
+async fn uploads(
+    State(state): State<AppState>,
+    p: UnitPrincipal,
+) -> ApiResult<Json<UploadsResponse>> {
+    Ok(Json(
+        state
+            .services
+            .upload_records(&p.principal, p.code())
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/units/{code}/uploads/{id}", tag = "insured units",
+    params(("code" = String, Path, description = "投保單位代號"), ("id" = i64, Path, description = "upload number")),
+    responses((status = 200, description = "One upload and its progress", body = UploadRecord),
+              (status = 401, description = "unauthenticated", body = ApiError),
+              (status = 403, description = "forbidden", body = ApiError),
+              (status = 404, description = "not_found", body = ApiError)))]
+async fn upload_record(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, i64)>,
+    p: UnitPrincipal,
+) -> ApiResult<Json<UploadRecord>> {
+    let upload = state
+        .services
+        .upload_record(&p.principal, p.code(), id)
+        .await?;
+    Ok(Json(record(&upload)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RowsQuery {
+    #[serde(default)]
+    offset: i64,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+#[utoipa::path(get, path = "/api/v1/units/{code}/uploads/{id}/rows", tag = "insured units",
+    params(("code" = String, Path, description = "投保單位代號"), ("id" = i64, Path, description = "upload number"),
+           ("offset" = Option<i64>, Query, description = "rows to skip (default 0)"),
+           ("limit" = Option<i64>, Query, description = "rows to answer (default 100)")),
+    responses((status = 200, description = "The refused rows and why", body = UploadRowsResponse),
+              (status = 401, description = "unauthenticated", body = ApiError),
+              (status = 403, description = "forbidden", body = ApiError),
+              (status = 404, description = "not_found", body = ApiError)))]
+async fn upload_rows(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, i64)>,
+    Query(q): Query<RowsQuery>,
+    p: UnitPrincipal,
+) -> ApiResult<Json<UploadRowsResponse>> {
+    Ok(Json(
+        state
+            .services
+            .upload_rows(&p.principal, p.code(), id, q.offset, q.limit)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/units/{code}/uploads/{id}/result.txt", tag = "insured units",
+    params(("code" = String, Path, description = "投保單位代號"), ("id" = i64, Path, description = "upload number")),
+    responses((status = 200, description = "text/plain in the upload's encoding (Big5 or UTF-8): one line per row"),
+              (status = 401, description = "unauthenticated", body = ApiError),
+              (status = 403, description = "forbidden", body = ApiError),
+              (status = 404, description = "not_found, or not done yet", body = ApiError)))]
+async fn result_file(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, i64)>,
+    p: UnitPrincipal,
+) -> ApiResult<Response> {
+    let upload = state
+        .services
+        .upload_record(&p.principal, p.code(), id)
+        .await?;
+    let (name, bytes) = state
+        .services
+        .upload_result_file(&p.principal, p.code(), id)
+        .await?;
+    let content_type = if upload.encoding == "big5" {
+        "text/plain; charset=Big5"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(attachment(Body::from(bytes), content_type, &ascii))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(super::percent_decode("a%E5%90%8D.csv"), "a名.csv");
+        assert_eq!(super::percent_decode("100%"), "100%");
+        assert_eq!(super::percent_decode("%zz%4"), "%zz%4");
+    }
+}
