@@ -89,48 +89,24 @@ impl Services {
     ) -> ServiceResult<BulkActivateResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Activate).await?;
         let card = verified.card_number().as_str().to_owned();
+        let refuse =
+            |outcome, error| self.refused(caller, &card, "bulk_activation", outcome, error);
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
-            self.audit(
-                caller,
-                Some(&card),
-                "bulk_activation",
-                "ticket_invalid",
-                None,
-            )
-            .await;
-            return Err(ServiceError::TicketInvalid);
+            return Err(refuse("ticket_invalid", ServiceError::TicketInvalid).await);
         };
         let registrant = {
             let mut conn = self.db.conn().await?;
             store::registrant_by_token(&mut conn, &hash).await?
         };
         let Some(r) = registrant.filter(|r| r.status == "pending") else {
-            self.audit(
-                caller,
-                Some(&card),
-                "bulk_activation",
-                "ticket_invalid",
-                None,
-            )
-            .await;
-            return Err(ServiceError::TicketInvalid);
+            return Err(refuse("ticket_invalid", ServiceError::TicketInvalid).await);
         };
         let now = storage::now();
         if r.expires_at.unwrap_or(0) < now {
-            self.audit(
-                caller,
-                Some(&card),
-                "bulk_activation",
-                "ticket_expired",
-                None,
-            )
-            .await;
-            return Err(ServiceError::TicketExpired);
+            return Err(refuse("ticket_expired", ServiceError::TicketExpired).await);
         }
         if verified.national_id().as_str() != r.national_id {
-            self.audit(caller, Some(&card), "bulk_activation", "wrong_card", None)
-                .await;
-            return Err(ServiceError::WrongCard);
+            return Err(refuse("wrong_card", ServiceError::WrongCard).await);
         }
         {
             let mut conn = self.db.conn().await?;

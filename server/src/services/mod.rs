@@ -188,6 +188,20 @@ impl Services {
         };
         audit::record(&self.db, &entry).await;
     }
+
+    /// Audits a refused request of `actor` (outcome `outcome`, no detail) and gives back its
+    /// error: `return Err(self.refused(caller, card, "confirmation", "wrong_card", e).await)`.
+    pub(crate) async fn refused(
+        &self,
+        caller: &Caller,
+        actor: &str,
+        action: &str,
+        outcome: &str,
+        error: ServiceError,
+    ) -> ServiceError {
+        self.audit(caller, Some(actor), action, outcome, None).await;
+        error
+    }
 }
 
 /// Masks an email address for display: `wa***@example.com`.

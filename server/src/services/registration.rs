@@ -211,33 +211,26 @@ impl Services {
     ) -> ServiceResult<ConfirmResponse> {
         let verified = self.verify_card(&req.proof, ProofPurpose::Confirm).await?;
         let card = verified.card_number().as_str();
+        let refuse = |outcome, error| self.refused(caller, card, "confirmation", outcome, error);
         let Some(hash) = presented_ticket_hash(&req.ticket) else {
-            self.audit(caller, Some(card), "confirmation", "ticket_invalid", None)
-                .await;
-            return Err(ServiceError::TicketInvalid);
+            return Err(refuse("ticket_invalid", ServiceError::TicketInvalid).await);
         };
         let now = storage::now();
         let mut tx = self.db.begin().await?;
         let Some(ticket) = tickets::find(&mut tx, &hash).await? else {
             drop(tx);
-            self.audit(caller, Some(card), "confirmation", "ticket_invalid", None)
-                .await;
-            return Err(ServiceError::TicketInvalid);
+            return Err(refuse("ticket_invalid", ServiceError::TicketInvalid).await);
         };
         if ticket.expires_at < now {
             drop(tx);
-            self.audit(caller, Some(card), "confirmation", "ticket_expired", None)
-                .await;
-            return Err(ServiceError::TicketExpired);
+            return Err(refuse("ticket_expired", ServiceError::TicketExpired).await);
         }
         let account = accounts::by_id(&mut tx, ticket.account_id)
             .await?
             .ok_or(ServiceError::TicketInvalid)?;
         if account.card_number != card || account.national_id != verified.national_id().as_str() {
             drop(tx);
-            self.audit(caller, Some(card), "confirmation", "wrong_card", None)
-                .await;
-            return Err(ServiceError::WrongCard);
+            return Err(refuse("wrong_card", ServiceError::WrongCard).await);
         }
         if account.email != ticket.email
             || !tickets::consume(&mut tx, &hash).await?
