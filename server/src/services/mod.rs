@@ -123,15 +123,6 @@ impl ServiceError {
     }
 }
 
-// TEMPORARY (issue 11, helper S1): services still run a few SQL statements of their own
-// (applications, health bank) until the storage move (helper S2) lands; delete this impl
-// then. No other layer converts from sqlx::Error: storage answers StorageError.
-impl From<sqlx::Error> for ServiceError {
-    fn from(e: sqlx::Error) -> Self {
-        ServiceError::Storage(StorageError::Sqlx(e))
-    }
-}
-
 /// Who is calling, for rate limits and the audit log.
 #[derive(Debug, Clone)]
 pub struct Caller {
