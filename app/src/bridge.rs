@@ -86,7 +86,8 @@ fn on_message(ev: web_sys::MessageEvent) {
     if value.get("kind").and_then(|k| k.as_str()) == Some("ready") {
         return;
     }
-    match serde_json::from_value::<HostMessage>(value.clone()) {
+    // Parsed from the text (not from `value`): one deserializer for every bridge type.
+    match serde_json::from_str::<HostMessage>(&json) {
         Ok(HostMessage::Reply {
             id: Some(id),
             result,
@@ -149,6 +150,16 @@ fn settle(id: u32, reply: Reply) {
     }
 }
 
+/// What the page posts to the content script.
+#[derive(serde::Serialize)]
+struct Outgoing<'a> {
+    channel: &'static str,
+    v: u32,
+    id: u32,
+    cmd: &'a Command,
+    timeout_ms: u32,
+}
+
 /// Sends one command and waits for its answer (the extension enforces `timeout_ms`; the
 /// page adds its own guard in case the extension goes away).
 pub async fn request(cmd: Command) -> Reply {
@@ -167,15 +178,15 @@ pub async fn request(cmd: Command) -> Reply {
         s.pending.insert(id, tx);
         id
     });
-    let msg = serde_json::json!({
-        "channel": TO_EXT,
-        "v": PROTOCOL_VERSION,
-        "id": id,
-        "cmd": cmd,
-        "timeout_ms": DEFAULT_TIMEOUT_MS,
+    let msg = serde_json::to_string(&Outgoing {
+        channel: TO_EXT,
+        v: PROTOCOL_VERSION,
+        id,
+        cmd: &cmd,
+        timeout_ms: DEFAULT_TIMEOUT_MS,
     });
     let posted = web_sys::window().is_some_and(|w| {
-        let Ok(js) = js_sys::JSON::parse(&msg.to_string()) else {
+        let Some(js) = msg.ok().and_then(|m| js_sys::JSON::parse(&m).ok()) else {
             return false;
         };
         let origin = w.location().origin().unwrap_or_else(|_| "*".into());
