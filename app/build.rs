@@ -1,7 +1,9 @@
-//! Generates the message catalogue from `locales/{zh-TW,en}/main.ftl` into
+//! Generates the message catalogue from `locales/{zh-TW,en}/*.ftl` into
 //! `$OUT_DIR/messages.rs` (included by `src/i18n.rs`): the key enum `T`, one variant per FTL
 //! message (`un-nav` → `T::UnNav`), and each message's text in both languages, resolved at
-//! build time.
+//! build time. `main.ftl` is the citizen area's copy and what all areas share; the texts of
+//! `units.ftl` and `online.ftl` go only into the wasm of that area (cargo features `units`,
+//! `online`), so the first page does not download the other areas' copy.
 //!
 //! So the keys are checked when the app compiles: code that names a message no FTL file has
 //! does not compile, and the build fails when the two languages define different messages,
@@ -35,13 +37,41 @@ enum Part {
 fn main() {
     let dir = Path::new("locales");
     println!("cargo:rerun-if-changed=build.rs");
+    // main.ftl is the citizen area's copy and what every area shares; units.ftl and
+    // online.ftl are their areas' own. Every build has every key (so all pages compile, and
+    // the native unit tests see every text), but the wasm of one area carries only the texts
+    // of its files: the first page does not download the other areas' copy.
+    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "wasm32");
+    let files = [
+        ("main.ftl", true),
+        (
+            "units.ftl",
+            !wasm || std::env::var_os("CARGO_FEATURE_UNITS").is_some(),
+        ),
+        (
+            "online.ftl",
+            !wasm || std::env::var_os("CARGO_FEATURE_ONLINE").is_some(),
+        ),
+    ];
     let mut catalogues = Vec::new();
+    let mut left_out = BTreeSet::new();
     for (lang, _) in LANGS {
-        let path = dir.join(lang).join("main.ftl");
-        println!("cargo:rerun-if-changed={}", path.display());
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
-        let messages = parse_file(&text).unwrap_or_else(|e| fail(&format!("{lang}: {e}")));
+        let mut messages = Vec::new();
+        for (file, carried) in files {
+            let path = dir.join(lang).join(file);
+            println!("cargo:rerun-if-changed={}", path.display());
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+            let parsed = parse_file(&text).unwrap_or_else(|e| fail(&format!("{lang}/{file}: {e}")));
+            if !carried {
+                left_out.extend(parsed.iter().map(|(id, _)| id.clone()));
+            }
+            messages.extend(parsed);
+        }
+        let mut seen = BTreeSet::new();
+        if let Some((id, _)) = messages.iter().find(|(id, _)| !seen.insert(id.clone())) {
+            fail(&format!("{lang}: {id} is defined in two files"));
+        }
         catalogues.push(messages);
     }
     let ids: Vec<String> = catalogues[0].iter().map(|(id, _)| id.clone()).collect();
@@ -111,7 +141,12 @@ fn main() {
         let _ = writeln!(code, "static {name}: [&[Part]; COUNT] = [");
         for id in &ids {
             code.push_str("    &[");
-            for part in &resolved[n][id] {
+            let parts: &[Part] = if left_out.contains(id) {
+                &[]
+            } else {
+                &resolved[n][id]
+            };
+            for part in parts {
                 match part {
                     Part::Text(t) => {
                         let _ = write!(code, "Part::Text({t:?}), ");

@@ -65,6 +65,19 @@ fn install() {
     handler.forget(); // lives as long as the page
 }
 
+/// The fields of a posted message looked at before it is parsed as a [`HostMessage`]
+/// (anything else in it is ignored here; a message that is not even an object is dropped).
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    /// Any JSON number (a request id is a `u32`; anything else answers nothing).
+    #[serde(default)]
+    id: Option<serde_json::Number>,
+}
+
 fn on_message(ev: web_sys::MessageEvent) {
     // Only our own window's messages (the content script posts into the page's window).
     let own = web_sys::window().map(JsValue::from);
@@ -77,13 +90,13 @@ fn on_message(ev: web_sys::MessageEvent) {
     else {
         return;
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) else {
+    let Ok(envelope) = serde_json::from_str::<Envelope>(&json) else {
         return;
     };
-    if value.get("channel").and_then(|c| c.as_str()) != Some(FROM_EXT) {
+    if envelope.channel.as_deref() != Some(FROM_EXT) {
         return;
     }
-    if value.get("kind").and_then(|k| k.as_str()) == Some("ready") {
+    if envelope.kind.as_deref() == Some("ready") {
         return;
     }
     // Parsed from the text (not from `value`): one deserializer for every bridge type.
@@ -130,8 +143,8 @@ fn on_message(ev: web_sys::MessageEvent) {
         }
         Err(_) => {
             // A reply we cannot parse still answers its request, as a coded error.
-            if let Some(id) = value
-                .get("id")
+            if let Some(id) = envelope
+                .id
                 .and_then(|i| i.as_u64())
                 .and_then(|i| u32::try_from(i).ok())
             {

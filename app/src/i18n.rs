@@ -413,21 +413,29 @@ mod tests {
         })
     }
 
-    /// `id = value` of one FTL file (single-line messages, as ours are).
-    fn ftl(lang: &str) -> BTreeMap<String, String> {
+    /// `id = value` of one FTL file of `lang` (single-line messages, as ours are).
+    fn ftl_file(lang: &str, file: &str) -> BTreeMap<String, String> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("locales")
             .join(lang)
-            .join("main.ftl");
+            .join(file);
         let text = std::fs::read_to_string(&path).expect("FTL file");
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
                 let (id, value) = l
                     .split_once(" = ")
-                    .unwrap_or_else(|| panic!("{lang}: bad line {l:?}"));
+                    .unwrap_or_else(|| panic!("{lang}/{file}: bad line {l:?}"));
                 (id.to_string(), value.to_string())
             })
+            .collect()
+    }
+
+    /// Every message of `lang` (the three area files).
+    fn ftl(lang: &str) -> BTreeMap<String, String> {
+        ["main.ftl", "units.ftl", "online.ftl"]
+            .iter()
+            .flat_map(|f| ftl_file(lang, f))
             .collect()
     }
 
@@ -593,6 +601,48 @@ mod tests {
         for id in coded {
             assert!(has_cjk(&zh[&id]), "{id} in zh-TW: {}", zh[&id]);
             assert!(!has_cjk(&en[&id]), "{id} in en: {}", en[&id]);
+        }
+    }
+
+    /// The citizen area's wasm carries only main.ftl's texts: no source outside the units and
+    /// online pages may name a message of units.ftl or online.ftl (it would show empty there).
+    #[test]
+    fn the_citizen_area_uses_only_its_own_messages() {
+        let area_pages = [
+            "units.rs",
+            "unit_roles.rs",
+            "bulk_upload.rs",
+            "upload_records.rs",
+            "bulk_activate.rs",
+            "online.rs",
+            "health_bank.rs",
+            "applications.rs",
+        ];
+        let main = ftl_file("zh-TW", "main.ftl");
+        let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();
+        for (path, text) in rust_sources() {
+            let in_pages = path.parent().is_some_and(|p| p.ends_with("pages"));
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if in_pages && area_pages.contains(&name) {
+                continue;
+            }
+            for (n, _) in text.match_indices("T::") {
+                let key: String = text[n + 3..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if let Some(k) = by_name.get(&key) {
+                    assert!(
+                        main.contains_key(k.id()),
+                        "{}: {} is not in main.ftl",
+                        path.display(),
+                        k.id()
+                    );
+                }
+            }
         }
     }
 

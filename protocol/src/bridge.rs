@@ -251,8 +251,8 @@ pub enum Event {
     ServiceStarted,
 }
 
-/// A coded error with a short technical message (for logs; the page shows its own advice
-/// for the code, see [`ErrorCode::advice`]).
+/// A coded error with a short technical message (for logs; the page shows its own wording for
+/// the code from its locale files, the bridge doctor its own advice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct BridgeError {
