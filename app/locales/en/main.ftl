@@ -9,6 +9,7 @@ nav-check = System check
 nav-register = Register
 nav-resend = Resend confirmation mail
 nav-login = Log in
+nav-account = My account
 lang-switch = 中文
 lang-switch-label = 切換為中文
 footer = Demonstration system: all data is fictitious. Help line 0800-030-598
@@ -260,3 +261,6 @@ remedy-no-reader-other = No card reader found: plug in the reader and, if needed
 # Insured units (F4–F7, issue 6)
 un-nav = Insured units
 api-forbidden = You do not have the permission for this.
+
+session-expired = Your session has expired, or you are not logged in. Please log in again; what you entered on this page is kept.
+relogin = Log in again

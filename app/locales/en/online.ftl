@@ -65,5 +65,3 @@ cert-title = Apply for an insurance enrolment certificate
 cert-intro = The certificate lists your National Health Insurance enrolment history. Once issued, download it as a PDF under “My applications”.
 cert-submit = Apply for the certificate
 cert-done = Your certificate application was received. You can download it once it is issued.
-session-expired = Your session has expired, or you are not logged in. Please log in again; what you entered on this page is kept.
-relogin = Log in again

@@ -9,6 +9,7 @@ nav-check = 電腦環境檢測
 nav-register = 首次登入請先申請
 nav-resend = 重寄認證信
 nav-login = 登入
+nav-account = 我的帳戶
 lang-switch = English
 lang-switch-label = Switch to English
 footer = 示範系統：所有資料皆為虛構。客服專線 0800-030-598
@@ -260,3 +261,6 @@ remedy-no-reader-other = 找不到讀卡機：請接上讀卡機，必要時安�
 # Insured units (F4–F7, issue 6)
 un-nav = 投保單位作業
 api-forbidden = 您沒有此項作業的權限。
+
+session-expired = 您的登入已逾時或尚未登入，請重新登入；您在本頁輸入的資料會保留。
+relogin = 重新登入

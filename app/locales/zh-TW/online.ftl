@@ -65,5 +65,3 @@ cert-title = 申請投保證明
 cert-intro = 投保證明列出您參加全民健康保險的投保紀錄；核發後可在「我的申請案件」下載 PDF 檔。
 cert-submit = 申請投保證明
 cert-done = 已受理您的投保證明申請，核發後即可下載。
-session-expired = 您的登入已逾時或尚未登入，請重新登入；您在本頁輸入的資料會保留。
-relogin = 重新登入
