@@ -162,9 +162,9 @@ impl From<Outcome> for Result<Answer, BridgeError> {
     }
 }
 
-/// A successful answer.
+/// A successful answer. Read through [`AnswerWire`] (the same JSON; see [`Event`] for why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "AnswerWire")]
 pub enum Answer {
     Hello {
         /// The protocol version the host speaks.
@@ -193,6 +193,82 @@ pub enum Answer {
     /// Events follow; `status` is the state at the moment of subscribing.
     Subscribed(Status),
     Unsubscribed,
+}
+
+/// An [`Answer`] as it travels: its `type` and the fields of every kind, each optional.
+#[derive(Deserialize)]
+struct AnswerWire {
+    #[serde(rename = "type")]
+    kind: AnswerKind,
+    #[serde(default)]
+    protocol: Option<u32>,
+    #[serde(default)]
+    min_protocol: Option<u32>,
+    #[serde(default)]
+    bridge_version: Option<String>,
+    #[serde(default)]
+    extension_version: Option<String>,
+    #[serde(default)]
+    service: Option<ServiceState>,
+    #[serde(default)]
+    readers: Option<Vec<ReaderStatus>>,
+    #[serde(default)]
+    reader: Option<String>,
+    #[serde(default)]
+    data: Option<CardBasicData>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    record: Option<CardRecord>,
+    #[serde(default)]
+    mac: Option<CardMac>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AnswerKind {
+    Hello,
+    Status,
+    BasicData,
+    CardProof,
+    Subscribed,
+    Unsubscribed,
+}
+
+impl TryFrom<AnswerWire> for Answer {
+    type Error = String;
+    fn try_from(w: AnswerWire) -> Result<Self, String> {
+        fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
+            v.ok_or_else(|| format!("missing field `{field}`"))
+        }
+        let status = |w: AnswerWire| -> Result<Status, String> {
+            Ok(Status {
+                service: need(w.service, "service")?,
+                readers: need(w.readers, "readers")?,
+            })
+        };
+        Ok(match w.kind {
+            AnswerKind::Hello => Answer::Hello {
+                protocol: need(w.protocol, "protocol")?,
+                min_protocol: need(w.min_protocol, "min_protocol")?,
+                bridge_version: need(w.bridge_version, "bridge_version")?,
+                extension_version: w.extension_version,
+            },
+            AnswerKind::Status => Answer::Status(status(w)?),
+            AnswerKind::Subscribed => Answer::Subscribed(status(w)?),
+            AnswerKind::BasicData => Answer::BasicData {
+                reader: need(w.reader, "reader")?,
+                data: need(w.data, "data")?,
+            },
+            AnswerKind::CardProof => Answer::CardProof {
+                reader: need(w.reader, "reader")?,
+                origin: need(w.origin, "origin")?,
+                record: need(w.record, "record")?,
+                mac: need(w.mac, "mac")?,
+            },
+            AnswerKind::Unsubscribed => Answer::Unsubscribed,
+        })
+    }
 }
 
 /// PC/SC state as the host sees it.
@@ -230,8 +306,11 @@ pub enum CardPresence {
 }
 
 /// Pushed after `subscribe`; DESIGN.md F0 wants insert/remove shown within a second.
+///
+/// Read through [`EventWire`] (the same JSON): serde's derive for an internally tagged enum
+/// costs the page's wasm several kilobytes per variant, a flat struct a fraction of that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "EventWire")]
 pub enum Event {
     ReaderAdded {
         reader: String,
@@ -249,6 +328,42 @@ pub enum Event {
     ServiceStopped,
     /// The PC/SC service is back; a `status` follows from the page when it wants details.
     ServiceStarted,
+}
+
+/// An [`Event`] as it travels: `{"type": …, "reader": …}` (`reader` for the reader and card
+/// events).
+#[derive(Deserialize)]
+struct EventWire {
+    #[serde(rename = "type")]
+    kind: EventKind,
+    #[serde(default)]
+    reader: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EventKind {
+    ReaderAdded,
+    ReaderRemoved,
+    CardInserted,
+    CardRemoved,
+    ServiceStopped,
+    ServiceStarted,
+}
+
+impl TryFrom<EventWire> for Event {
+    type Error = &'static str;
+    fn try_from(w: EventWire) -> Result<Self, Self::Error> {
+        let reader = || w.reader.clone().ok_or("missing field `reader`");
+        Ok(match w.kind {
+            EventKind::ReaderAdded => Event::ReaderAdded { reader: reader()? },
+            EventKind::ReaderRemoved => Event::ReaderRemoved { reader: reader()? },
+            EventKind::CardInserted => Event::CardInserted { reader: reader()? },
+            EventKind::CardRemoved => Event::CardRemoved { reader: reader()? },
+            EventKind::ServiceStopped => Event::ServiceStopped,
+            EventKind::ServiceStarted => Event::ServiceStarted,
+        })
+    }
 }
 
 /// A coded error with a short technical message (for logs; the page shows its own wording for
