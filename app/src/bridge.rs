@@ -65,17 +65,11 @@ fn install() {
     handler.forget(); // lives as long as the page
 }
 
-/// The fields of a posted message looked at before it is parsed as a [`HostMessage`]
-/// (anything else in it is ignored here; a message that is not even an object is dropped).
-#[derive(serde::Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    /// Any JSON number (a request id is a `u32`; anything else answers nothing).
-    #[serde(default)]
-    id: Option<serde_json::Number>,
+/// A string field of a posted message (read before it is parsed as a [`HostMessage`]).
+fn field(data: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(data, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined())
 }
 
 fn on_message(ev: web_sys::MessageEvent) {
@@ -84,19 +78,21 @@ fn on_message(ev: web_sys::MessageEvent) {
     if ev.source().map(JsValue::from) != own {
         return;
     }
-    let Some(json) = js_sys::JSON::stringify(&ev.data())
+    let data = ev.data();
+    let Some(json) = js_sys::JSON::stringify(&data)
         .ok()
         .and_then(|s| s.as_string())
     else {
         return;
     };
-    let Ok(envelope) = serde_json::from_str::<Envelope>(&json) else {
-        return;
-    };
-    if envelope.channel.as_deref() != Some(FROM_EXT) {
+    if field(&data, "channel")
+        .and_then(|c| c.as_string())
+        .as_deref()
+        != Some(FROM_EXT)
+    {
         return;
     }
-    if envelope.kind.as_deref() == Some("ready") {
+    if field(&data, "kind").and_then(|k| k.as_string()).as_deref() == Some("ready") {
         return;
     }
     // Parsed from the text (not from `value`): one deserializer for every bridge type.
@@ -143,10 +139,11 @@ fn on_message(ev: web_sys::MessageEvent) {
         }
         Err(_) => {
             // A reply we cannot parse still answers its request, as a coded error.
-            if let Some(id) = envelope
-                .id
-                .and_then(|i| i.as_u64())
-                .and_then(|i| u32::try_from(i).ok())
+            // A whole number that fits a request id (as JSON would carry it).
+            if let Some(id) = field(&data, "id")
+                .and_then(|i| i.as_f64())
+                .filter(|i| i.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(i))
+                .map(|i| i as u32)
             {
                 settle(
                     id,

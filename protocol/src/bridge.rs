@@ -105,8 +105,10 @@ impl Command {
 }
 
 /// Anything the host (or, for its own errors, the extension) sends back.
+///
+/// Read through `HostMessageWire` (the same JSON; see [`Event`] for why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "HostMessageWire")]
 pub enum HostMessage {
     /// The answer to one request. `id` is absent when the request was too broken to have one.
     Reply {
@@ -117,6 +119,44 @@ pub enum HostMessage {
     },
     /// Pushed after `subscribe`.
     Event { v: u32, event: Event },
+}
+
+/// A [`HostMessage`] as it travels: its `kind` and the fields of both kinds, each optional.
+#[derive(Deserialize)]
+struct HostMessageWire {
+    kind: HostMessageKind,
+    v: Option<u32>,
+    #[serde(default)]
+    id: Option<RequestId>,
+    #[serde(default)]
+    result: Option<Outcome>,
+    #[serde(default)]
+    event: Option<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum HostMessageKind {
+    Reply,
+    Event,
+}
+
+impl TryFrom<HostMessageWire> for HostMessage {
+    type Error = &'static str;
+    fn try_from(w: HostMessageWire) -> Result<Self, Self::Error> {
+        let v = w.v.ok_or("missing field `v`")?;
+        Ok(match w.kind {
+            HostMessageKind::Reply => HostMessage::Reply {
+                v,
+                id: w.id,
+                result: w.result.ok_or("missing field `result`")?,
+            },
+            HostMessageKind::Event => HostMessage::Event {
+                v,
+                event: w.event.ok_or("missing field `event`")?,
+            },
+        })
+    }
 }
 
 impl HostMessage {
@@ -162,7 +202,7 @@ impl From<Outcome> for Result<Answer, BridgeError> {
     }
 }
 
-/// A successful answer. Read through [`AnswerWire`] (the same JSON; see [`Event`] for why).
+/// A successful answer. Read through `AnswerWire` (the same JSON; see [`Event`] for why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "AnswerWire")]
 pub enum Answer {
@@ -307,7 +347,7 @@ pub enum CardPresence {
 
 /// Pushed after `subscribe`; DESIGN.md F0 wants insert/remove shown within a second.
 ///
-/// Read through [`EventWire`] (the same JSON): serde's derive for an internally tagged enum
+/// Read through `EventWire` (the same JSON): serde's derive for an internally tagged enum
 /// costs the page's wasm several kilobytes per variant, a flat struct a fraction of that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "EventWire")]
