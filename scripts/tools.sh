@@ -14,6 +14,8 @@ TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
 AXE_CORE_VERSION=4.14.1
+# twiggy (wasm size profiler) for scripts/wasm-sizes.sh only; not part of the test command.
+TWIGGY_VERSION=0.8.0
 NHI_TOOLS=${NHI_TOOLS:-/opt/nhi-tools}
 APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config chromium chromium-driver
   postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates)
@@ -71,6 +73,15 @@ tools_axe() {
   tools_say "installing axe-core@$AXE_CORE_VERSION from npm"
   mkdir -p "$dir"
   npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_CORE_VERSION" >/dev/null
+}
+
+# twiggy, on demand (scripts/wasm-sizes.sh): where the bytes of the SPA's wasm go. Its own
+# root ($NHI_TOOLS/twiggy), so it never shadows the build tools.
+tools_twiggy() {
+  local root="$NHI_TOOLS/twiggy"
+  "$root/bin/twiggy" --version 2>/dev/null | grep -q " $TWIGGY_VERSION\$" && return 0
+  tools_say "installing twiggy $TWIGGY_VERSION into $root (first time only; minutes)"
+  cargo install twiggy --version "$TWIGGY_VERSION" --locked --root "$root" --quiet
 }
 
 tools_check_pin() {

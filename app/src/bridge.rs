@@ -65,28 +65,38 @@ fn install() {
     handler.forget(); // lives as long as the page
 }
 
+/// A string field of a posted message (read before it is parsed as a [`HostMessage`]).
+fn field(data: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(data, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined())
+}
+
 fn on_message(ev: web_sys::MessageEvent) {
     // Only our own window's messages (the content script posts into the page's window).
     let own = web_sys::window().map(JsValue::from);
     if ev.source().map(JsValue::from) != own {
         return;
     }
-    let Some(json) = js_sys::JSON::stringify(&ev.data())
+    let data = ev.data();
+    let Some(json) = js_sys::JSON::stringify(&data)
         .ok()
         .and_then(|s| s.as_string())
     else {
         return;
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&json) else {
-        return;
-    };
-    if value.get("channel").and_then(|c| c.as_str()) != Some(FROM_EXT) {
-        return;
-    }
-    if value.get("kind").and_then(|k| k.as_str()) == Some("ready") {
+    if field(&data, "channel")
+        .and_then(|c| c.as_string())
+        .as_deref()
+        != Some(FROM_EXT)
+    {
         return;
     }
-    match serde_json::from_value::<HostMessage>(value.clone()) {
+    if field(&data, "kind").and_then(|k| k.as_string()).as_deref() == Some("ready") {
+        return;
+    }
+    // Parsed from the text (not from `value`): one deserializer for every bridge type.
+    match serde_json::from_str::<HostMessage>(&json) {
         Ok(HostMessage::Reply {
             id: Some(id),
             result,
@@ -129,10 +139,11 @@ fn on_message(ev: web_sys::MessageEvent) {
         }
         Err(_) => {
             // A reply we cannot parse still answers its request, as a coded error.
-            if let Some(id) = value
-                .get("id")
-                .and_then(|i| i.as_u64())
-                .and_then(|i| u32::try_from(i).ok())
+            // A whole number that fits a request id (as JSON would carry it).
+            if let Some(id) = field(&data, "id")
+                .and_then(|i| i.as_f64())
+                .filter(|i| i.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(i))
+                .map(|i| i as u32)
             {
                 settle(
                     id,
@@ -147,6 +158,16 @@ fn settle(id: u32, reply: Reply) {
     if let Some(tx) = STATE.with(|s| s.borrow_mut().pending.remove(&id)) {
         let _ = tx.send(reply);
     }
+}
+
+/// What the page posts to the content script.
+#[derive(serde::Serialize)]
+struct Outgoing<'a> {
+    channel: &'static str,
+    v: u32,
+    id: u32,
+    cmd: &'a Command,
+    timeout_ms: u32,
 }
 
 /// Sends one command and waits for its answer (the extension enforces `timeout_ms`; the
@@ -167,15 +188,15 @@ pub async fn request(cmd: Command) -> Reply {
         s.pending.insert(id, tx);
         id
     });
-    let msg = serde_json::json!({
-        "channel": TO_EXT,
-        "v": PROTOCOL_VERSION,
-        "id": id,
-        "cmd": cmd,
-        "timeout_ms": DEFAULT_TIMEOUT_MS,
+    let msg = serde_json::to_string(&Outgoing {
+        channel: TO_EXT,
+        v: PROTOCOL_VERSION,
+        id,
+        cmd: &cmd,
+        timeout_ms: DEFAULT_TIMEOUT_MS,
     });
     let posted = web_sys::window().is_some_and(|w| {
-        let Ok(js) = js_sys::JSON::parse(&msg.to_string()) else {
+        let Some(js) = msg.ok().and_then(|m| js_sys::JSON::parse(&m).ok()) else {
             return false;
         };
         let origin = w.location().origin().unwrap_or_else(|_| "*".into());

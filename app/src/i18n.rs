@@ -1,17 +1,16 @@
 //! The one i18n layer: every user-facing string of the SPA comes from the Fluent resources
-//! in `app/locales/{zh-TW,en}/main.ftl`, through leptos-fluent. zh-TW is the default; the
-//! choice persists in localStorage (`nhi.lang`) and `<html lang>` follows it.
+//! in `app/locales/{zh-TW,en}/main.ftl`. zh-TW is the default; the choice persists in
+//! localStorage (`nhi.lang`) and `<html lang>` follows it.
 //!
-//! Fixed strings are [`T`] keys (each names one FTL message) looked up with [`I18n::t`];
+//! `build.rs` turns the FTL files into a catalogue at compile time: the key enum [`T`] (one
+//! variant per message, `un-nav` → `T::UnNav`) and each message's text in both languages. A
+//! key that no FTL file defines does not compile, and the build fails when the two languages
+//! differ in their messages or their variables. Fixed strings are looked up with [`I18n::t`];
 //! strings with values (counts, codes from the bridge, the server and the password policy)
-//! are the functions below. Tests check that both FTL files define every message the code
-//! uses, and that no Chinese text hides in the Rust sources.
-
-use std::borrow::Cow;
-use std::collections::HashMap;
+//! are the functions below. Tests check that every coded message exists, that the code uses
+//! every message, and that no Chinese text hides in the Rust sources.
 
 use leptos::prelude::*;
-use leptos_fluent::__reexports::fluent_bundle::FluentValue;
 use nhi_protocol::api::ErrorCode as ApiCode;
 use nhi_protocol::bridge::ErrorCode as BridgeCode;
 use nhi_protocol::password::{PasswordProblem, StrengthSuggestion, StrengthWarning};
@@ -32,12 +31,16 @@ impl Lang {
         }
     }
 
-    /// The FTL folder / leptos-fluent language id.
+    /// The FTL folder name: also what `<html lang>` and localStorage (`nhi.lang`) hold.
     fn id(self) -> &'static str {
         match self {
             Lang::ZhTw => "zh-TW",
             Lang::En => "en",
         }
+    }
+
+    fn from_id(id: &str) -> Option<Lang> {
+        [Lang::ZhTw, Lang::En].into_iter().find(|l| l.id() == id)
     }
 
     pub fn other(self) -> Lang {
@@ -48,406 +51,131 @@ impl Lang {
     }
 }
 
-macro_rules! keys {
-    ($($key:ident => $id:literal;)*) => {
-        /// Keys of the fixed strings; each is one message in the FTL files.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum T { $($key),* }
+/// A piece of a message: fixed text, or a variable's value.
+#[derive(Debug)]
+enum Part {
+    Text(&'static str),
+    Var(&'static str),
+}
 
-        impl T {
-            pub const ALL: &'static [T] = &[$(T::$key),*];
+// `T`, `T::ALL`, `IDS` and the texts `ZH_TW` / `EN`, generated from the FTL files.
+include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 
-            /// The FTL message id.
-            pub fn id(self) -> &'static str {
-                match self { $(T::$key => $id),* }
+impl T {
+    /// The FTL message id.
+    pub fn id(self) -> &'static str {
+        IDS[self as usize]
+    }
+
+    /// The key of the FTL message `id`, if there is one.
+    pub fn from_id(id: &str) -> Option<T> {
+        IDS.iter().position(|i| *i == id).map(|n| T::ALL[n])
+    }
+
+    /// The message in `lang`, the variables taken from `args`.
+    fn text(self, lang: Lang, args: &[(&str, &str)]) -> String {
+        let parts: &[Part] = match lang {
+            Lang::ZhTw => ZH_TW[self as usize],
+            Lang::En => EN[self as usize],
+        };
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(v) => match args.iter().find(|(name, _)| name == v) {
+                    Some((_, value)) => out.push_str(value),
+                    // As Fluent shows a missing variable.
+                    None => {
+                        out.push_str("{$");
+                        out.push_str(v);
+                        out.push('}');
+                    }
+                },
             }
         }
-    };
+        out
+    }
 }
 
-keys! {
-    UnNav => "un-nav";
-    UnTitle => "un-title";
-    UnIntro => "un-intro";
-    UnNone => "un-none";
-    UnLoginNeeded => "un-login-needed";
-    UnAdmin => "un-admin";
-    UnUnitCode => "un-unit-code";
-    UnUnitName => "un-unit-name";
-    UnYourPermissions => "un-your-permissions";
-    UnActions => "un-actions";
-    UnRoles => "un-roles";
-    UnUpload => "un-upload";
-    UnRecords => "un-records";
-    UnPermUpload => "un-perm-upload";
-    UnPermQuery => "un-perm-query";
-    UnBack => "un-back";
-    UnRolesIntro => "un-roles-intro";
-    UnStaffCaption => "un-staff-caption";
-    UnNoStaff => "un-no-staff";
-    UnAddStaff => "un-add-staff";
-    UnStaffId => "un-staff-id";
-    UnStaffIdHint => "un-staff-id-hint";
-    UnSave => "un-save";
-    UnRevoke => "un-revoke";
-    UnSaved => "un-saved";
-    UnNotInsured => "un-not-insured";
-    UnUploader => "un-uploader";
-    UnUploaderEmail => "un-uploader-email";
-    UnFormatTitle => "un-format-title";
-    UnFormatColumns => "un-format-columns";
-    UnFormatTypes => "un-format-types";
-    UnFormatRules => "un-format-rules";
-    UnFormatLimit => "un-format-limit";
-    UnMaxSize => "un-max-size";
-    UnBrowse => "un-browse";
-    UnSend => "un-send";
-    UnNoFile => "un-no-file";
-    UnChosen => "un-chosen";
-    UnProgress => "un-progress";
-    UnQueued => "un-queued";
-    UnAccepted => "un-accepted";
-    UnRejected => "un-rejected";
-    UnTotal => "un-total";
-    UnProcessed => "un-processed";
-    UnDownload => "un-download";
-    UnColTime => "un-col-time";
-    UnColUploader => "un-col-uploader";
-    UnColFile => "un-col-file";
-    UnColStatus => "un-col-status";
-    UnColDetails => "un-col-details";
-    UnNoRecords => "un-no-records";
-    UnRecordsCaption => "un-records-caption";
-    UnShowRows => "un-show-rows";
-    UnRowsCaption => "un-rows-caption";
-    UnRowNumber => "un-row-number";
-    UnRowResult => "un-row-result";
-    UnStatusQueued => "un-status-queued";
-    UnStatusProcessing => "un-status-processing";
-    UnStatusDone => "un-status-done";
-    UnStatusFailed => "un-status-failed";
-    UnFileTooLarge => "un-file-too-large";
-    UnFileEmpty => "un-file-empty";
-    UnFileEncoding => "un-file-encoding";
-    UnFileUnreadable => "un-file-unreadable";
-    UnFileTooManyRows => "un-file-too-many-rows";
-    UnFileUnsupported => "un-file-unsupported";
-    UnFileTooManyColumns => "un-file-too-many-columns";
-    UnFileFieldTooLong => "un-file-field-too-long";
-    UnFileTooLargeDecompressed => "un-file-too-large-decompressed";
-    UnFileBusy => "un-file-busy";
-    UnRsAccepted => "un-rs-accepted";
-    UnRsMalformed => "un-rs-malformed";
-    UnRsFormula => "un-rs-formula";
-    UnRsInvalidId => "un-rs-invalid-id";
-    UnRsNotInsured => "un-rs-not-insured";
-    UnRsNameMismatch => "un-rs-name-mismatch";
-    UnRsInvalidBirth => "un-rs-invalid-birth";
-    UnRsBirthMismatch => "un-rs-birth-mismatch";
-    UnRsEmailMissing => "un-rs-email-missing";
-    UnRsEmailInvalid => "un-rs-email-invalid";
-    UnRsMobileInvalid => "un-rs-mobile-invalid";
-    UnRsAlreadyRegistered => "un-rs-already-registered";
-    UnRsAlreadyPending => "un-rs-already-pending";
-    UnRsDuplicate => "un-rs-duplicate";
-    BaTitle => "ba-title";
-    BaIntro => "ba-intro";
-    BaNoTicket => "ba-no-ticket";
-    BaSubmit => "ba-submit";
-    BaDone => "ba-done";
-    SkipToMain => "skip-to-main";
-    Agency => "agency";
-    AppTitle => "app-title";
-    NavLabel => "nav-label";
-    NavHome => "nav-home";
-    NavCheck => "nav-check";
-    NavRegister => "nav-register";
-    NavResend => "nav-resend";
-    NavLogin => "nav-login";
-    NavDownload => "nav-download";
-    LangSwitch => "lang-switch";
-    LangSwitchLabel => "lang-switch-label";
-    Footer => "footer";
-    LandingIntro => "landing-intro";
-    LandingSteps => "landing-steps";
-    LandingStep1 => "landing-step1";
-    LandingStep2 => "landing-step2";
-    LandingStep3 => "landing-step3";
-    LandingStep4 => "landing-step4";
-    NotFoundTitle => "not-found-title";
-    NotFoundBody => "not-found-body";
-    CheckTitle => "check-title";
-    CheckIntro => "check-intro";
-    CheckBrowser => "check-browser";
-    CheckExtension => "check-extension";
-    CheckBridge => "check-bridge";
-    CheckPcsc => "check-pcsc";
-    CheckReaders => "check-readers";
-    CheckCard => "check-card";
-    CheckNhi => "check-nhi";
-    StatePass => "state-pass";
-    StateFail => "state-fail";
-    StatePending => "state-pending";
-    StateSkipped => "state-skipped";
-    SkippedBody => "skipped-body";
-    BrowserOk => "browser-ok";
-    BrowserFail => "browser-fail";
-    PcscOk => "pcsc-ok";
-    CardPresent => "card-present";
-    CardInUse => "card-in-use";
-    CardMute => "card-mute";
-    NhiOk => "nhi-ok";
-    CheckAllGood => "check-all-good";
-    CheckAgain => "check-again";
-    GetExtension => "get-extension";
-    GetBridge => "get-bridge";
-    CheckLive => "check-live";
-    DownloadTitle => "download-title";
-    DownloadExtTitle => "download-ext-title";
-    DownloadExtBody => "download-ext-body";
-    DownloadBridgeTitle => "download-bridge-title";
-    DownloadBridgeBody => "download-bridge-body";
-    ReadCard => "read-card";
-    Reading => "reading";
-    CardDataTitle => "card-data-title";
-    CardNumber => "card-number";
-    Name => "name";
-    NationalId => "national-id";
-    BirthDate => "birth-date";
-    Sex => "sex";
-    Male => "male";
-    Female => "female";
-    InsertCardPrompt => "insert-card-prompt";
-    CardNeeded => "card-needed";
-    Ok => "ok";
-    RegTitle => "reg-title";
-    StepTerms => "step-terms";
-    StepCard => "step-card";
-    StepHousehold => "step-household";
-    StepPassword => "step-password";
-    StepDone => "step-done";
-    StepsLabel => "steps-label";
-    TermsTitle => "terms-title";
-    Terms1 => "terms1";
-    Terms2 => "terms2";
-    Terms3 => "terms3";
-    Terms4 => "terms4";
-    TermsAgree => "terms-agree";
-    TermsMustAgree => "terms-must-agree";
-    Next => "next";
-    Back => "back";
-    HouseholdNumber => "household-number";
-    HouseholdHint => "household-hint";
-    HouseholdInvalid => "household-invalid";
-    Address => "address";
-    County => "county";
-    Township => "township";
-    Village => "village";
-    Neighbourhood => "neighbourhood";
-    ChooseOne => "choose-one";
-    PlacesLoading => "places-loading";
-    FieldRequired => "field-required";
-    NeighbourhoodInvalid => "neighbourhood-invalid";
-    Password => "password";
-    PasswordHint => "password-hint";
-    PasswordRepeat => "password-repeat";
-    PasswordMismatch => "password-mismatch";
-    Strength => "strength";
-    StrengthLoading => "strength-loading";
-    StrengthEmpty => "strength-empty";
-    StrengthUnavailable => "strength-unavailable";
-    Score0 => "score0";
-    Score1 => "score1";
-    Score2 => "score2";
-    Score3 => "score3";
-    Score4 => "score4";
-    Email => "email";
-    EmailHint => "email-hint";
-    Mobile => "mobile";
-    MobileHint => "mobile-hint";
-    Phone => "phone";
-    PhoneHint => "phone-hint";
-    EmailInvalid => "email-invalid";
-    MobileInvalid => "mobile-invalid";
-    PhoneInvalid => "phone-invalid";
-    Submit => "submit";
-    Sending => "sending";
-    FixErrors => "fix-errors";
-    PendingTitle => "pending-title";
-    PendingNext => "pending-next";
-    ConfirmTitle => "confirm-title";
-    ConfirmIntro => "confirm-intro";
-    ConfirmNoTicket => "confirm-no-ticket";
-    ConfirmNoCard => "confirm-no-card";
-    ConfirmDone => "confirm-done";
-    GoLogin => "go-login";
-    ResendTitle => "resend-title";
-    ResendIntro => "resend-intro";
-    ResendSubmit => "resend-submit";
-    ResendDone => "resend-done";
-    LoginTitle => "login-title";
-    LoginIntro => "login-intro";
-    LoginSubmit => "login-submit";
-    HomeTitle => "home-title";
-    HomeWelcome => "home-welcome";
-    AccountStatus => "account-status";
-    StatusPending => "status-pending";
-    StatusActive => "status-active";
-    RegisteredAt => "registered-at";
-    HomeServices => "home-services";
-    HomeHealthBank => "home-health-bank";
-    HomeApplications => "home-applications";
-    HomeSoon => "home-soon";
-    Logout => "logout";
-    LoggedOut => "logged-out";
-    Loading => "loading";
-    NetworkError => "network-error";
-    ServerConfused => "server-confused";
-    BridgeConfused => "bridge-confused";
-    ErrorPrefix => "error-prefix";
-    // F9 online services (issue 7)
-    HbTitle => "hb-title";
-    HbIntro => "hb-intro";
-    HbFrom => "hb-from";
-    HbTo => "hb-to";
-    HbQuery => "hb-query";
-    HbRangeInvalid => "hb-range-invalid";
-    HbSummary => "hb-summary";
-    HbVisitCount => "hb-visit-count";
-    HbTotalCost => "hb-total-cost";
-    HbTotalCopay => "hb-total-copay";
-    HbExport => "hb-export";
-    HbChartTitle => "hb-chart-title";
-    HbChartDesc => "hb-chart-desc";
-    HbMonthTable => "hb-month-table";
-    HbMonth => "hb-month";
-    HbCost => "hb-cost";
-    HbCopay => "hb-copay";
-    HbVisitsTitle => "hb-visits-title";
-    HbDate => "hb-date";
-    HbInstitution => "hb-institution";
-    HbDiagnosis => "hb-diagnosis";
-    HbMedications => "hb-medications";
-    HbNoMedication => "hb-no-medication";
-    HbNoVisits => "hb-no-visits";
-    HbDaysUnit => "hb-days-unit";
-    AppsTitle => "apps-title";
-    AppsIntro => "apps-intro";
-    AppsMine => "apps-mine";
-    AppsNone => "apps-none";
-    AppsRefresh => "apps-refresh";
-    AppsNumber => "apps-number";
-    AppsSubmittedAt => "apps-submitted-at";
-    AppsStatus => "apps-status";
-    AppsTimeline => "apps-timeline";
-    AppsDownload => "apps-download";
-    KindCardReplacement => "kind-card-replacement";
-    KindCertificate => "kind-certificate";
-    AppStatusSubmitted => "app-status-submitted";
-    AppStatusInReview => "app-status-in-review";
-    AppStatusCardProduction => "app-status-card-production";
-    AppStatusMailed => "app-status-mailed";
-    AppStatusIssued => "app-status-issued";
-    AppStatusRejected => "app-status-rejected";
-    StepCompleted => "step-completed";
-    StepCurrent => "step-current";
-    StepTodo => "step-todo";
-    ReplaceTitle => "replace-title";
-    ReplaceReason => "replace-reason";
-    ReasonRequired => "reason-required";
-    ReasonLost => "reason-lost";
-    ReasonDamaged => "reason-damaged";
-    ReasonPhotoChange => "reason-photo-change";
-    ReasonDataChange => "reason-data-change";
-    PostalCode => "postal-code";
-    PostalCodeHint => "postal-code-hint";
-    PostalCodeInvalid => "postal-code-invalid";
-    MailingAddress => "mailing-address";
-    MailingAddressHint => "mailing-address-hint";
-    MailingAddressInvalid => "mailing-address-invalid";
-    ReplaceSubmit => "replace-submit";
-    ReplaceDone => "replace-done";
-    CertTitle => "cert-title";
-    CertIntro => "cert-intro";
-    CertSubmit => "cert-submit";
-    CertDone => "cert-done";
-    SessionExpired => "session-expired";
-    Relogin => "relogin";
+const STORAGE_KEY: &str = "nhi.lang";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
 }
 
-/// Provides the leptos-fluent context (FTL resources, language persisted in localStorage,
-/// `<html lang>` kept in step) around `children`.
+/// Provides the language (from localStorage, else zh-TW) around `children`, keeps
+/// `<html lang>` in step and stores each change.
 #[component]
 pub fn I18nProvider(children: Children) -> impl IntoView {
-    leptos_fluent::leptos_fluent! {
-        children: children(),
-        locales: "./locales",
-        default_language: "zh-TW",
-        sync_html_tag_lang: true,
-        initial_language_from_local_storage: true,
-        set_language_to_local_storage: true,
-        local_storage_key: "nhi.lang",
-    }
+    let initial = local_storage()
+        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
+        .and_then(|id| Lang::from_id(&id))
+        .unwrap_or(Lang::ZhTw);
+    let lang = RwSignal::new(initial);
+    provide_context(I18n { lang });
+    Effect::new(move |previous: Option<Lang>| {
+        let now = lang.get();
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("lang", now.id());
+        }
+        if previous.is_some_and(|p| p != now) {
+            if let Some(s) = local_storage() {
+                let _ = s.set_item(STORAGE_KEY, now.id());
+            }
+        }
+        now
+    });
+    children()
 }
 
-/// The language state and lookups (a thin, typed face over leptos-fluent's context).
+/// The language state and lookups.
 #[derive(Clone, Copy)]
 pub struct I18n {
-    fluent: leptos_fluent::I18n,
+    lang: RwSignal<Lang>,
 }
 
-thread_local! {
-    static CURRENT: std::cell::Cell<Option<I18n>> = const { std::cell::Cell::new(None) };
-}
-
-/// The i18n context (also usable from event handlers, which have no reactive owner).
+/// The i18n context, from inside `<I18nProvider>` (components; event handlers use the copy
+/// their component took).
 pub fn use_i18n() -> I18n {
-    if let Some(fluent) = use_context::<leptos_fluent::I18n>() {
-        let i = I18n { fluent };
-        CURRENT.with(|c| c.set(Some(i)));
-        return i;
-    }
-    CURRENT
-        .with(|c| c.get())
-        .expect("use_i18n inside <I18nProvider>")
-}
-
-type Args = HashMap<Cow<'static, str>, FluentValue<'static>>;
-
-fn args<const N: usize>(pairs: [(&'static str, FluentValue<'static>); N]) -> Args {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (Cow::Borrowed(k), v))
-        .collect()
+    expect_context::<I18n>()
 }
 
 impl I18n {
     /// The current language (tracked).
     pub fn get(&self) -> Lang {
-        if self.fluent.language.get().id.starts_with("zh") {
-            Lang::ZhTw
-        } else {
-            Lang::En
-        }
+        self.lang.get()
     }
 
     pub fn set(&self, lang: Lang) {
-        if let Some(l) = self.fluent.languages.iter().find(|l| l.id == lang.id()) {
-            self.fluent.language.set(l);
-        }
+        self.lang.set(lang);
     }
 
     /// The text of `key` in the current language (tracked: use inside closures).
     pub fn t(&self, key: T) -> String {
-        self.fluent.tr(key.id())
+        key.text(self.get(), &[])
     }
 
+    /// The text of `key` with its variables.
+    pub fn t_args(&self, key: T, args: &[(&str, &str)]) -> String {
+        key.text(self.get(), args)
+    }
+
+    /// The message with the FTL id `id` (coded messages); the id itself if there is none.
     fn tr(&self, id: &str) -> String {
-        self.fluent.tr(id)
+        self.tr_args(id, &[])
     }
 
-    fn tr_args(&self, id: &str, a: &Args) -> String {
-        self.fluent.tr_with_args(id, a)
+    fn tr_args(&self, id: &str, args: &[(&str, &str)]) -> String {
+        match T::from_id(id) {
+            Some(key) => self.t_args(key, args),
+            None => {
+                self.lang.track();
+                id.to_string()
+            }
+        }
     }
 }
 
@@ -468,14 +196,21 @@ fn kebab(name: &str) -> String {
 }
 
 fn wire_name<S: serde::Serialize>(v: &S) -> String {
-    serde_json::to_value(v)
+    serde_json::to_string(v)
         .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
+        .and_then(|s| {
+            s.strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }
 
 pub fn step_of(i: I18n, n: usize, total: usize) -> String {
-    i.tr_args("step-of", &args([("n", n.into()), ("total", total.into())]))
+    i.t_args(
+        T::StepOf,
+        &[("n", &n.to_string()), ("total", &total.to_string())],
+    )
 }
 
 pub fn score_text(i: I18n, score: u8) -> String {
@@ -486,29 +221,23 @@ pub fn score_text(i: I18n, score: u8) -> String {
         3 => T::Score3,
         _ => T::Score4,
     };
-    i.tr_args("strength-line", &args([("word", i.t(key).into())]))
+    i.t_args(T::StrengthLine, &[("word", &i.t(key))])
 }
 
 pub fn version_text(i: I18n, what: T, version: &str) -> String {
-    i.tr_args(
-        "version-ready",
-        &args([
-            ("what", i.t(what).into()),
-            ("version", version.to_string().into()),
-        ]),
+    i.t_args(
+        T::VersionReady,
+        &[("what", &i.t(what)), ("version", version)],
     )
 }
 
 pub fn readers_text(i: I18n, names: &[String]) -> String {
-    let joined = names.join(&i.tr("list-separator"));
-    i.tr_args("readers-found", &args([("names", joined.into())]))
+    let joined = names.join(&i.t(T::ListSeparator));
+    i.t_args(T::ReadersFound, &[("names", &joined)])
 }
 
 pub fn pending_text(i: I18n, email_masked: &str) -> String {
-    i.tr_args(
-        "pending-sent",
-        &args([("email", email_masked.to_string().into())]),
-    )
+    i.t_args(T::PendingSent, &[("email", email_masked)])
 }
 
 pub fn password_problem_id(p: PasswordProblem) -> &'static str {
@@ -526,8 +255,8 @@ pub fn password_problem_id(p: PasswordProblem) -> &'static str {
 pub fn password_problem(i: I18n, p: PasswordProblem) -> String {
     let id = password_problem_id(p);
     match p {
-        PasswordProblem::TooShort { min } => i.tr_args(id, &args([("min", min.into())])),
-        PasswordProblem::TooLong { max } => i.tr_args(id, &args([("max", max.into())])),
+        PasswordProblem::TooShort { min } => i.tr_args(id, &[("min", &min.to_string())]),
+        PasswordProblem::TooLong { max } => i.tr_args(id, &[("max", &max.to_string())]),
         _ => i.tr(id),
     }
 }
@@ -567,11 +296,11 @@ pub fn api_error(i: I18n, code: ApiCode, retry_after: Option<u64>) -> String {
     match code {
         ApiCode::RegistryUnavailable | ApiCode::AccountLocked | ApiCode::RateLimited => {
             let wait = match retry_after {
-                Some(s) => i.tr_args(
-                    "retry-in-minutes",
-                    &args([("minutes", s.div_ceil(60).into())]),
+                Some(s) => i.t_args(
+                    T::RetryInMinutes,
+                    &[("minutes", &s.div_ceil(60).to_string())],
                 ),
-                None => i.tr("retry-later"),
+                None => i.t(T::RetryLater),
             };
             format!("{text}{wait}")
         }
@@ -684,21 +413,29 @@ mod tests {
         })
     }
 
-    /// `id = value` of one FTL file (single-line messages, as ours are).
-    fn ftl(lang: &str) -> BTreeMap<String, String> {
+    /// `id = value` of one FTL file of `lang` (single-line messages, as ours are).
+    fn ftl_file(lang: &str, file: &str) -> BTreeMap<String, String> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("locales")
             .join(lang)
-            .join("main.ftl");
+            .join(file);
         let text = std::fs::read_to_string(&path).expect("FTL file");
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
                 let (id, value) = l
                     .split_once(" = ")
-                    .unwrap_or_else(|| panic!("{lang}: bad line {l:?}"));
+                    .unwrap_or_else(|| panic!("{lang}/{file}: bad line {l:?}"));
                 (id.to_string(), value.to_string())
             })
+            .collect()
+    }
+
+    /// Every message of `lang` (the three area files).
+    fn ftl(lang: &str) -> BTreeMap<String, String> {
+        ["main.ftl", "units.ftl", "online.ftl"]
+            .iter()
+            .flat_map(|f| ftl_file(lang, f))
             .collect()
     }
 
@@ -766,21 +503,48 @@ mod tests {
         assert!(API.iter().all(|c| every_code_is_listed(*c)));
     }
 
+    /// The keys the Rust sources of the app name (`T::…`).
+    fn keys_in_sources() -> BTreeSet<String> {
+        let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();
+        let mut keys = BTreeSet::new();
+        for (_, text) in rust_sources() {
+            for (n, _) in text.match_indices("T::") {
+                let before = text[..n].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let name: String = text[n + 3..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if let Some(k) = by_name.get(&name) {
+                    keys.insert(k.id().to_string());
+                }
+            }
+        }
+        keys
+    }
+
+    /// `{ message-reference }`s inside the FTL values.
+    fn referenced_in_ftl() -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        for lang in ["zh-TW", "en"] {
+            for value in ftl(lang).values() {
+                for piece in value.split('{').skip(1) {
+                    let inner = piece.split('}').next().unwrap_or_default().trim();
+                    if inner.starts_with(|c: char| c.is_ascii_lowercase()) {
+                        ids.insert(inner.to_string());
+                    }
+                }
+            }
+        }
+        ids
+    }
+
     /// Every message id the code can ask for.
     fn used_ids() -> BTreeSet<String> {
-        let mut ids: BTreeSet<String> = T::ALL.iter().map(|k| k.id().to_string()).collect();
-        for fixed in [
-            "step-of",
-            "strength-line",
-            "version-ready",
-            "readers-found",
-            "list-separator",
-            "pending-sent",
-            "retry-in-minutes",
-            "retry-later",
-        ] {
-            ids.insert(fixed.into());
-        }
+        let mut ids = keys_in_sources();
+        ids.extend(referenced_in_ftl());
         ids.extend(API.iter().map(|c| api_error_id(*c)));
         ids.extend(BridgeCode::ALL.iter().map(|c| bridge_error_id(*c)));
         ids.extend(StrengthWarning::ALL.iter().map(|w| warning_id(*w)));
@@ -840,12 +604,53 @@ mod tests {
         }
     }
 
-    /// Every user-facing string goes through the FTL files: no Rust source of the app may
-    /// contain Chinese text.
+    /// The citizen area's wasm carries only main.ftl's texts: no source outside the units and
+    /// online pages may name a message of units.ftl or online.ftl (it would show empty there).
     #[test]
-    fn no_chinese_text_in_the_rust_sources() {
+    fn the_citizen_area_uses_only_its_own_messages() {
+        let area_pages = [
+            "units.rs",
+            "unit_roles.rs",
+            "bulk_upload.rs",
+            "upload_records.rs",
+            "bulk_activate.rs",
+            "online.rs",
+            "health_bank.rs",
+            "applications.rs",
+        ];
+        let main = ftl_file("zh-TW", "main.ftl");
+        let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();
+        for (path, text) in rust_sources() {
+            let in_pages = path.parent().is_some_and(|p| p.ends_with("pages"));
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if in_pages && area_pages.contains(&name) {
+                continue;
+            }
+            for (n, _) in text.match_indices("T::") {
+                let key: String = text[n + 3..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if let Some(k) = by_name.get(&key) {
+                    assert!(
+                        main.contains_key(k.id()),
+                        "{}: {} is not in main.ftl",
+                        path.display(),
+                        k.id()
+                    );
+                }
+            }
+        }
+    }
+
+    /// `(path, text)` of every Rust source of the app.
+    fn rust_sources() -> Vec<(std::path::PathBuf, String)> {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut stack = vec![src];
+        let mut out = Vec::new();
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("src readable") {
                 let path = entry.expect("entry").path();
@@ -853,17 +658,45 @@ mod tests {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let text = std::fs::read_to_string(&path).expect("readable");
-                    for (n, line) in text.lines().enumerate() {
-                        let code = line.split("//").next().unwrap_or_default();
-                        assert!(
-                            !has_cjk(code),
-                            "{}:{}: user-facing text outside the FTL files: {line}",
-                            path.display(),
-                            n + 1
-                        );
-                    }
+                    out.push((path, text));
                 }
             }
         }
+        out
+    }
+
+    /// Every user-facing string goes through the FTL files: no Rust source of the app may
+    /// contain Chinese text.
+    #[test]
+    fn no_chinese_text_in_the_rust_sources() {
+        for (path, text) in rust_sources() {
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                assert!(
+                    !has_cjk(code),
+                    "{}:{}: user-facing text outside the FTL files: {line}",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+
+    /// The catalogue renders as Fluent did: variables isolated (U+2068 … U+2069) in a
+    /// pattern of more than one element, message references and literals resolved.
+    #[test]
+    fn messages_render_as_fluent_did() {
+        assert_eq!(
+            T::StepOf.text(Lang::En, &[("n", "1"), ("total", "4")]),
+            "Step \u{2068}1\u{2069} of \u{2068}4\u{2069}"
+        );
+        assert_eq!(T::ListSeparator.text(Lang::En, &[]), ", ");
+        assert_eq!(T::ListSeparator.text(Lang::ZhTw, &[]), "\u{3001}");
+        let line = T::StrengthLine.text(Lang::En, &[("word", "weak")]);
+        assert!(line.starts_with(&T::Strength.text(Lang::En, &[])), "{line}");
+        assert!(line.ends_with(": \u{2068}weak\u{2069}"), "{line}");
+        assert_eq!(T::from_id("api-bad-request"), Some(T::ApiBadRequest));
+        assert_eq!(T::from_id("no-such-message"), None);
+        assert!(T::ALL.iter().all(|k| T::from_id(k.id()) == Some(*k)));
     }
 }

@@ -10,6 +10,7 @@ pub mod components;
 pub mod i18n;
 pub mod pages;
 pub mod route;
+pub mod session;
 pub mod strength;
 pub mod util;
 
@@ -93,7 +94,14 @@ pub fn App() -> impl IntoView {
 fn Shell() -> impl IntoView {
     let i = use_i18n();
     let route = use_route();
+    let session = crate::session::provide_session();
     let page = move || render(&route.path.get());
+    // The nav's 登出: on failure the person stays where they are, still logged in.
+    let logout = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = session.logout().await;
+        });
+    };
     crate::util::set_timeout(0, || crate::util::mark("nhi-interactive"));
     view! {
         <a class="skip-link" href="#main">{move || i.t(T::SkipToMain)}</a>
@@ -110,7 +118,15 @@ fn Shell() -> impl IntoView {
                     <li><Link href="/check">{move || i.t(T::NavCheck)}</Link></li>
                     <li><Link href="/register">{move || i.t(T::NavRegister)}</Link></li>
                     <li><Link href="/resend">{move || i.t(T::NavResend)}</Link></li>
-                    <li><Link href="/login">{move || i.t(T::NavLogin)}</Link></li>
+                    {move || if session.logged_in() {
+                        view! {
+                            <li><Link href="/home">{move || i.t(T::NavAccount)}</Link></li>
+                            <li><button type="button" id="nav-logout" class="nav-button" on:click=logout>{move || i.t(T::Logout)}</button></li>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <li><Link href="/login">{move || i.t(T::NavLogin)}</Link></li> }.into_any()
+                    }}
                     <li><Link href="/units">{move || i.t(T::UnNav)}</Link></li>
                 </ul>
             </nav>

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use nhi_protocol::bridge::{CardPresence, ErrorCode, Lang, ServiceState};
+use nhi_protocol::bridge::{CardPresence, ErrorCode, ServiceState};
 
 use crate::card::{CardError, Pcsc};
 use crate::config::{Config, Source};
@@ -45,6 +45,69 @@ impl<W: Write> Report<'_, W> {
     }
 }
 
+/// What a citizen should do about a failed layer, (Traditional Chinese, English): the
+/// doctor's own copy (the SPA has its wording in its locale files).
+fn generic_advice(code: ErrorCode) -> (&'static str, &'static str) {
+    match code {
+        ErrorCode::ExtensionMissing => (
+            "請安裝「健保卡網路服務」瀏覽器擴充功能，安裝後重新整理本頁。",
+            "Install the NHI card browser extension, then reload this page.",
+        ),
+        ErrorCode::ExtensionVersion => (
+            "瀏覽器擴充功能版本不符，請更新擴充功能後重新整理本頁。",
+            "The browser extension is out of date. Update it and reload this page.",
+        ),
+        ErrorCode::BridgeMissing => (
+            "找不到健保卡讀卡元件（nhi-bridge），請下載安裝後重新啟動瀏覽器。",
+            "The card reader component (nhi-bridge) is not installed. Install it and restart the browser.",
+        ),
+        ErrorCode::BridgeVersion => (
+            "健保卡讀卡元件版本過舊，請下載安裝新版後重新啟動瀏覽器。",
+            "The card reader component is too old. Install the new version and restart the browser.",
+        ),
+        ErrorCode::PcscNotRunning => (
+            "讀卡機服務未啟動：Windows 請啟動「Smart Card」服務；Linux 請執行 sudo systemctl start pcscd。",
+            "The smart card service is not running: on Windows start the \"Smart Card\" service; on Linux run: sudo systemctl start pcscd.",
+        ),
+        ErrorCode::NoReader => (
+            "找不到讀卡機，請接上讀卡機（必要時安裝驅動程式）。",
+            "No card reader found. Plug in the card reader (install its driver if needed).",
+        ),
+        ErrorCode::NoCard => (
+            "讀卡機內沒有卡片，請將健保卡晶片朝上、朝內插入讀卡機。",
+            "There is no card in the reader. Insert the NHI card, chip first and facing up.",
+        ),
+        ErrorCode::NotNhiCard => (
+            "讀卡機內的卡片不是健保卡，或插反了，請確認後重新插入。",
+            "The card in the reader is not an NHI card, or it is the wrong way round. Check and reinsert it.",
+        ),
+        ErrorCode::CardBusy => (
+            "健保卡正被其他程式使用，請關閉其他讀卡程式後再試一次。",
+            "Another program is using the card. Close other card programs and try again.",
+        ),
+        ErrorCode::CardRemoved => (
+            "讀取中卡片被拔出，請重新插入健保卡後再試一次。",
+            "The card was removed while reading. Reinsert it and try again.",
+        ),
+        ErrorCode::CardError => (
+            "無法讀取健保卡資料，請重新插入卡片後再試；仍失敗請洽健保署。",
+            "The card could not be read. Reinsert it and try again; if it keeps failing, contact the NHI Administration.",
+        ),
+        ErrorCode::Timeout => (
+            "讀卡逾時，請確認卡片已插好後再試一次。",
+            "Reading the card timed out. Check that the card is inserted properly and try again.",
+        ),
+        ErrorCode::BadRequest | ErrorCode::FrameTooLarge | ErrorCode::Internal => (
+            "讀卡元件發生內部錯誤，請重新整理本頁；仍失敗請重新安裝讀卡元件。",
+            "The card component reported an internal error. Reload this page; if it persists, reinstall the component.",
+        ),
+        ErrorCode::OriginNotAllowed => (
+            "此網站不是健保署網路服務，讀卡元件拒絕服務。",
+            "This website is not the NHI online service; the card component refuses to serve it.",
+        ),
+    }
+}
+
 /// Advice for a failed layer, specific to this OS where it matters.
 fn advice(code: ErrorCode) -> (String, String) {
     if code == ErrorCode::PcscNotRunning && cfg!(target_os = "linux") {
@@ -63,7 +126,8 @@ fn advice(code: ErrorCode) -> (String, String) {
             )
         };
     }
-    (code.advice(Lang::ZhTw).into(), code.advice(Lang::En).into())
+    let (zh, en) = generic_advice(code);
+    (zh.into(), en.into())
 }
 
 /// Runs every check, writes the report to `out` and returns the exit code.
@@ -251,5 +315,19 @@ fn fail_with<W: Write>(r: &mut Report<'_, W>, e: CardError) -> i32 {
         ErrorCode::NoCard => exit::NO_CARD,
         ErrorCode::CardBusy => exit::CARD_BUSY,
         _ => exit::CARD_UNUSABLE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_has_advice() {
+        for code in ErrorCode::ALL {
+            let (zh, en) = generic_advice(code);
+            assert!(!zh.is_empty());
+            assert!(!en.is_empty());
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! All endpoints live under [`API_PREFIX`]. State-changing requests (POST/PUT/PATCH/DELETE)
 //! must carry the header [`CSRF_HEADER`]` = `[`CSRF_HEADER_VALUE`] and an `Origin` equal to the
 //! site's origin. Errors are [`ApiError`] bodies with a machine-readable [`ErrorCode`] the SPA
-//! translates (zh-TW / en; [`ErrorCode::text`] suggests wording); `message` is an English
+//! translates (zh-TW / en, in its locale files); `message` is an English
 //! fallback for logs and tools.
 //!
 //! Every [`CardProof`] is single-use and made for one [`ProofPurpose`]: get a fresh nonce for
@@ -340,38 +340,6 @@ pub enum ErrorCode {
     Forbidden,
     /// Something failed on the server; nothing was half-done. Try again.
     Internal,
-}
-
-impl ErrorCode {
-    /// Suggested user-facing text, (zh-TW, English). The SPA may use or override it.
-    pub fn text(self) -> (&'static str, &'static str) {
-        use ErrorCode as C;
-        match self {
-            C::BadRequest => ("資料格式有誤，請檢查後再試。", "Some data are malformed; please check and try again."),
-            C::NonceInvalid => ("讀卡驗證已逾時，請重新讀取健保卡。", "The card check timed out; please read the card again."),
-            C::CardProofInvalid => ("無法驗證此健保卡，請確認使用本網站並重新讀卡。", "This NHI card could not be verified; make sure you are on this site and read the card again."),
-            C::CardProofOutdated => ("讀卡元件版本過舊，請更新後重新讀卡。", "The card reader component is outdated; please update it and read the card again."),
-            C::CardMismatch => ("讀取的卡片資料不一致，請重新讀取健保卡。", "The card data do not match; please read the card again."),
-            C::CardRevoked => ("此健保卡已掛失或已換發新卡，請使用目前的健保卡。", "This card was reported lost or has been replaced; please use your current card."),
-            C::HouseholdMismatch => ("戶號或戶籍地址與戶政資料不符，請確認後再試。", "The household number or address does not match the household registry; please check."),
-            C::RegistryUnavailable => ("戶政系統暫時無法連線，請稍後再試。", "The household registry is not reachable right now; please try again later."),
-            C::AlreadyRegistered => ("此健保卡已完成註冊，請直接登入。", "This card is already registered; please log in."),
-            C::RegistrationPending => ("此健保卡已申請註冊，尚待電子信箱認證；若未收到信件請使用「重寄認證信」。", "This card has applied and awaits email confirmation; use \"Resend verification mail\" if you did not get the mail."),
-            C::PasswordRejected => ("註冊密碼不符合規定。", "The registration password does not meet the rules."),
-            C::TicketInvalid => ("認證連結無效或已使用。", "The confirmation link is invalid or was already used."),
-            C::TicketExpired => ("認證連結已逾期（5 天），請使用「重寄認證信」。", "The confirmation link has expired (5 days); use \"Resend verification mail\"."),
-            C::WrongCard => ("此健保卡不是申請註冊的卡片。", "This is not the card that applied."),
-            C::LoginFailed => ("健保卡或註冊密碼錯誤。", "Card or registration password is wrong."),
-            C::AccountNotActive => ("尚未完成電子信箱認證。", "The email address has not been confirmed yet."),
-            C::AccountLocked => ("密碼錯誤次數過多，請稍後再試。", "Too many wrong passwords; please try again later."),
-            C::RateLimited => ("操作太頻繁，請稍後再試。", "Too many requests; please wait a moment."),
-            C::CsrfRejected => ("請求來源不正確，請重新整理頁面。", "The request did not come from this site; please reload the page."),
-            C::Unauthenticated => ("請先登入。", "Please log in."),
-            C::NotFound => ("找不到此項目。", "Not found."),
-            C::Forbidden => ("您沒有此項作業的權限。", "You do not have the permission for this."),
-            C::Internal => ("系統忙碌中，資料未變更，請稍後再試。", "Something went wrong; nothing was changed. Please try again."),
-        }
-    }
 }
 
 /// The body of every error answer.

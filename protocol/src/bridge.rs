@@ -105,8 +105,10 @@ impl Command {
 }
 
 /// Anything the host (or, for its own errors, the extension) sends back.
+///
+/// Read through `HostMessageWire` (the same JSON; see [`Event`] for why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "HostMessageWire")]
 pub enum HostMessage {
     /// The answer to one request. `id` is absent when the request was too broken to have one.
     Reply {
@@ -117,6 +119,44 @@ pub enum HostMessage {
     },
     /// Pushed after `subscribe`.
     Event { v: u32, event: Event },
+}
+
+/// A [`HostMessage`] as it travels: its `kind` and the fields of both kinds, each optional.
+#[derive(Deserialize)]
+struct HostMessageWire {
+    kind: HostMessageKind,
+    v: Option<u32>,
+    #[serde(default)]
+    id: Option<RequestId>,
+    #[serde(default)]
+    result: Option<Outcome>,
+    #[serde(default)]
+    event: Option<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum HostMessageKind {
+    Reply,
+    Event,
+}
+
+impl TryFrom<HostMessageWire> for HostMessage {
+    type Error = &'static str;
+    fn try_from(w: HostMessageWire) -> Result<Self, Self::Error> {
+        let v = w.v.ok_or("missing field `v`")?;
+        Ok(match w.kind {
+            HostMessageKind::Reply => HostMessage::Reply {
+                v,
+                id: w.id,
+                result: w.result.ok_or("missing field `result`")?,
+            },
+            HostMessageKind::Event => HostMessage::Event {
+                v,
+                event: w.event.ok_or("missing field `event`")?,
+            },
+        })
+    }
 }
 
 impl HostMessage {
@@ -162,9 +202,9 @@ impl From<Outcome> for Result<Answer, BridgeError> {
     }
 }
 
-/// A successful answer.
+/// A successful answer. Read through `AnswerWire` (the same JSON; see [`Event`] for why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "AnswerWire")]
 pub enum Answer {
     Hello {
         /// The protocol version the host speaks.
@@ -193,6 +233,82 @@ pub enum Answer {
     /// Events follow; `status` is the state at the moment of subscribing.
     Subscribed(Status),
     Unsubscribed,
+}
+
+/// An [`Answer`] as it travels: its `type` and the fields of every kind, each optional.
+#[derive(Deserialize)]
+struct AnswerWire {
+    #[serde(rename = "type")]
+    kind: AnswerKind,
+    #[serde(default)]
+    protocol: Option<u32>,
+    #[serde(default)]
+    min_protocol: Option<u32>,
+    #[serde(default)]
+    bridge_version: Option<String>,
+    #[serde(default)]
+    extension_version: Option<String>,
+    #[serde(default)]
+    service: Option<ServiceState>,
+    #[serde(default)]
+    readers: Option<Vec<ReaderStatus>>,
+    #[serde(default)]
+    reader: Option<String>,
+    #[serde(default)]
+    data: Option<CardBasicData>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    record: Option<CardRecord>,
+    #[serde(default)]
+    mac: Option<CardMac>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AnswerKind {
+    Hello,
+    Status,
+    BasicData,
+    CardProof,
+    Subscribed,
+    Unsubscribed,
+}
+
+impl TryFrom<AnswerWire> for Answer {
+    type Error = String;
+    fn try_from(w: AnswerWire) -> Result<Self, String> {
+        fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
+            v.ok_or_else(|| format!("missing field `{field}`"))
+        }
+        let status = |w: AnswerWire| -> Result<Status, String> {
+            Ok(Status {
+                service: need(w.service, "service")?,
+                readers: need(w.readers, "readers")?,
+            })
+        };
+        Ok(match w.kind {
+            AnswerKind::Hello => Answer::Hello {
+                protocol: need(w.protocol, "protocol")?,
+                min_protocol: need(w.min_protocol, "min_protocol")?,
+                bridge_version: need(w.bridge_version, "bridge_version")?,
+                extension_version: w.extension_version,
+            },
+            AnswerKind::Status => Answer::Status(status(w)?),
+            AnswerKind::Subscribed => Answer::Subscribed(status(w)?),
+            AnswerKind::BasicData => Answer::BasicData {
+                reader: need(w.reader, "reader")?,
+                data: need(w.data, "data")?,
+            },
+            AnswerKind::CardProof => Answer::CardProof {
+                reader: need(w.reader, "reader")?,
+                origin: need(w.origin, "origin")?,
+                record: need(w.record, "record")?,
+                mac: need(w.mac, "mac")?,
+            },
+            AnswerKind::Unsubscribed => Answer::Unsubscribed,
+        })
+    }
 }
 
 /// PC/SC state as the host sees it.
@@ -230,8 +346,11 @@ pub enum CardPresence {
 }
 
 /// Pushed after `subscribe`; DESIGN.md F0 wants insert/remove shown within a second.
+///
+/// Read through `EventWire` (the same JSON): serde's derive for an internally tagged enum
+/// costs the page's wasm several kilobytes per variant, a flat struct a fraction of that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "EventWire")]
 pub enum Event {
     ReaderAdded {
         reader: String,
@@ -251,8 +370,44 @@ pub enum Event {
     ServiceStarted,
 }
 
-/// A coded error with a short technical message (for logs; the page shows its own advice
-/// for the code, see [`ErrorCode::advice`]).
+/// An [`Event`] as it travels: `{"type": …, "reader": …}` (`reader` for the reader and card
+/// events).
+#[derive(Deserialize)]
+struct EventWire {
+    #[serde(rename = "type")]
+    kind: EventKind,
+    #[serde(default)]
+    reader: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EventKind {
+    ReaderAdded,
+    ReaderRemoved,
+    CardInserted,
+    CardRemoved,
+    ServiceStopped,
+    ServiceStarted,
+}
+
+impl TryFrom<EventWire> for Event {
+    type Error = &'static str;
+    fn try_from(w: EventWire) -> Result<Self, Self::Error> {
+        let reader = || w.reader.clone().ok_or("missing field `reader`");
+        Ok(match w.kind {
+            EventKind::ReaderAdded => Event::ReaderAdded { reader: reader()? },
+            EventKind::ReaderRemoved => Event::ReaderRemoved { reader: reader()? },
+            EventKind::CardInserted => Event::CardInserted { reader: reader()? },
+            EventKind::CardRemoved => Event::CardRemoved { reader: reader()? },
+            EventKind::ServiceStopped => Event::ServiceStopped,
+            EventKind::ServiceStarted => Event::ServiceStarted,
+        })
+    }
+}
+
+/// A coded error with a short technical message (for logs; the page shows its own wording for
+/// the code from its locale files, the bridge doctor its own advice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct BridgeError {
@@ -363,85 +518,12 @@ impl ErrorCode {
                 | ErrorCode::Timeout
         )
     }
-
-    /// What a citizen should do, in Traditional Chinese (`Lang::ZhTw`) or English.
-    pub fn advice(self, lang: Lang) -> &'static str {
-        let (zh, en) = match self {
-            ErrorCode::ExtensionMissing => (
-                "請安裝「健保卡網路服務」瀏覽器擴充功能，安裝後重新整理本頁。",
-                "Install the NHI card browser extension, then reload this page.",
-            ),
-            ErrorCode::ExtensionVersion => (
-                "瀏覽器擴充功能版本不符，請更新擴充功能後重新整理本頁。",
-                "The browser extension is out of date. Update it and reload this page.",
-            ),
-            ErrorCode::BridgeMissing => (
-                "找不到健保卡讀卡元件（nhi-bridge），請下載安裝後重新啟動瀏覽器。",
-                "The card reader component (nhi-bridge) is not installed. Install it and restart the browser.",
-            ),
-            ErrorCode::BridgeVersion => (
-                "健保卡讀卡元件版本過舊，請下載安裝新版後重新啟動瀏覽器。",
-                "The card reader component is too old. Install the new version and restart the browser.",
-            ),
-            ErrorCode::PcscNotRunning => (
-                "讀卡機服務未啟動：Windows 請啟動「Smart Card」服務；Linux 請執行 sudo systemctl start pcscd。",
-                "The smart card service is not running: on Windows start the \"Smart Card\" service; on Linux run: sudo systemctl start pcscd.",
-            ),
-            ErrorCode::NoReader => (
-                "找不到讀卡機，請接上讀卡機（必要時安裝驅動程式）。",
-                "No card reader found. Plug in the card reader (install its driver if needed).",
-            ),
-            ErrorCode::NoCard => (
-                "讀卡機內沒有卡片，請將健保卡晶片朝上、朝內插入讀卡機。",
-                "There is no card in the reader. Insert the NHI card, chip first and facing up.",
-            ),
-            ErrorCode::NotNhiCard => (
-                "讀卡機內的卡片不是健保卡，或插反了，請確認後重新插入。",
-                "The card in the reader is not an NHI card, or it is the wrong way round. Check and reinsert it.",
-            ),
-            ErrorCode::CardBusy => (
-                "健保卡正被其他程式使用，請關閉其他讀卡程式後再試一次。",
-                "Another program is using the card. Close other card programs and try again.",
-            ),
-            ErrorCode::CardRemoved => (
-                "讀取中卡片被拔出，請重新插入健保卡後再試一次。",
-                "The card was removed while reading. Reinsert it and try again.",
-            ),
-            ErrorCode::CardError => (
-                "無法讀取健保卡資料，請重新插入卡片後再試；仍失敗請洽健保署。",
-                "The card could not be read. Reinsert it and try again; if it keeps failing, contact the NHI Administration.",
-            ),
-            ErrorCode::Timeout => (
-                "讀卡逾時，請確認卡片已插好後再試一次。",
-                "Reading the card timed out. Check that the card is inserted properly and try again.",
-            ),
-            ErrorCode::BadRequest | ErrorCode::FrameTooLarge | ErrorCode::Internal => (
-                "讀卡元件發生內部錯誤，請重新整理本頁；仍失敗請重新安裝讀卡元件。",
-                "The card component reported an internal error. Reload this page; if it persists, reinstall the component.",
-            ),
-            ErrorCode::OriginNotAllowed => (
-                "此網站不是健保署網路服務，讀卡元件拒絕服務。",
-                "This website is not the NHI online service; the card component refuses to serve it.",
-            ),
-        };
-        match lang {
-            Lang::ZhTw => zh,
-            Lang::En => en,
-        }
-    }
 }
 
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The UI languages: Traditional Chinese first, English second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lang {
-    ZhTw,
-    En,
 }
 
 /// Why a request frame could not be turned into a [`Request`]; carries the id when the frame
@@ -636,14 +718,12 @@ mod tests {
     }
 
     #[test]
-    fn error_codes_serialise_as_their_names_and_have_advice() {
+    fn error_codes_serialise_as_their_names() {
         for code in ErrorCode::ALL {
             assert_eq!(
                 serde_json::to_value(code).expect("ser"),
                 json!(code.as_str())
             );
-            assert!(!code.advice(Lang::ZhTw).is_empty());
-            assert!(!code.advice(Lang::En).is_empty());
         }
     }
 

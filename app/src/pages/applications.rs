@@ -7,12 +7,11 @@ use nhi_protocol::online::{
     CardReplacementRequest, CertificateRequest, ReplacementReason,
 };
 
-use super::online::{
-    guarded_download, is_expired, local_time, stash_get, stash_remove, stash_set, SessionExpired,
-};
+use super::online::{guarded_download, local_time};
 use crate::api;
 use crate::components::{Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
+use crate::session::{is_expired, stash_get, stash_remove, stash_set, SessionGate};
 
 const DRAFT_KEY: &str = "nhi.draft.card_replacement";
 
@@ -177,7 +176,7 @@ pub fn Applications() -> impl IntoView {
     view! {
         <PageTitle key=T::AppsTitle />
         <p class="lead">{move || i.t(T::AppsIntro)}</p>
-        <SessionExpired expired />
+        <SessionGate shown=expired />
         <MessageBox msg=notice notice=true />
         <MessageBox msg=error />
 

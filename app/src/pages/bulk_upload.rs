@@ -9,9 +9,8 @@ use wasm_bindgen::JsCast;
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::pages::units::{
-    file_problem, needs_login, status_key, unit_param, BackToUnits, LoginFirst,
-};
+use crate::pages::units::{file_problem, status_key, unit_param, BackToUnits};
+use crate::session::{is_expired, SessionGate};
 use crate::util::set_timeout;
 
 /// Polls the upload's progress every second until it is done or failed.
@@ -94,9 +93,9 @@ pub fn BulkUpload() -> impl IntoView {
             .map(|f| f.name());
         chosen.set(name);
     };
-    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
     let load_error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
     });
     let name = move || me.with(|m| m.as_ref().map(|m| m.name.clone()).unwrap_or_default());
     let email = move || me.with(|m| m.as_ref().map(|m| m.email.clone()).unwrap_or_default());
@@ -104,7 +103,7 @@ pub fn BulkUpload() -> impl IntoView {
     view! {
         <PageTitle key=T::UnUpload />
         <BackToUnits />
-        <Show when=login><LoginFirst /></Show>
+        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=load_error />
         <section aria-labelledby="format-title" class="format-help">
             <h2 id="format-title">{move || i.t(T::UnFormatTitle)}</h2>

@@ -5,10 +5,11 @@
 use leptos::prelude::*;
 use nhi_protocol::online::{HealthBankResponse, MonthSummary, Visit};
 
-use super::online::{escape, guarded_download, is_expired, thousands, SessionExpired};
+use super::online::{escape, guarded_download, thousands};
 use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Lang, Msg, T};
+use crate::session::{is_expired, SessionGate};
 
 /// A plain `YYYY-MM-DD` (what `<input type=date>` gives).
 fn is_iso_date(s: &str) -> bool {
@@ -146,7 +147,7 @@ pub fn HealthBank() -> impl IntoView {
     view! {
         <PageTitle key=T::HbTitle />
         <p class="lead">{move || i.t(T::HbIntro)}</p>
-        <SessionExpired expired />
+        <SessionGate shown=expired />
         <form class="range-form" id="hb-range" on:submit=submit novalidate>
             <div class="field">
                 <label for="hb-from">{move || i.t(T::HbFrom)}</label>

@@ -7,10 +7,12 @@ use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::route::{navigate, Link};
+use crate::session::use_session;
 
 #[component]
 pub fn Home() -> impl IntoView {
     let i = use_i18n();
+    let session = use_session();
     let me = RwSignal::new(None::<UserInfo>);
     let error = RwSignal::new(None::<Msg>);
     leptos::task::spawn_local(async move {
@@ -18,7 +20,10 @@ pub fn Home() -> impl IntoView {
             Ok(u) => {
                 let _ = me.try_set(Some(u));
             }
-            Err(e) if e.api_code() == Some(ErrorCode::Unauthenticated) => navigate("/login"),
+            Err(e) if e.api_code() == Some(ErrorCode::Unauthenticated) => {
+                session.set(false);
+                navigate("/login");
+            }
             Err(e) => {
                 let _ = error.try_set(Some(Msg::from(&e)));
             }
@@ -26,11 +31,8 @@ pub fn Home() -> impl IntoView {
     });
     let logout = move |_| {
         leptos::task::spawn_local(async move {
-            match api::delete("/session").await {
-                Ok(()) => navigate("/login"),
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
+            if let Err(e) = session.logout().await {
+                let _ = error.try_set(Some(Msg::from(&e)));
             }
         });
     };

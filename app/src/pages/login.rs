@@ -9,10 +9,12 @@ use crate::api;
 use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::route::navigate;
+use crate::session::{take_return_path, use_session};
 
 #[component]
 pub fn Login() -> impl IntoView {
     let i = use_i18n();
+    let session = use_session();
     let card = RwSignal::new(None::<CardBasicData>);
     let card_error = RwSignal::new(None::<BridgeError>);
     let password = RwSignal::new(String::new());
@@ -51,7 +53,10 @@ pub fn Login() -> impl IntoView {
             .await;
             let _ = busy.try_set(false);
             match result {
-                Ok(_) => navigate(&crate::pages::online::take_return_path()),
+                Ok(_) => {
+                    session.set(true);
+                    navigate(&take_return_path());
+                }
                 Err(e) => {
                     let _ = error.try_set(Some(Msg::from(&e)));
                 }

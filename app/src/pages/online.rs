@@ -1,86 +1,9 @@
-//! What the online-service pages (F9) share: graceful session expiry, number and time
-//! formatting.
-//!
-//! Session expiry: a 401 from a service shows a clear message (role=alert) with a
-//! 「重新登入」 button instead of throwing the person out mid-sentence; the page's address
-//! (with its query, e.g. the health bank's date range) is kept in sessionStorage and the
-//! login page returns there after a successful login ([`take_return_path`]). Forms keep
-//! their drafts the same way.
+//! What the online-service pages (F9) share: downloads that check the session first,
+//! number and time formatting. Session expiry itself is [`crate::session`].
 
 use leptos::prelude::*;
-use nhi_protocol::api::ErrorCode;
 
-use crate::api::Failure;
-use crate::i18n::{use_i18n, T};
-use crate::route::navigate;
-
-const RETURN_KEY: &str = "nhi.return_to";
-
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.session_storage().ok().flatten())
-}
-
-/// Reads a value kept for this tab.
-pub fn stash_get(key: &str) -> Option<String> {
-    session_storage().and_then(|s| s.get_item(key).ok().flatten())
-}
-
-/// Keeps a value for this tab (sessionStorage: gone when the tab closes).
-pub fn stash_set(key: &str, value: &str) {
-    if let Some(s) = session_storage() {
-        let _ = s.set_item(key, value);
-    }
-}
-
-pub fn stash_remove(key: &str) {
-    if let Some(s) = session_storage() {
-        let _ = s.remove_item(key);
-    }
-}
-
-/// The current path with its query.
-pub fn here() -> String {
-    web_sys::window()
-        .and_then(|w| {
-            let l = w.location();
-            Some(format!("{}{}", l.pathname().ok()?, l.search().ok()?))
-        })
-        .unwrap_or_else(|| "/home".into())
-}
-
-/// Where the login page goes after success: the page whose session expired, once, else the
-/// home page. Only same-site paths are accepted.
-pub fn take_return_path() -> String {
-    let to = stash_get(RETURN_KEY);
-    stash_remove(RETURN_KEY);
-    to.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/login"))
-        .unwrap_or_else(|| "/home".into())
-}
-
-/// True when a failure means "log in again".
-pub fn is_expired(f: &Failure) -> bool {
-    f.api_code() == Some(ErrorCode::Unauthenticated)
-}
-
-/// The session-expired notice: a message and 「重新登入」, which remembers this page.
-#[component]
-pub fn SessionExpired(expired: RwSignal<bool>) -> impl IntoView {
-    let i = use_i18n();
-    let relogin = move |_| {
-        stash_set(RETURN_KEY, &here());
-        navigate("/login");
-    };
-    view! {
-        <div role="alert" class=move || if expired.get() { "message message-error" } else { "message-empty" }>
-            {move || expired.get().then(|| view! {
-                <p id="session-expired">{move || i.t(T::SessionExpired)}</p>
-                <button type="button" id="relogin" class="button button-primary" on:click=relogin>
-                    {move || i.t(T::Relogin)}
-                </button>
-            })}
-        </div>
-    }
-}
+use crate::session::is_expired;
 
 /// A download link (CSV, PDF) that checks the session first: a plain click asks `/me`, then
 /// either goes to `href` (an attachment: the browser downloads it and stays on the page) or

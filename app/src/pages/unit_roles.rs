@@ -8,7 +8,8 @@ use nhi_protocol::units::{RolesResponse, SetRoleRequest};
 use crate::api::{self, Failure};
 use crate::components::{Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::pages::units::{needs_login, unit_param, BackToUnits, LoginFirst};
+use crate::pages::units::{unit_param, BackToUnits};
+use crate::session::{is_expired, SessionGate};
 
 #[component]
 pub fn UnitRoles() -> impl IntoView {
@@ -83,16 +84,16 @@ pub fn UnitRoles() -> impl IntoView {
             });
         }
     };
-    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
     let error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
     });
     let save_row = save.clone();
     view! {
         <PageTitle key=T::UnRoles />
         <BackToUnits />
         <p class="lead">{move || i.t(T::UnRolesIntro)}</p>
-        <Show when=login><LoginFirst /></Show>
+        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=error />
         <div aria-live="polite"><MessageBox msg=notice notice=true /></div>
         {move || data.get().map(|d| {

@@ -2,13 +2,13 @@
 //! tasks their permissions allow) and what the unit pages share.
 
 use leptos::prelude::*;
-use nhi_protocol::api::ErrorCode;
 use nhi_protocol::units::{FileProblem, MyUnitsResponse, RowReason, UploadStatus};
 
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, I18n, Msg, T};
 use crate::route::Link;
+use crate::session::{is_expired, SessionGate};
 
 /// The `unit` query parameter of the unit pages.
 pub fn unit_param() -> String {
@@ -76,23 +76,6 @@ pub fn when(i: I18n, unix: i64) -> String {
     String::from(d.to_locale_string(i.get().tag(), &wasm_bindgen::JsValue::UNDEFINED))
 }
 
-/// Whether a failure means "log in first".
-pub fn needs_login(f: &Failure) -> bool {
-    f.api_code() == Some(ErrorCode::Unauthenticated)
-}
-
-/// Shown when a unit page is opened without a session.
-#[component]
-pub fn LoginFirst() -> impl IntoView {
-    let i = use_i18n();
-    view! {
-        <div class="message message-error" role="alert">
-            <p>{move || i.t(T::UnLoginNeeded)}</p>
-        </div>
-        <p><Link href="/login" class="button button-primary">{move || i.t(T::NavLogin)}</Link></p>
-    }
-}
-
 #[component]
 pub fn BackToUnits() -> impl IntoView {
     let i = use_i18n();
@@ -115,14 +98,14 @@ pub fn Units() -> impl IntoView {
             }
         }
     });
-    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
     let error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
     });
     view! {
         <PageTitle key=T::UnTitle />
         <p class="lead">{move || i.t(T::UnIntro)}</p>
-        <Show when=login><LoginFirst /></Show>
+        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=error />
         {move || data.get().map(|d| {
             if d.units.is_empty() {

@@ -8,9 +8,8 @@ use nhi_protocol::units::{UploadRowsResponse, UploadsResponse};
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::pages::units::{
-    needs_login, reason_key, status_key, unit_param, when, BackToUnits, LoginFirst,
-};
+use crate::pages::units::{reason_key, status_key, unit_param, when, BackToUnits};
+use crate::session::{is_expired, SessionGate};
 
 #[component]
 pub fn UploadRecords() -> impl IntoView {
@@ -50,15 +49,15 @@ pub fn UploadRecords() -> impl IntoView {
             });
         }
     };
-    let login = move || failure.with(|f| f.as_ref().is_some_and(needs_login));
+    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
     let error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !needs_login(f)).map(Msg::from))
+        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
     });
     let unit_for_links = unit.clone();
     view! {
         <PageTitle key=T::UnRecords />
         <BackToUnits />
-        <Show when=login><LoginFirst /></Show>
+        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=error />
         {move || data.get().map(|d| {
             if d.uploads.is_empty() {
