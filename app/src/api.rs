@@ -36,8 +36,14 @@ impl Failure {
     }
 }
 
-/// One request; answers the status and the body text.
-async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<(u16, String), Failure> {
+/// One request; answers the status and the body text. `content_type` and `body` go together
+/// (a JSON text or a file); `extra` is one more header (the file's name).
+async fn fetch(
+    method: &str,
+    path: &str,
+    body: Option<(&str, &JsValue)>,
+    extra: Option<(&str, &str)>,
+) -> Result<(u16, String), Failure> {
     let window = web_sys::window().ok_or(Failure::Network)?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -46,9 +52,12 @@ async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<(u16, S
     if method != "GET" {
         let _ = headers.set(CSRF_HEADER, CSRF_HEADER_VALUE);
     }
-    if let Some(b) = &body {
-        let _ = headers.set("content-type", "application/json");
-        init.set_body(&JsValue::from_str(b));
+    if let Some((content_type, b)) = body {
+        let _ = headers.set("content-type", content_type);
+        init.set_body(b);
+    }
+    if let Some((name, value)) = extra {
+        let _ = headers.set(name, value);
     }
     init.set_headers(&headers);
     let url = format!("{API_PREFIX}{path}");
@@ -68,6 +77,22 @@ async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<(u16, S
     Ok((resp.status(), text))
 }
 
+/// A request with a JSON body.
+async fn fetch_json<B: Serialize>(
+    method: &str,
+    path: &str,
+    body: &B,
+) -> Result<(u16, String), Failure> {
+    let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
+    fetch(
+        method,
+        path,
+        Some(("application/json", &JsValue::from_str(&body))),
+        None,
+    )
+    .await
+}
+
 fn answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
     if (200..300).contains(&status) {
         return serde_json::from_str(text).map_err(|_| Failure::Unreadable);
@@ -83,19 +108,17 @@ fn answer<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
-    let (status, text) = fetch("GET", path, None).await?;
+    let (status, text) = fetch("GET", path, None, None).await?;
     answer(status, &text)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
-    let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
-    let (status, text) = fetch("POST", path, Some(body)).await?;
+    let (status, text) = fetch_json("POST", path, body).await?;
     answer(status, &text)
 }
 
 pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
-    let body = serde_json::to_string(body).map_err(|_| Failure::Unreadable)?;
-    let (status, text) = fetch("PUT", path, Some(body)).await?;
+    let (status, text) = fetch_json("PUT", path, body).await?;
     answer(status, &text)
 }
 
@@ -104,37 +127,20 @@ pub async fn post_file<T: DeserializeOwned>(
     path: &str,
     file: &web_sys::File,
 ) -> Result<T, Failure> {
-    let window = web_sys::window().ok_or(Failure::Network)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    let headers = web_sys::Headers::new().map_err(|_| Failure::Network)?;
-    let _ = headers.set("accept", "application/json");
-    let _ = headers.set(CSRF_HEADER, CSRF_HEADER_VALUE);
-    let _ = headers.set("content-type", "application/octet-stream");
     let name = String::from(js_sys::encode_uri_component(&file.name()));
-    let _ = headers.set(nhi_protocol::units::FILE_NAME_HEADER, &name);
-    init.set_headers(&headers);
-    init.set_body(file);
-    let url = format!("{API_PREFIX}{path}");
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
-        .await
-        .map_err(|_| Failure::Network)?
-        .dyn_into()
-        .map_err(|_| Failure::Network)?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    answer(resp.status(), &text)
+    let (status, text) = fetch(
+        "POST",
+        path,
+        Some(("application/octet-stream", file.as_ref())),
+        Some((nhi_protocol::units::FILE_NAME_HEADER, &name)),
+    )
+    .await?;
+    answer(status, &text)
 }
 
 /// `DELETE` with no answer body.
 pub async fn delete(path: &str) -> Result<(), Failure> {
-    let (status, text) = fetch("DELETE", path, None).await?;
+    let (status, text) = fetch("DELETE", path, None, None).await?;
     if (200..300).contains(&status) {
         Ok(())
     } else {
@@ -154,4 +160,17 @@ pub async fn prove_card(purpose: ProofPurpose) -> Result<CardProof, Failure> {
         return Err(Failure::Unreadable);
     }
     Ok(crate::bridge::card_proof(nonce.nonce).await?)
+}
+
+/// The card-bound request every card flow makes (F1 household check and registration, F2
+/// confirmation, F3 login, F7 activation, F8 resend): a fresh nonce for `purpose`, the card's
+/// proof of it ([`prove_card`]), then `POST path` with the body `body` builds around the proof.
+/// A bridge failure is `Failure::Bridge`, for the page to show next to the card reader.
+pub async fn with_card_proof<B: Serialize, T: DeserializeOwned>(
+    purpose: ProofPurpose,
+    path: &str,
+    body: impl FnOnce(CardProof) -> B,
+) -> Result<T, Failure> {
+    let proof = prove_card(purpose).await?;
+    post(path, &body(proof)).await
 }

@@ -220,7 +220,7 @@ pub fn CardReader(
 #[component]
 pub fn SubmitButton(
     label: T,
-    busy: RwSignal<bool>,
+    #[prop(into)] busy: Signal<bool>,
     #[prop(optional)] id: &'static str,
 ) -> impl IntoView {
     let i = use_i18n();

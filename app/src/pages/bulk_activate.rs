@@ -29,7 +29,6 @@ pub fn BulkActivate() -> impl IntoView {
     let e_password = RwSignal::new(None::<Msg>);
     let e_password2 = RwSignal::new(None::<Msg>);
     let error = RwSignal::new(None::<Msg>);
-    let busy = RwSignal::new(false);
     let done = RwSignal::new(false);
     let meter = PasswordMeterState::new();
     // Another mailed link opened in this tab while the page is shown only changes the
@@ -53,6 +52,33 @@ pub fn BulkActivate() -> impl IntoView {
             None => PersonalData::default(),
         })
     });
+    let send = Action::new_local(move |(ticket, password): &(String, String)| {
+        let (ticket, password) = (ticket.clone(), password.clone());
+        async move {
+            match api::with_card_proof::<_, BulkActivateResponse>(
+                ProofPurpose::Activate,
+                "/bulk-registrations/activate",
+                |proof| BulkActivateRequest {
+                    ticket,
+                    proof,
+                    password,
+                },
+            )
+            .await
+            {
+                Ok(_) => {
+                    done.set(true);
+                    focus_id("activate-done");
+                }
+                Err(Failure::Bridge(e)) => card_error.set(Some(e)),
+                Err(e) => {
+                    error.set(Some(Msg::from(&e)));
+                    focus_id("activate-error");
+                }
+            }
+        }
+    });
+    let busy = send.pending();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -81,37 +107,8 @@ pub fn BulkActivate() -> impl IntoView {
             error.set(Some(Msg::Key(T::FixErrors)));
             return;
         }
-        busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Activate).await?;
-                api::post::<_, BulkActivateResponse>(
-                    "/bulk-registrations/activate",
-                    &BulkActivateRequest {
-                        ticket,
-                        proof,
-                        password: pw,
-                    },
-                )
-                .await
-            }
-            .await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    let _ = done.try_set(true);
-                    focus_id("activate-done");
-                }
-                Err(Failure::Bridge(e)) => {
-                    let _ = card_error.try_set(Some(e));
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                    focus_id("activate-error");
-                }
-            }
-        });
+        send.dispatch((ticket, pw));
     };
     view! {
         <PageTitle key=T::BaTitle />

@@ -21,7 +21,6 @@ pub fn Confirm() -> impl IntoView {
     let card_error = RwSignal::new(None::<BridgeError>);
     let error = RwSignal::new(None::<Msg>);
     let done = RwSignal::new(false);
-    let busy = RwSignal::new(false);
     // Another mailed link opened in this tab while the page is shown only changes the
     // fragment: start over with its ticket.
     let on_hash = window_event_listener(leptos::ev::hashchange, move |_| {
@@ -35,36 +34,34 @@ pub fn Confirm() -> impl IntoView {
     });
     on_cleanup(move || on_hash.remove());
     let has_ticket = move || ticket.with(Option::is_some);
+    // The nonce → card proof → confirm sequence, as an action: `pending` is the 「傳送中」
+    // hint; the page follows the outcome.
+    let send = Action::new_local(move |ticket: &String| {
+        let ticket = ticket.clone();
+        async move {
+            match api::with_card_proof::<_, ConfirmResponse>(
+                ProofPurpose::Confirm,
+                "/registrations/confirm",
+                |proof| ConfirmRequest { ticket, proof },
+            )
+            .await
+            {
+                Ok(_) => {
+                    done.set(true);
+                    focus_id("confirm-done");
+                }
+                Err(api::Failure::Bridge(e)) => card_error.set(Some(e)),
+                Err(e) => error.set(Some(Msg::from(&e))),
+            }
+        }
+    });
+    let busy = send.pending();
     let confirm = Callback::new(move |_card: CardBasicData| {
         let Some(ticket) = ticket.get_untracked() else {
             return;
         };
-        busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Confirm).await?;
-                api::post::<_, ConfirmResponse>(
-                    "/registrations/confirm",
-                    &ConfirmRequest { ticket, proof },
-                )
-                .await
-            }
-            .await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    let _ = done.try_set(true);
-                    focus_id("confirm-done");
-                }
-                Err(api::Failure::Bridge(e)) => {
-                    let _ = card_error.try_set(Some(e));
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        send.dispatch(ticket);
     });
     let no_card =
         move || card_error.with(|e| e.as_ref().is_some_and(|e| e.code == ErrorCode::NoCard));

@@ -20,7 +20,23 @@ pub fn Login() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let e_password = RwSignal::new(None::<Msg>);
     let error = RwSignal::new(None::<Msg>);
-    let busy = RwSignal::new(false);
+    let send = Action::new_local(move |pw: &String| {
+        let password = pw.clone();
+        async move {
+            match api::with_card_proof::<_, UserInfo>(ProofPurpose::Login, "/session", |proof| {
+                LoginRequest { proof, password }
+            })
+            .await
+            {
+                Ok(_) => {
+                    session.set(true);
+                    navigate(&take_return_path());
+                }
+                Err(e) => error.set(Some(Msg::from(&e))),
+            }
+        }
+    });
+    let busy = send.pending();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -36,32 +52,8 @@ pub fn Login() -> impl IntoView {
             error.set(Some(Msg::Key(T::FixErrors)));
             return;
         }
-        busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Login).await?;
-                api::post::<_, UserInfo>(
-                    "/session",
-                    &LoginRequest {
-                        proof,
-                        password: pw,
-                    },
-                )
-                .await
-            }
-            .await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    session.set(true);
-                    navigate(&take_return_path());
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        send.dispatch(pw);
     };
     view! {
         <PageTitle key=T::LoginTitle />

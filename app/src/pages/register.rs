@@ -59,7 +59,6 @@ struct Form {
     e_mobile: Err,
     e_phone: Err,
     form_error: Err,
-    busy: RwSignal<bool>,
     email_masked: RwSignal<String>,
     meter: PasswordMeterState,
     places: RwSignal<Option<Vec<County>>>,
@@ -97,7 +96,6 @@ impl Form {
             e_mobile: e(),
             e_phone: e(),
             form_error: e(),
-            busy: RwSignal::new(false),
             email_masked: s(),
             meter: PasswordMeterState::new(),
             places: RwSignal::new(None),
@@ -382,9 +380,31 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             })
             .unwrap_or_default()
     });
+    // The card proves the household check (F1 step 3), as an action.
+    let check = Action::new_local(move |household: &HouseholdInfo| {
+        let household = household.clone();
+        async move {
+            match api::with_card_proof::<_, HouseholdCheckResponse>(
+                ProofPurpose::Register,
+                "/registrations/household-check",
+                |proof| HouseholdCheckRequest { proof, household },
+            )
+            .await
+            {
+                Ok(_) => f.go(4),
+                Err(e) => {
+                    if let Failure::Api(a) = &e {
+                        mark_bad_field(f, a.field.as_deref());
+                    }
+                    f.form_error.set(Some(Msg::from(&e)));
+                }
+            }
+        }
+    });
+    let busy = check.pending();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if f.busy.get_untracked() {
+        if busy.get_untracked() {
             return;
         }
         let Some(household) = f.household_info() else {
@@ -397,29 +417,8 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             f.go(2);
             return;
         }
-        f.busy.set(true);
         f.form_error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Register).await?;
-                api::post::<_, HouseholdCheckResponse>(
-                    "/registrations/household-check",
-                    &HouseholdCheckRequest { proof, household },
-                )
-                .await
-            }
-            .await;
-            let _ = f.busy.try_set(false);
-            match result {
-                Ok(_) => f.go(4),
-                Err(e) => {
-                    if let Failure::Api(a) = &e {
-                        mark_bad_field(f, a.field.as_deref());
-                    }
-                    let _ = f.form_error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        check.dispatch(household);
     };
     view! {
         <form on:submit=submit novalidate>
@@ -437,7 +436,7 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             <MessageBox msg=f.form_error />
             <div class="actions">
                 <button type="button" class="button button-secondary" on:click=move |_| f.go(2)>{move || i.t(T::Back)}</button>
-                <SubmitButton label=T::Next busy=f.busy id="next" />
+                <SubmitButton label=T::Next busy id="next" />
             </div>
         </form>
     }
@@ -484,13 +483,58 @@ fn optional<V: FromStr>(value: RwSignal<String>, error: Err, bad: T) -> Result<O
     }
 }
 
+/// What step 4 sends, besides the card proof (made when it is sent).
+#[derive(Clone)]
+struct RegisterInput {
+    household: HouseholdInfo,
+    password: String,
+    email: Email,
+    mobile: Option<MobileNumber>,
+    phone: Option<PhoneNumber>,
+}
+
 #[component]
 fn PasswordStep(f: Form) -> impl IntoView {
     let i = use_i18n();
     let policy = PasswordPolicy::default();
+    // The card proves the registration itself (F1 step 4; a second nonce), as an action.
+    let send = Action::new_local(move |input: &RegisterInput| {
+        let input = input.clone();
+        async move {
+            match api::with_card_proof::<_, RegisterResponse>(
+                ProofPurpose::Register,
+                "/registrations",
+                |proof| RegisterRequest {
+                    proof,
+                    household: input.household,
+                    password: input.password,
+                    email: input.email,
+                    mobile: input.mobile,
+                    phone: input.phone,
+                },
+            )
+            .await
+            {
+                Ok(r) => {
+                    f.email_masked.set(r.email_masked);
+                    f.go(5);
+                }
+                Err(e) => {
+                    if let Failure::Api(a) = &e {
+                        if let Some(p) = a.password_problems.first() {
+                            f.e_password.set(Some(Msg::Problem(*p)));
+                        }
+                        mark_bad_field(f, a.field.as_deref());
+                    }
+                    f.form_error.set(Some(Msg::from(&e)));
+                }
+            }
+        }
+    });
+    let busy = send.pending();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if f.busy.get_untracked() {
+        if busy.get_untracked() {
             return;
         }
         let password = f.password.get_untracked();
@@ -523,38 +567,13 @@ fn PasswordStep(f: Form) -> impl IntoView {
             f.go(2);
             return;
         };
-        f.busy.set(true);
         f.form_error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Register).await?;
-                let req = RegisterRequest {
-                    proof,
-                    household,
-                    password,
-                    email,
-                    mobile,
-                    phone,
-                };
-                api::post::<_, RegisterResponse>("/registrations", &req).await
-            }
-            .await;
-            let _ = f.busy.try_set(false);
-            match result {
-                Ok(r) => {
-                    f.email_masked.set(r.email_masked);
-                    f.go(5);
-                }
-                Err(e) => {
-                    if let Failure::Api(a) = &e {
-                        if let Some(p) = a.password_problems.first() {
-                            let _ = f.e_password.try_set(Some(Msg::Problem(*p)));
-                        }
-                        mark_bad_field(f, a.field.as_deref());
-                    }
-                    let _ = f.form_error.try_set(Some(Msg::from(&e)));
-                }
-            }
+        send.dispatch(RegisterInput {
+            household,
+            password,
+            email,
+            mobile,
+            phone,
         });
     };
     let person = Signal::derive(move || person_of(f.card.get().as_ref(), &f.email.get()));
@@ -574,7 +593,7 @@ fn PasswordStep(f: Form) -> impl IntoView {
             <MessageBox msg=f.form_error />
             <div class="actions">
                 <button type="button" class="button button-secondary" on:click=move |_| f.go(3)>{move || i.t(T::Back)}</button>
-                <SubmitButton label=T::Submit busy=f.busy id="submit" />
+                <SubmitButton label=T::Submit busy id="submit" />
             </div>
         </form>
     }

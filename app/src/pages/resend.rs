@@ -21,7 +21,41 @@ pub fn Resend() -> impl IntoView {
     let e_email = RwSignal::new(None::<Msg>);
     let error = RwSignal::new(None::<Msg>);
     let done = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    let send = Action::new_local(move |email: &Email| {
+        let email = email.clone();
+        async move {
+            let result = async {
+                let answer = api::with_card_proof::<_, ResendResponse>(
+                    ProofPurpose::Resend,
+                    "/registrations/resend",
+                    |proof| ResendRequest {
+                        proof,
+                        email: email.clone(),
+                    },
+                )
+                .await?;
+                // A person registered in bulk by their unit (F7) has no account yet: the same
+                // card and address renew that link too (same anonymous answer). Each request
+                // needs its own proof (single-use nonces).
+                api::with_card_proof::<_, ResendResponse>(
+                    ProofPurpose::Resend,
+                    "/bulk-registrations/resend",
+                    |proof| nhi_protocol::units::BulkResendRequest { proof, email },
+                )
+                .await?;
+                Ok::<_, api::Failure>(answer)
+            }
+            .await;
+            match result {
+                Ok(_) => {
+                    done.set(true);
+                    focus_id("resend-done");
+                }
+                Err(e) => error.set(Some(Msg::from(&e))),
+            }
+        }
+    });
+    let busy = send.pending();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -42,42 +76,8 @@ pub fn Resend() -> impl IntoView {
             error.set(Some(Msg::Key(T::FixErrors)));
             return;
         };
-        busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let proof = api::prove_card(ProofPurpose::Resend).await?;
-                let answer = api::post::<_, ResendResponse>(
-                    "/registrations/resend",
-                    &ResendRequest {
-                        proof,
-                        email: email.clone(),
-                    },
-                )
-                .await?;
-                // A person registered in bulk by their unit (F7) has no account yet: the same
-                // card and address renew that link too (same anonymous answer). Each request
-                // needs its own proof (single-use nonces).
-                let proof = api::prove_card(ProofPurpose::Resend).await?;
-                api::post::<_, ResendResponse>(
-                    "/bulk-registrations/resend",
-                    &nhi_protocol::units::BulkResendRequest { proof, email },
-                )
-                .await?;
-                Ok(answer)
-            }
-            .await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    let _ = done.try_set(true);
-                    focus_id("resend-done");
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        send.dispatch(email);
     };
     view! {
         <PageTitle key=T::ResendTitle />
