@@ -17,7 +17,7 @@ pub mod util;
 use leptos::prelude::*;
 
 use crate::i18n::{use_i18n, I18nProvider, T};
-use crate::route::{use_route, Link};
+use crate::route::{provide_route, Link};
 
 /// The SPA area this bundle is (cargo features `units` / `online`; none = citizen).
 #[cfg(all(feature = "units", feature = "online"))]
@@ -30,7 +30,7 @@ pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Online;
 pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Citizen;
 
 /// The page for `path` in this area; another area's page is never linked into this bundle
-/// (the router loads it with a full navigation, see [`route::navigate`]).
+/// (the router loads it with a full navigation, see [`route::Route::navigate`]).
 fn render(path: &str) -> AnyView {
     #[cfg(not(any(feature = "units", feature = "online")))]
     if let Some(view) = render_citizen(path) {
@@ -93,14 +93,12 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Shell() -> impl IntoView {
     let i = use_i18n();
-    let route = use_route();
-    let session = crate::session::provide_session();
+    let route = provide_route();
+    let session = crate::session::provide_session(route);
     let page = move || render(&route.path.get());
     // The nav's 登出: on failure the person stays where they are, still logged in.
-    let logout = move |_| {
-        leptos::task::spawn_local(async move {
-            let _ = session.logout().await;
-        });
+    let logout = move || async move {
+        let _ = session.logout().await;
     };
     crate::util::set_timeout(0, || crate::util::mark("nhi-interactive"));
     view! {
@@ -121,7 +119,7 @@ fn Shell() -> impl IntoView {
                     {move || if session.logged_in() {
                         view! {
                             <li><Link href="/home">{move || i.t(T::NavAccount)}</Link></li>
-                            <li><button type="button" id="nav-logout" class="nav-button" on:click=logout>{move || i.t(T::Logout)}</button></li>
+                            <li><button type="button" id="nav-logout" class="nav-button" on:click=move |_| leptos::task::spawn_local(logout())>{move || i.t(T::Logout)}</button></li>
                         }
                         .into_any()
                     } else {

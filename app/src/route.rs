@@ -30,7 +30,7 @@ fn path_and_query() -> String {
 
 impl Route {
     /// Reads the current path and follows the browser's back/forward buttons.
-    pub fn init() -> Self {
+    fn init() -> Self {
         let path = RwSignal::new(current_path());
         let shown = StoredValue::new(path_and_query());
         let _ = leptos::prelude::window_event_listener(leptos::ev::popstate, move |_| {
@@ -43,41 +43,42 @@ impl Route {
         });
         Self { path, shown }
     }
-}
 
-thread_local! {
-    static ROUTE: std::cell::Cell<Option<Route>> = const { std::cell::Cell::new(None) };
-}
-
-/// The app's route (usable from event handlers, where there is no reactive owner).
-pub fn use_route() -> Route {
-    ROUTE.with(|r| r.get()).unwrap_or_else(|| {
-        let route = Route::init();
-        ROUTE.with(|r| r.set(Some(route)));
-        route
-    })
-}
-
-/// Goes to `to` (a same-site path, optionally with a query): without reloading inside this
-/// SPA area, with a full navigation to another area's bundle (`nhi_protocol::areas`).
-pub fn navigate(to: &str) {
-    let path = to.split(['?', '#']).next().unwrap_or(to);
-    if nhi_protocol::areas::Area::of_path(path) != crate::AREA {
+    /// Goes to `to` (a same-site path, optionally with a query): without reloading inside
+    /// this SPA area, with a full navigation to another area's bundle
+    /// (`nhi_protocol::areas`). The route is `Copy`: a page takes it from the context when
+    /// it is built ([`use_route`]) and calls this from its handlers and actions, which run
+    /// outside the reactive owner.
+    pub fn navigate(&self, to: &str) {
+        let path = to.split(['?', '#']).next().unwrap_or(to);
+        if nhi_protocol::areas::Area::of_path(path) != crate::AREA {
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().assign(to);
+            }
+            return;
+        }
         if let Some(w) = web_sys::window() {
-            let _ = w.location().assign(to);
+            if let Ok(h) = w.history() {
+                let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
+            }
+            w.scroll_to_with_x_and_y(0.0, 0.0);
         }
-        return;
+        self.shown.set_value(path_and_query());
+        self.path.set(current_path());
+        crate::util::focus_id("page-title");
     }
-    let route = use_route();
-    if let Some(w) = web_sys::window() {
-        if let Ok(h) = w.history() {
-            let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
-        }
-        w.scroll_to_with_x_and_y(0.0, 0.0);
-    }
-    route.shown.set_value(path_and_query());
-    route.path.set(current_path());
-    crate::util::focus_id("page-title");
+}
+
+/// Provides the app's route as context (once, at the root of the app).
+pub fn provide_route() -> Route {
+    let route = Route::init();
+    provide_context(route);
+    route
+}
+
+/// The app's route, from the context the root provides.
+pub fn use_route() -> Route {
+    expect_context::<Route>()
 }
 
 /// An in-app link: a real `<a href>` (works with the keyboard, middle-click and without
@@ -100,7 +101,7 @@ pub fn Link(
                     return;
                 }
                 ev.prevent_default();
-                navigate(href);
+                route.navigate(href);
             }
         >
             {children()}

@@ -16,7 +16,7 @@ use nhi_protocol::api::ErrorCode;
 
 use crate::api::Failure;
 use crate::i18n::{use_i18n, T};
-use crate::route::navigate;
+use crate::route::{use_route, Route};
 
 const HINT_KEY: &str = "nhi.session";
 
@@ -28,6 +28,7 @@ fn local_storage() -> Option<web_sys::Storage> {
 #[derive(Clone, Copy)]
 pub struct Session {
     logged_in: RwSignal<bool>,
+    route: Route,
 }
 
 impl Session {
@@ -51,18 +52,19 @@ impl Session {
     pub async fn logout(self) -> Result<(), Failure> {
         crate::api::delete("/session").await?;
         self.set(false);
-        navigate("/login");
+        self.route.navigate("/login");
         Ok(())
     }
 }
 
 /// Provides the session hint to the app (in the shell).
-pub fn provide_session() -> Session {
+pub fn provide_session(route: Route) -> Session {
     let hint = local_storage()
         .and_then(|s| s.get_item(HINT_KEY).ok().flatten())
         .is_some();
     let session = Session {
         logged_in: RwSignal::new(hint),
+        route,
     };
     provide_context(session);
     session
@@ -132,6 +134,7 @@ pub fn SessionGate(
 ) -> impl IntoView {
     let i = use_i18n();
     let session = use_session();
+    let route = use_route();
     let message = message.unwrap_or(T::SessionExpired);
     let action = action.unwrap_or(T::Relogin);
     Effect::new(move || {
@@ -141,7 +144,7 @@ pub fn SessionGate(
     });
     let relogin = move |_| {
         stash_set(RETURN_KEY, &here());
-        navigate("/login");
+        route.navigate("/login");
     };
     view! {
         <div role="alert" class=move || if shown.get() { "message message-error" } else { "message-empty" }>

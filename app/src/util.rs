@@ -138,3 +138,20 @@ pub fn platform() -> (Os, Browser) {
     };
     (os, browser)
 }
+
+/// Runs a submission (the card-proof sequence of F1–F3 and F8): `busy` while it runs (the
+/// button says 「傳送中」 and a second click is ignored), the outcome applied by `task` itself.
+/// The citizen area's stand-in for Leptos' `Action` (the unit and online areas use
+/// `Action::new_local`): the first page's size budget has no room for the action machinery
+/// (+10 KB gzip measured, app README).
+pub fn submit(
+    busy: leptos::prelude::RwSignal<bool>,
+    task: impl std::future::Future<Output = ()> + 'static,
+) {
+    use leptos::prelude::Set;
+    busy.set(true);
+    leptos::task::spawn_local(async move {
+        task.await;
+        busy.set(false);
+    });
+}

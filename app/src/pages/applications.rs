@@ -45,28 +45,21 @@ pub fn reason_key(r: ReplacementReason) -> T {
 #[component]
 pub fn Applications() -> impl IntoView {
     let i = use_i18n();
-    let apps = RwSignal::new(None::<Vec<Application>>);
     let error = RwSignal::new(None::<Msg>);
     let notice = RwSignal::new(None::<Msg>);
     let expired = RwSignal::new(false);
-
-    let reload = move || {
-        leptos::task::spawn_local(async move {
-            match api::get::<ApplicationsResponse>("/applications").await {
-                Ok(r) => {
-                    let _ = expired.try_set(false);
-                    let _ = apps.try_set(Some(r.applications));
-                }
-                Err(e) if is_expired(&e) => {
-                    let _ = expired.try_set(true);
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
-    };
-    reload();
+    // The person's applications; 「重新整理」 and every submission load them again (the
+    // list shown stays until the new one is there: `<Transition>`).
+    let apps = LocalResource::new(move || async move {
+        let result = api::get::<ApplicationsResponse>("/applications").await;
+        match &result {
+            Ok(_) => expired.set(false),
+            Err(e) if is_expired(e) => expired.set(true),
+            Err(e) => error.set(Some(Msg::from(e))),
+        }
+        result.map(|r| r.applications)
+    });
+    let reload = move || apps.refetch();
 
     // The card replacement form, restored from a draft kept when the session expired.
     let draft: Option<CardReplacementRequest> =
@@ -82,8 +75,45 @@ pub fn Applications() -> impl IntoView {
     let e_reason = RwSignal::new(None::<Msg>);
     let e_postal = RwSignal::new(None::<Msg>);
     let e_address = RwSignal::new(None::<Msg>);
-    let busy = RwSignal::new(false);
-    let cert_busy = RwSignal::new(false);
+    let replace = Action::new_local(move |req: &CardReplacementRequest| {
+        let req = req.clone();
+        async move {
+            match api::post::<_, Application>("/applications/card-replacement", &req).await {
+                Ok(_) => {
+                    stash_remove(DRAFT_KEY);
+                    reason.set(None);
+                    postal.set(String::new());
+                    address.set(String::new());
+                    notice.set(Some(Msg::Key(T::ReplaceDone)));
+                    reload();
+                }
+                Err(e) if is_expired(&e) => {
+                    if let Ok(json) = serde_json::to_string(&req) {
+                        stash_set(DRAFT_KEY, &json);
+                    }
+                    expired.set(true);
+                }
+                Err(e) => error.set(Some(Msg::from(&e))),
+            }
+        }
+    });
+    let busy = replace.pending();
+    let certificate = Action::new_local(move |_: &()| async move {
+        let result = api::post::<_, Application>(
+            "/applications/enrolment-certificate",
+            &CertificateRequest::default(),
+        )
+        .await;
+        match result {
+            Ok(_) => {
+                notice.set(Some(Msg::Key(T::CertDone)));
+                reload();
+            }
+            Err(e) if is_expired(&e) => expired.set(true),
+            Err(e) => error.set(Some(Msg::from(&e))),
+        }
+    });
+    let cert_busy = certificate.pending();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -117,59 +147,16 @@ pub fn Applications() -> impl IntoView {
             error.set(Some(Msg::Key(T::FixErrors)));
             return;
         }
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let result = api::post::<_, Application>("/applications/card-replacement", &req).await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    stash_remove(DRAFT_KEY);
-                    let _ = reason.try_set(None);
-                    let _ = postal.try_set(String::new());
-                    let _ = address.try_set(String::new());
-                    let _ = notice.try_set(Some(Msg::Key(T::ReplaceDone)));
-                    reload();
-                }
-                Err(e) if is_expired(&e) => {
-                    if let Ok(json) = serde_json::to_string(&req) {
-                        stash_set(DRAFT_KEY, &json);
-                    }
-                    let _ = expired.try_set(true);
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        replace.dispatch(req);
     };
 
     let apply_certificate = move |_| {
         if cert_busy.get_untracked() {
             return;
         }
-        cert_busy.set(true);
         notice.set(None);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = api::post::<_, Application>(
-                "/applications/enrolment-certificate",
-                &CertificateRequest::default(),
-            )
-            .await;
-            let _ = cert_busy.try_set(false);
-            match result {
-                Ok(_) => {
-                    let _ = notice.try_set(Some(Msg::Key(T::CertDone)));
-                    reload();
-                }
-                Err(e) if is_expired(&e) => {
-                    let _ = expired.try_set(true);
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        certificate.dispatch(());
     };
 
     let reason_described = move || e_reason.with(Option::is_some).then_some("reason-error");
@@ -187,15 +174,17 @@ pub fn Applications() -> impl IntoView {
                     {move || i.t(T::AppsRefresh)}
                 </button>
             </div>
+            <Transition fallback=move || view! { <p>{move || i.t(T::Loading)}</p> }>
             {move || match apps.get() {
-                None => view! { <p>{move || i.t(T::Loading)}</p> }.into_any(),
-                Some(list) if list.is_empty() => view! { <p id="apps-none">{move || i.t(T::AppsNone)}</p> }.into_any(),
-                Some(list) => view! {
+                None | Some(Err(_)) => view! { <p>{move || i.t(T::Loading)}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p id="apps-none">{move || i.t(T::AppsNone)}</p> }.into_any(),
+                Some(Ok(list)) => view! {
                     <ul class="applications" id="apps-list">
                         {list.into_iter().map(|a| view! { <ApplicationCard a expired error /> }).collect_view()}
                     </ul>
                 }.into_any(),
             }}
+            </Transition>
         </section>
 
         <section aria-labelledby="replace-title">

@@ -6,14 +6,16 @@ use leptos::prelude::*;
 use nhi_protocol::units::{MyUnitsResponse, UploadAccepted, UploadRecord, UploadStatus};
 use wasm_bindgen::JsCast;
 
-use crate::api::{self, Failure};
+use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::pages::units::{file_problem, status_key, unit_param, BackToUnits};
-use crate::session::{is_expired, SessionGate};
+use crate::pages::units::{file_problem, load_failure, status_key, unit_param, BackToUnits};
+use crate::session::SessionGate;
 use crate::util::set_timeout;
 
-/// Polls the upload's progress every second until it is done or failed.
+/// Polls the upload's progress every second until it is done or failed, or the page is gone
+/// (`try_set` answers the value back once the page's signal is disposed): a timer loop, not a
+/// load, so a task rather than a resource.
 fn poll(unit: String, id: i64, record: RwSignal<Option<UploadRecord>>) {
     leptos::task::spawn_local(async move {
         let r = api::get::<UploadRecord>(&format!("/units/{unit}/uploads/{id}")).await;
@@ -34,24 +36,27 @@ fn poll(unit: String, id: i64, record: RwSignal<Option<UploadRecord>>) {
 pub fn BulkUpload() -> impl IntoView {
     let i = use_i18n();
     let unit = unit_param();
-    let me = RwSignal::new(None::<MyUnitsResponse>);
-    let failure = RwSignal::new(None::<Failure>);
+    let units = LocalResource::new(|| api::get::<MyUnitsResponse>("/units"));
+    let me = move || units.get().and_then(Result::ok);
     let error = RwSignal::new(None::<Msg>);
     let chosen = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     let record = RwSignal::new(None::<UploadRecord>);
     let file_input = NodeRef::<leptos::html::Input>::new();
-    leptos::task::spawn_local(async move {
-        match api::get::<MyUnitsResponse>("/units").await {
-            Ok(d) => {
-                let _ = me.try_set(Some(d));
-            }
-            Err(e) => {
-                let _ = failure.try_set(Some(e));
+    let unit_for_upload = unit.clone();
+    let upload = Action::new_local(move |file: &web_sys::File| {
+        let (unit, file) = (unit_for_upload.clone(), file.clone());
+        async move {
+            match api::post_file::<UploadAccepted>(&format!("/units/{unit}/uploads"), &file).await {
+                Ok(a) => poll(unit, a.upload_id, record),
+                Err(e) => {
+                    let msg = file_problem(&e).unwrap_or_else(|| Msg::from(&e));
+                    error.set(Some(msg));
+                    crate::util::focus_id("upload-error");
+                }
             }
         }
     });
-    let unit_for_upload = unit.clone();
+    let busy = upload.pending();
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -66,23 +71,9 @@ pub fn BulkUpload() -> impl IntoView {
             crate::util::focus_id("file");
             return;
         };
-        busy.set(true);
         error.set(None);
         record.set(None);
-        let unit = unit_for_upload.clone();
-        leptos::task::spawn_local(async move {
-            let r =
-                api::post_file::<UploadAccepted>(&format!("/units/{unit}/uploads"), &file).await;
-            let _ = busy.try_set(false);
-            match r {
-                Ok(a) => poll(unit, a.upload_id, record),
-                Err(e) => {
-                    let msg = file_problem(&e).unwrap_or_else(|| Msg::from(&e));
-                    let _ = error.try_set(Some(msg));
-                    crate::util::focus_id("upload-error");
-                }
-            }
-        });
+        upload.dispatch(file);
     };
     let on_pick = move |ev: leptos::ev::Event| {
         let name = ev
@@ -93,17 +84,14 @@ pub fn BulkUpload() -> impl IntoView {
             .map(|f| f.name());
         chosen.set(name);
     };
-    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
-    let load_error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
-    });
-    let name = move || me.with(|m| m.as_ref().map(|m| m.name.clone()).unwrap_or_default());
-    let email = move || me.with(|m| m.as_ref().map(|m| m.email.clone()).unwrap_or_default());
+    let (login, load_error) = load_failure(units);
+    let name = move || me().map(|m| m.name).unwrap_or_default();
+    let email = move || me().map(|m| m.email).unwrap_or_default();
     let unit_for_link = unit.clone();
     view! {
         <PageTitle key=T::UnUpload />
         <BackToUnits />
-        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=load_error />
         <section aria-labelledby="format-title" class="format-help">
             <h2 id="format-title">{move || i.t(T::UnFormatTitle)}</h2>
@@ -113,7 +101,7 @@ pub fn BulkUpload() -> impl IntoView {
                 <li>{move || i.t(T::UnFormatRules)}</li>
                 <li>
                     {move || i.t(T::UnMaxSize)}": "
-                    {move || me.with(|m| m.as_ref().map(|m| format!("{:.1} MB", m.upload_max_bytes as f64 / 1_048_576.0)))}
+                    {move || me().map(|m| format!("{:.1} MB", m.upload_max_bytes as f64 / 1_048_576.0))}
                 </li>
                 <li>{move || i.t(T::UnFormatLimit)}</li>
             </ul>

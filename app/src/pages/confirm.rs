@@ -36,8 +36,8 @@ pub fn Confirm() -> impl IntoView {
     let has_ticket = move || ticket.with(Option::is_some);
     // The nonce → card proof → confirm sequence, as an action: `pending` is the 「傳送中」
     // hint; the page follows the outcome.
-    let send = Action::new_local(move |ticket: &String| {
-        let ticket = ticket.clone();
+    let send = move || {
+        let ticket = ticket.get_untracked().unwrap_or_default();
         async move {
             match api::with_card_proof::<_, ConfirmResponse>(
                 ProofPurpose::Confirm,
@@ -54,14 +54,14 @@ pub fn Confirm() -> impl IntoView {
                 Err(e) => error.set(Some(Msg::from(&e))),
             }
         }
-    });
-    let busy = send.pending();
+    };
+    let busy = RwSignal::new(false);
     let confirm = Callback::new(move |_card: CardBasicData| {
-        let Some(ticket) = ticket.get_untracked() else {
+        if ticket.with_untracked(Option::is_none) {
             return;
-        };
+        }
         error.set(None);
-        send.dispatch(ticket);
+        crate::util::submit(busy, send());
     });
     let no_card =
         move || card_error.with(|e| e.as_ref().is_some_and(|e| e.code == ErrorCode::NoCard));

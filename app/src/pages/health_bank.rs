@@ -97,7 +97,31 @@ pub fn HealthBank() -> impl IntoView {
     let data = RwSignal::new(None::<HealthBankResponse>);
     let error = RwSignal::new(None::<Msg>);
     let expired = RwSignal::new(false);
-    let busy = RwSignal::new(false);
+    // The query for a range, as an action: on the page's load and on 「查詢」.
+    let query = Action::new_local(move |(f, t): &(String, String)| {
+        let mut q = Vec::new();
+        if !f.is_empty() {
+            q.push(format!("from={f}"));
+        }
+        if !t.is_empty() {
+            q.push(format!("to={t}"));
+        }
+        let path = format!("/health-bank?{}", q.join("&"));
+        async move {
+            match api::get::<HealthBankResponse>(&path).await {
+                Ok(r) => {
+                    remember_range(&r.from, &r.to);
+                    from.set(r.from.clone());
+                    to.set(r.to.clone());
+                    expired.set(false);
+                    data.set(Some(r));
+                }
+                Err(e) if is_expired(&e) => expired.set(true),
+                Err(e) => error.set(Some(Msg::from(&e))),
+            }
+        }
+    });
+    let busy = query.pending();
 
     let load = move || {
         let (f, t) = (from.get_untracked(), to.get_untracked());
@@ -106,35 +130,8 @@ pub fn HealthBank() -> impl IntoView {
             error.set(Some(Msg::Key(T::HbRangeInvalid)));
             return;
         }
-        busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
-            let mut q = Vec::new();
-            if !f.is_empty() {
-                q.push(format!("from={f}"));
-            }
-            if !t.is_empty() {
-                q.push(format!("to={t}"));
-            }
-            let path = format!("/health-bank?{}", q.join("&"));
-            let result = api::get::<HealthBankResponse>(&path).await;
-            let _ = busy.try_set(false);
-            match result {
-                Ok(r) => {
-                    remember_range(&r.from, &r.to);
-                    let _ = from.try_set(r.from.clone());
-                    let _ = to.try_set(r.to.clone());
-                    let _ = expired.try_set(false);
-                    let _ = data.try_set(Some(r));
-                }
-                Err(e) if is_expired(&e) => {
-                    let _ = expired.try_set(true);
-                }
-                Err(e) => {
-                    let _ = error.try_set(Some(Msg::from(&e)));
-                }
-            }
-        });
+        query.dispatch((f, t));
     };
     load();
     let submit = move |ev: leptos::ev::SubmitEvent| {

@@ -1,48 +1,52 @@
 //! The logged-in home (F3) with the person's masked data and 登出.
 
 use leptos::prelude::*;
-use nhi_protocol::api::{AccountStatus, ErrorCode, UserInfo};
+use nhi_protocol::api::{AccountStatus, UserInfo};
 
 use crate::api;
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::route::{navigate, Link};
-use crate::session::use_session;
+use crate::route::{use_route, Link};
+use crate::session::{is_expired, use_session};
 
 #[component]
 pub fn Home() -> impl IntoView {
     let i = use_i18n();
     let session = use_session();
-    let me = RwSignal::new(None::<UserInfo>);
-    let error = RwSignal::new(None::<Msg>);
+    let route = use_route();
+    // The person's masked data; a 401 (the session ended elsewhere) goes to the login page.
+    // A task, not a `LocalResource` + `<Suspense>`: those cost the first page 17 KB gzip
+    // (app README, "how pages load and submit").
+    let me = RwSignal::new(None::<Result<UserInfo, api::Failure>>);
     leptos::task::spawn_local(async move {
-        match api::get::<UserInfo>("/me").await {
-            Ok(u) => {
-                let _ = me.try_set(Some(u));
-            }
-            Err(e) if e.api_code() == Some(ErrorCode::Unauthenticated) => {
-                session.set(false);
-                navigate("/login");
-            }
-            Err(e) => {
-                let _ = error.try_set(Some(Msg::from(&e)));
-            }
+        let result = api::get::<UserInfo>("/me").await;
+        if result.as_ref().is_err_and(is_expired) {
+            session.set(false);
+            route.navigate("/login");
         }
+        me.set(Some(result));
     });
-    let logout = move |_| {
-        leptos::task::spawn_local(async move {
-            if let Err(e) = session.logout().await {
-                let _ = error.try_set(Some(Msg::from(&e)));
-            }
-        });
+    let logout_error = RwSignal::new(None::<Msg>);
+    let logout = move || async move {
+        if let Err(e) = session.logout().await {
+            logout_error.set(Some(Msg::from(&e)));
+        }
     };
+    let error = Signal::derive(move || {
+        logout_error.get().or_else(|| {
+            me.get()
+                .and_then(Result::err)
+                .filter(|e| !is_expired(e))
+                .map(|e| Msg::from(&e))
+        })
+    });
     let row = move |k: T, v: String| view! { <div class="card-row"><dt>{move || i.t(k)}</dt><dd>{v}</dd></div> };
     view! {
         <PageTitle key=T::HomeTitle />
         <MessageBox msg=error />
         {move || match me.get() {
-            None => view! { <p>{move || i.t(T::Loading)}</p> }.into_any(),
-            Some(u) => {
+            None | Some(Err(_)) => view! { <p>{move || i.t(T::Loading)}</p> }.into_any(),
+            Some(Ok(u)) => {
                 let status = match u.status {
                     AccountStatus::Active => T::StatusActive,
                     AccountStatus::Pending => T::StatusPending,
@@ -66,7 +70,7 @@ pub fn Home() -> impl IntoView {
             <li id="home-applications"><Link href="/applications">{move || i.t(T::HomeApplications)}</Link></li>
         </ul>
         <div class="actions">
-            <button type="button" id="logout" class="button button-secondary" on:click=logout>{move || i.t(T::Logout)}</button>
+            <button type="button" id="logout" class="button button-secondary" on:click=move |_| leptos::task::spawn_local(logout())>{move || i.t(T::Logout)}</button>
         </div>
     }
 }

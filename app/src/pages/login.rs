@@ -8,20 +8,21 @@ use nhi_protocol::CardBasicData;
 use crate::api;
 use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
-use crate::route::navigate;
+use crate::route::use_route;
 use crate::session::{take_return_path, use_session};
 
 #[component]
 pub fn Login() -> impl IntoView {
     let i = use_i18n();
     let session = use_session();
+    let route = use_route();
     let card = RwSignal::new(None::<CardBasicData>);
     let card_error = RwSignal::new(None::<BridgeError>);
     let password = RwSignal::new(String::new());
     let e_password = RwSignal::new(None::<Msg>);
     let error = RwSignal::new(None::<Msg>);
-    let send = Action::new_local(move |pw: &String| {
-        let password = pw.clone();
+    let send = move || {
+        let password = password.get_untracked();
         async move {
             match api::with_card_proof::<_, UserInfo>(ProofPurpose::Login, "/session", |proof| {
                 LoginRequest { proof, password }
@@ -30,13 +31,13 @@ pub fn Login() -> impl IntoView {
             {
                 Ok(_) => {
                     session.set(true);
-                    navigate(&take_return_path());
+                    route.navigate(&take_return_path());
                 }
                 Err(e) => error.set(Some(Msg::from(&e))),
             }
         }
-    });
-    let busy = send.pending();
+    };
+    let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -53,7 +54,7 @@ pub fn Login() -> impl IntoView {
             return;
         }
         error.set(None);
-        send.dispatch(pw);
+        crate::util::submit(busy, send());
     };
     view! {
         <PageTitle key=T::LoginTitle />

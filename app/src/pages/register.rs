@@ -180,9 +180,11 @@ pub fn Register() -> impl IntoView {
     let f = Form::new();
     // The strength worker downloads while the user reads the terms.
     crate::strength::start();
+    // The places for the address (none: the step says they are still loading). A task, not
+    // a `LocalResource`, for the first page's size budget (app README).
     leptos::task::spawn_local(async move {
         if let Ok(p) = api::get::<PlacesResponse>("/places").await {
-            let _ = f.places.try_set(Some(p.counties));
+            f.places.set(Some(p.counties));
         }
     });
     let step = move || f.step.get();
@@ -381,7 +383,7 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             .unwrap_or_default()
     });
     // The card proves the household check (F1 step 3), as an action.
-    let check = Action::new_local(move |household: &HouseholdInfo| {
+    let check = move |household: &HouseholdInfo| {
         let household = household.clone();
         async move {
             match api::with_card_proof::<_, HouseholdCheckResponse>(
@@ -400,8 +402,8 @@ fn HouseholdStep(f: Form) -> impl IntoView {
                 }
             }
         }
-    });
-    let busy = check.pending();
+    };
+    let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -418,7 +420,7 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             return;
         }
         f.form_error.set(None);
-        check.dispatch(household);
+        crate::util::submit(busy, check(&household));
     };
     view! {
         <form on:submit=submit novalidate>
@@ -460,7 +462,7 @@ fn mark_bad_field(f: Form, field: Option<&str>) {
         "password" => T::FixErrors,
         _ => T::HouseholdInvalid,
     };
-    let _ = target.try_set(Some(Msg::Key(key)));
+    target.set(Some(Msg::Key(key)));
 }
 
 /// Parses an optional contact field, setting its error.
@@ -498,7 +500,7 @@ fn PasswordStep(f: Form) -> impl IntoView {
     let i = use_i18n();
     let policy = PasswordPolicy::default();
     // The card proves the registration itself (F1 step 4; a second nonce), as an action.
-    let send = Action::new_local(move |input: &RegisterInput| {
+    let send = move |input: &RegisterInput| {
         let input = input.clone();
         async move {
             match api::with_card_proof::<_, RegisterResponse>(
@@ -530,8 +532,8 @@ fn PasswordStep(f: Form) -> impl IntoView {
                 }
             }
         }
-    });
-    let busy = send.pending();
+    };
+    let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -568,13 +570,16 @@ fn PasswordStep(f: Form) -> impl IntoView {
             return;
         };
         f.form_error.set(None);
-        send.dispatch(RegisterInput {
-            household,
-            password,
-            email,
-            mobile,
-            phone,
-        });
+        crate::util::submit(
+            busy,
+            send(&RegisterInput {
+                household,
+                password,
+                email,
+                mobile,
+                phone,
+            }),
+        );
     };
     let person = Signal::derive(move || person_of(f.card.get().as_ref(), &f.email.get()));
     view! {

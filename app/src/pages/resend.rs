@@ -21,10 +21,11 @@ pub fn Resend() -> impl IntoView {
     let e_email = RwSignal::new(None::<Msg>);
     let error = RwSignal::new(None::<Msg>);
     let done = RwSignal::new(false);
-    let send = Action::new_local(move |email: &Email| {
-        let email = email.clone();
+    let send = move || {
+        let address = Email::from_str(email.get_untracked().trim());
         async move {
             let result = async {
+                let email = address.map_err(|_| api::Failure::Unreadable)?;
                 let answer = api::with_card_proof::<_, ResendResponse>(
                     ProofPurpose::Resend,
                     "/registrations/resend",
@@ -54,8 +55,8 @@ pub fn Resend() -> impl IntoView {
                 Err(e) => error.set(Some(Msg::from(&e))),
             }
         }
-    });
-    let busy = send.pending();
+    };
+    let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -72,12 +73,12 @@ pub fn Resend() -> impl IntoView {
             error.set(Some(Msg::Key(T::CardNeeded)));
             return;
         }
-        let Ok(email) = parsed else {
+        if parsed.is_err() {
             error.set(Some(Msg::Key(T::FixErrors)));
             return;
-        };
+        }
         error.set(None);
-        send.dispatch(email);
+        crate::util::submit(busy, send());
     };
     view! {
         <PageTitle key=T::ResendTitle />

@@ -76,6 +76,23 @@ pub fn when(i: I18n, unix: i64) -> String {
     String::from(d.to_locale_string(i.get().tag(), &wasm_bindgen::JsValue::UNDEFINED))
 }
 
+/// What a page load's failure shows: the login gate for a 401 (`true`), else the message.
+pub fn load_failure<T: Clone + 'static>(
+    load: LocalResource<Result<T, Failure>>,
+) -> (Signal<bool>, Signal<Option<Msg>>) {
+    failure_shown(move || load.get().and_then(Result::err))
+}
+
+/// The same for a failure from anywhere (a load, or a later request of the page).
+pub fn failure_shown(
+    failure: impl Fn() -> Option<Failure> + Copy + Send + Sync + 'static,
+) -> (Signal<bool>, Signal<Option<Msg>>) {
+    (
+        Signal::derive(move || failure().is_some_and(|f| is_expired(&f))),
+        Signal::derive(move || failure().filter(|f| !is_expired(f)).map(|f| Msg::from(&f))),
+    )
+}
+
 #[component]
 pub fn BackToUnits() -> impl IntoView {
     let i = use_i18n();
@@ -86,28 +103,15 @@ pub fn BackToUnits() -> impl IntoView {
 #[component]
 pub fn Units() -> impl IntoView {
     let i = use_i18n();
-    let data = RwSignal::new(None::<MyUnitsResponse>);
-    let failure = RwSignal::new(None::<Failure>);
-    leptos::task::spawn_local(async move {
-        match api::get::<MyUnitsResponse>("/units").await {
-            Ok(d) => {
-                let _ = data.try_set(Some(d));
-            }
-            Err(e) => {
-                let _ = failure.try_set(Some(e));
-            }
-        }
-    });
-    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
-    let error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
-    });
+    let units = LocalResource::new(|| api::get::<MyUnitsResponse>("/units"));
+    let (login, error) = load_failure(units);
     view! {
         <PageTitle key=T::UnTitle />
         <p class="lead">{move || i.t(T::UnIntro)}</p>
-        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=error />
-        {move || data.get().map(|d| {
+        <Transition fallback=|| ()>
+        {move || units.get().and_then(Result::ok).map(|d| {
             if d.units.is_empty() {
                 return view! { <p id="no-units">{move || i.t(T::UnNone)}</p> }.into_any();
             }
@@ -141,5 +145,6 @@ pub fn Units() -> impl IntoView {
                 </ul>
             }.into_any()
         })}
+        </Transition>
     }
 }

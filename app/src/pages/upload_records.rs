@@ -7,63 +7,57 @@ use nhi_protocol::units::{UploadRowsResponse, UploadsResponse};
 
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
-use crate::i18n::{use_i18n, Msg, T};
-use crate::pages::units::{reason_key, status_key, unit_param, when, BackToUnits};
-use crate::session::{is_expired, SessionGate};
+use crate::i18n::{use_i18n, T};
+use crate::pages::units::{failure_shown, reason_key, status_key, unit_param, when, BackToUnits};
+use crate::session::SessionGate;
 
 #[component]
 pub fn UploadRecords() -> impl IntoView {
     let i = use_i18n();
     let unit = unit_param();
-    let data = RwSignal::new(None::<UploadsResponse>);
+    let uploads = {
+        let unit = unit.clone();
+        LocalResource::new(move || {
+            let path = format!("/units/{unit}/uploads");
+            async move { api::get::<UploadsResponse>(&path).await }
+        })
+    };
+    // The per-row results of one upload, on demand; their failure (the list's is the
+    // resource's).
     let failure = RwSignal::new(None::<Failure>);
     let rows = RwSignal::new(None::<(i64, UploadRowsResponse)>);
-    {
-        let unit = unit.clone();
-        leptos::task::spawn_local(async move {
-            match api::get::<UploadsResponse>(&format!("/units/{unit}/uploads")).await {
-                Ok(d) => {
-                    let _ = data.try_set(Some(d));
-                }
-                Err(e) => {
-                    let _ = failure.try_set(Some(e));
-                }
-            }
-        });
-    }
     let show_rows = {
         let unit = unit.clone();
-        move |id: i64| {
-            let unit = unit.clone();
-            leptos::task::spawn_local(async move {
-                let path = format!("/units/{unit}/uploads/{id}/rows?limit=1000");
+        Action::new_local(move |id: &i64| {
+            let id = *id;
+            let path = format!("/units/{unit}/uploads/{id}/rows?limit=1000");
+            async move {
                 match api::get::<UploadRowsResponse>(&path).await {
                     Ok(r) => {
-                        let _ = rows.try_set(Some((id, r)));
+                        rows.set(Some((id, r)));
                         crate::util::focus_id("rows-title");
                     }
-                    Err(e) => {
-                        let _ = failure.try_set(Some(e));
-                    }
+                    Err(e) => failure.set(Some(e)),
                 }
-            });
-        }
+            }
+        })
     };
-    let login = move || failure.with(|f| f.as_ref().is_some_and(is_expired));
-    let error = Signal::derive(move || {
-        failure.with(|f| f.as_ref().filter(|f| !is_expired(f)).map(Msg::from))
+    let (login, error) = failure_shown(move || {
+        failure
+            .get()
+            .or_else(|| uploads.get().and_then(Result::err))
     });
     let unit_for_links = unit.clone();
     view! {
         <PageTitle key=T::UnRecords />
         <BackToUnits />
-        <SessionGate shown=Signal::derive(login) message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=error />
-        {move || data.get().map(|d| {
+        <Transition fallback=|| ()>
+        {move || uploads.get().and_then(Result::ok).map(|d| {
             if d.uploads.is_empty() {
                 return view! { <p id="no-records">{move || i.t(T::UnNoRecords)}</p> }.into_any();
             }
-            let show_rows = show_rows.clone();
             let unit = unit_for_links.clone();
             view! {
                 <table class="data-table" id="records-table">
@@ -79,7 +73,6 @@ pub fn UploadRecords() -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {d.uploads.into_iter().map(|u| {
-                            let show = show_rows.clone();
                             let id = u.id;
                             let href = format!("/api/v1/units/{unit}/uploads/{id}/result.txt");
                             let done = u.status == nhi_protocol::units::UploadStatus::Done;
@@ -96,7 +89,7 @@ pub fn UploadRecords() -> impl IntoView {
                                     <td>
                                         <button type="button" class="button button-secondary show-rows"
                                             aria-label=move || format!("{} {}", i.t(T::UnShowRows), file)
-                                            on:click=move |_| show(id)>{move || i.t(T::UnShowRows)}</button>
+                                            on:click=move |_| { show_rows.dispatch(id); }>{move || i.t(T::UnShowRows)}</button>
                                         {done.then(|| view! { " " <a class="result-download" href=href.clone() download="">{move || i.t(T::UnDownload)}</a> })}
                                     </td>
                                 </tr>
@@ -106,6 +99,7 @@ pub fn UploadRecords() -> impl IntoView {
                 </table>
             }.into_any()
         })}
+        </Transition>
         {move || rows.get().map(|(_, r)| view! {
             <h2 id="rows-title" tabindex="-1">{move || i.t(T::UnRowsCaption)}</h2>
             <table class="data-table" id="rows-table">
