@@ -83,6 +83,11 @@ pub fn take_fragment_param(name: &str) -> Option<String> {
     Some(value)
 }
 
+/// A mailed link's one-time ticket (`#ticket=…`, F2 and F7), taken out of the address bar.
+pub fn ticket_in_fragment() -> Option<String> {
+    take_fragment_param(nhi_protocol::api::CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty())
+}
+
 /// Moves keyboard focus to the element with `id` (after a page or step change, so screen
 /// readers and keyboard users start at the new heading).
 pub fn focus_id(id: &'static str) {
@@ -137,6 +142,28 @@ pub fn platform() -> (Os, Browser) {
         Browser::Other
     };
     (os, browser)
+}
+
+/// The last checks of a card form's submit (F3, F8), then the submission: the card must have
+/// been read (else 「請先讀取健保卡」), the fields valid (`fields_ok`, their own messages
+/// already set; else 「請修正標示的欄位」).
+pub fn submit_card_form(
+    card: leptos::prelude::RwSignal<Option<nhi_protocol::CardBasicData>>,
+    error: leptos::prelude::RwSignal<Option<crate::i18n::Msg>>,
+    fields_ok: bool,
+    busy: leptos::prelude::RwSignal<bool>,
+    task: impl std::future::Future<Output = ()> + 'static,
+) {
+    use crate::i18n::{Msg, T};
+    use leptos::prelude::{Set, WithUntracked};
+    if card.with_untracked(Option::is_none) {
+        error.set(Some(Msg::Key(T::CardNeeded)));
+    } else if !fields_ok {
+        error.set(Some(Msg::Key(T::FixErrors)));
+    } else {
+        error.set(None);
+        submit(busy, task);
+    }
 }
 
 /// Runs a submission (the card-proof sequence of F1–F3 and F8): `busy` while it runs (the

@@ -4,7 +4,7 @@
 //! password (same rules and strength meter as F1), 「確定」.
 
 use leptos::prelude::*;
-use nhi_protocol::api::{ProofPurpose, CONFIRM_TICKET_PARAM};
+use nhi_protocol::api::ProofPurpose;
 use nhi_protocol::bridge::BridgeError;
 use nhi_protocol::password::PersonalData;
 use nhi_protocol::units::{BulkActivateRequest, BulkActivateResponse};
@@ -15,7 +15,7 @@ use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::pages::password::{PasswordMeter, PasswordMeterState};
 use crate::route::Link;
-use crate::util::{focus_id, take_fragment_param};
+use crate::util::{focus_id, ticket_in_fragment};
 
 #[component]
 pub fn BulkActivate() -> impl IntoView {
@@ -142,9 +142,4 @@ pub fn BulkActivate() -> impl IntoView {
             </Show>
         </Show>
     }
-}
-
-/// The link's ticket (`#ticket=…`), taken out of the address bar.
-fn ticket_in_fragment() -> Option<String> {
-    take_fragment_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty())
 }

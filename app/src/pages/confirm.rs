@@ -3,7 +3,7 @@
 //! that applied; with no card, say so, 「確定」, read again.
 
 use leptos::prelude::*;
-use nhi_protocol::api::{ConfirmRequest, ConfirmResponse, ProofPurpose, CONFIRM_TICKET_PARAM};
+use nhi_protocol::api::{ConfirmRequest, ConfirmResponse, ProofPurpose};
 use nhi_protocol::bridge::{BridgeError, ErrorCode};
 use nhi_protocol::CardBasicData;
 
@@ -11,7 +11,7 @@ use crate::api;
 use crate::components::{CardReader, MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::route::Link;
-use crate::util::{focus_id, take_fragment_param};
+use crate::util::{focus_id, ticket_in_fragment};
 
 #[component]
 pub fn Confirm() -> impl IntoView {
@@ -99,9 +99,4 @@ pub fn Confirm() -> impl IntoView {
             </Show>
         </Show>
     }
-}
-
-/// The link's ticket (`#ticket=…`), taken out of the address bar.
-fn ticket_in_fragment() -> Option<String> {
-    take_fragment_param(CONFIRM_TICKET_PARAM).filter(|t| !t.trim().is_empty())
 }

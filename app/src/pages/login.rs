@@ -45,16 +45,7 @@ pub fn Login() -> impl IntoView {
         }
         let pw = password.get_untracked();
         e_password.set(pw.is_empty().then_some(Msg::Key(T::FieldRequired)));
-        if card.with_untracked(Option::is_none) {
-            error.set(Some(Msg::Key(T::CardNeeded)));
-            return;
-        }
-        if pw.is_empty() {
-            error.set(Some(Msg::Key(T::FixErrors)));
-            return;
-        }
-        error.set(None);
-        crate::util::submit(busy, send());
+        crate::util::submit_card_form(card, error, !pw.is_empty(), busy, send());
     };
     view! {
         <PageTitle key=T::LoginTitle />

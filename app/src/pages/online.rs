@@ -27,10 +27,10 @@ pub fn guarded_download(
                 }
             }
             Err(e) if is_expired(&e) => {
-                let _ = expired.try_set(true);
+                expired.set(true);
             }
             Err(e) => {
-                let _ = error.try_set(Some(crate::i18n::Msg::from(&e)));
+                error.set(Some(crate::i18n::Msg::from(&e)));
             }
         }
     });

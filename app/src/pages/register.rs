@@ -394,12 +394,7 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             .await
             {
                 Ok(_) => f.go(4),
-                Err(e) => {
-                    if let Failure::Api(a) = &e {
-                        mark_bad_field(f, a.field.as_deref());
-                    }
-                    f.form_error.set(Some(Msg::from(&e)));
-                }
+                Err(e) => show_refusal(f, &e),
             }
         }
     };
@@ -442,6 +437,18 @@ fn HouseholdStep(f: Form) -> impl IntoView {
             </div>
         </form>
     }
+}
+
+/// A refused household check or registration: the password rule the server names, the field
+/// it names, and the message.
+fn show_refusal(f: Form, e: &Failure) {
+    if let Failure::Api(a) = e {
+        if let Some(p) = a.password_problems.first() {
+            f.e_password.set(Some(Msg::Problem(*p)));
+        }
+        mark_bad_field(f, a.field.as_deref());
+    }
+    f.form_error.set(Some(Msg::from(e)));
 }
 
 fn mark_bad_field(f: Form, field: Option<&str>) {
@@ -521,15 +528,7 @@ fn PasswordStep(f: Form) -> impl IntoView {
                     f.email_masked.set(r.email_masked);
                     f.go(5);
                 }
-                Err(e) => {
-                    if let Failure::Api(a) = &e {
-                        if let Some(p) = a.password_problems.first() {
-                            f.e_password.set(Some(Msg::Problem(*p)));
-                        }
-                        mark_bad_field(f, a.field.as_deref());
-                    }
-                    f.form_error.set(Some(Msg::from(&e)));
-                }
+                Err(e) => show_refusal(f, &e),
             }
         }
     };

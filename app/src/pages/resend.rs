@@ -69,16 +69,7 @@ pub fn Resend() -> impl IntoView {
             (Err(_), false) => Some(Msg::Key(T::EmailInvalid)),
             _ => None,
         });
-        if card.with_untracked(Option::is_none) {
-            error.set(Some(Msg::Key(T::CardNeeded)));
-            return;
-        }
-        if parsed.is_err() {
-            error.set(Some(Msg::Key(T::FixErrors)));
-            return;
-        }
-        error.set(None);
-        crate::util::submit(busy, send());
+        crate::util::submit_card_form(card, error, parsed.is_ok(), busy, send());
     };
     view! {
         <PageTitle key=T::ResendTitle />
