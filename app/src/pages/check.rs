@@ -208,8 +208,7 @@ async fn start(l: Layers, sub: StoredValue<Option<crate::bridge::Subscription>>)
         return;
     }
     // An event subscription, not a load or a submit: each card/reader event starts a
-    // re-check as a task (the self-check's layers are signals the page owns; a resource
-    // would refetch all of them, and the order of the layers' checks matters).
+    // re-check of the layers (signals the page owns) as a task.
     let on_event = move |event: Option<&nhi_protocol::bridge::Event>| match event {
         Some(_) => leptos::task::spawn_local(refresh(l)),
         // The bridge went away: check every layer again (and subscribe anew).
