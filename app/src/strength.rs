@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 
+use futures_channel::oneshot;
 use leptos::prelude::*;
 use nhi_protocol::password::{PersonalData, Strength};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,14 @@ struct Answer {
     strength: Strength,
 }
 
+/// What the worker gives back to the one question waiting: its estimate, or that the worker
+/// failed.
+type Reply = Option<Strength>;
+
+/// The worker's plumbing: a browser `Worker` and the channel end of the one question waiting.
+/// Nothing reactive lives here: the page's signal is written by a task in the page's own
+/// reactive owner ([`estimate`]), which this end only wakes (a newer question drops the older
+/// sender, which ends the older task).
 #[derive(Default)]
 struct Worker {
     handle: Option<web_sys::Worker>,
@@ -44,11 +53,25 @@ struct Worker {
     next_id: u32,
     /// The latest question, sent once the worker says it is ready.
     queued: Option<String>,
-    out: Option<RwSignal<StrengthState>>,
+    waiting: Option<oneshot::Sender<Reply>>,
 }
 
 thread_local! {
     static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
+}
+
+/// Wakes the question waiting, if any, with `reply`.
+fn reply(reply: Reply, only_id: Option<u32>) {
+    let waiting = WORKER.with(|w| {
+        let mut w = w.borrow_mut();
+        match only_id {
+            Some(id) if id != w.next_id => None,
+            _ => w.waiting.take(),
+        }
+    });
+    if let Some(tx) = waiting {
+        let _ = tx.send(reply);
+    }
 }
 
 /// Starts the worker (downloads and compiles its wasm) if it is not running yet.
@@ -79,23 +102,11 @@ pub fn start() {
         let Ok(answer) = serde_json::from_str::<Answer>(&text) else {
             return;
         };
-        let out = WORKER.with(|w| {
-            let w = w.borrow();
-            (w.next_id == answer.id).then_some(w.out).flatten()
-        });
-        if let Some(out) = out {
-            let _ = out.try_set(StrengthState::Ready(answer.strength));
-        }
+        reply(Some(answer.strength), Some(answer.id));
     });
     let on_error = Closure::<dyn Fn(web_sys::Event)>::new(|_| {
-        let out = WORKER.with(|w| {
-            let mut w = w.borrow_mut();
-            w.failed = true;
-            w.out
-        });
-        if let Some(out) = out {
-            let _ = out.try_set(StrengthState::Unavailable);
-        }
+        WORKER.with(|w| w.borrow_mut().failed = true);
+        reply(None, None);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -112,10 +123,12 @@ pub fn estimate(password: &str, person: &PersonalData, out: RwSignal<StrengthSta
         out.set(StrengthState::Unavailable);
         return;
     }
+    let (tx, rx) = oneshot::channel::<Reply>();
     let (msg, send_now) = WORKER.with(|w| {
         let mut w = w.borrow_mut();
         w.next_id = w.next_id.wrapping_add(1);
-        w.out = Some(out);
+        // A newer question: the older one's task ends (its sender is dropped here).
+        w.waiting = Some(tx);
         let msg = serde_json::to_string(&Ask {
             id: w.next_id,
             password,
@@ -137,4 +150,14 @@ pub fn estimate(password: &str, person: &PersonalData, out: RwSignal<StrengthSta
         }
         None => out.set(StrengthState::Loading),
     }
+    // The answer is written inside the caller's reactive owner; a page that is gone by then
+    // has disposed the signal, and `try_set` does nothing.
+    leptos::task::spawn_local_scoped(async move {
+        if let Ok(reply) = rx.await {
+            let _ = out.try_set(match reply {
+                Some(strength) => StrengthState::Ready(strength),
+                None => StrengthState::Unavailable,
+            });
+        }
+    });
 }
