@@ -94,11 +94,7 @@ impl UnitPrincipal {
 
     /// `forbidden` unless the principal holds `permission` in this unit.
     pub fn require(&self, permission: nhi_protocol::units::Permission) -> Result<(), HttpError> {
-        if self.unit.allows(permission) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden.into())
-        }
+        Ok(self.unit.require(permission)?)
     }
 }
 

@@ -42,6 +42,16 @@ impl Membership {
                 Permission::Query => self.can_query,
             }
     }
+
+    /// `forbidden` unless this membership allows `p` (the one check of the service and of
+    /// the HTTP layer's `UnitPrincipal`).
+    pub fn require(&self, p: Permission) -> ServiceResult<()> {
+        if self.allows(p) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden)
+        }
+    }
 }
 
 /// The sample units file (`server/data/sample-units.json`).
@@ -178,11 +188,8 @@ impl Services {
         perm: Permission,
     ) -> ServiceResult<Membership> {
         let m = self.membership(p, code).await?;
-        if m.allows(perm) {
-            Ok(m)
-        } else {
-            Err(ServiceError::Forbidden)
-        }
+        m.require(perm)?;
+        Ok(m)
     }
 
     pub async fn my_units(&self, p: &Principal) -> ServiceResult<MyUnitsResponse> {
