@@ -356,6 +356,9 @@ pub struct ApiError {
     pub retry_after_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub password_problems: Vec<PasswordProblem>,
+    /// The line of the file at fault (1-based), for a refused upload's `encoding` problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 impl ApiError {
@@ -366,6 +369,7 @@ impl ApiError {
             field: None,
             retry_after_seconds: None,
             password_problems: Vec::new(),
+            line: None,
         }
     }
 }

@@ -116,6 +116,12 @@ pub struct UploadAccepted {
     pub upload_id: i64,
     pub total_rows: i64,
     pub encoding: FileEncoding,
+    /// .xlsx: the sheet read (the first with the header row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// .xlsx: the workbook's other sheets, not read (named so none is ignored silently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_sheets: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,7 +264,8 @@ impl RowReason {
 pub enum FileProblem {
     TooLarge,
     Empty,
-    /// Neither valid UTF-8 nor valid Big5.
+    /// Neither valid UTF-8 nor valid Big5 (cp950), or a UTF-8 BOM before bytes that are not
+    /// UTF-8; the error's `line` names the first line that cannot be read.
     Encoding,
     /// A spreadsheet that cannot be read (or another binary format).
     Unreadable,
@@ -273,6 +280,9 @@ pub enum FileProblem {
     TooLargeDecompressed,
     /// Too many files are being read right now; retry in a moment (HTTP 503).
     Busy,
+    /// Not a text file or a spreadsheet (an image, a PDF, a zip that is not .xlsx, a NUL
+    /// byte…): refused before any decoding (issue 17).
+    NotText,
 }
 
 impl FileProblem {
@@ -288,6 +298,7 @@ impl FileProblem {
             FileProblem::FieldTooLong => "field_too_long",
             FileProblem::TooLargeDecompressed => "too_large_decompressed",
             FileProblem::Busy => "busy",
+            FileProblem::NotText => "not_text",
         }
     }
 }

@@ -131,6 +131,12 @@ impl From<ServiceError> for HttpError {
                 e.body.field = Some("file".into());
                 e
             }
+            ServiceError::FileAtLine(problem, line) => {
+                let mut e = HttpError::new(S::BAD_REQUEST, C::BadRequest, problem.code());
+                e.body.field = Some("file".into());
+                e.body.line = Some(line);
+                e
+            }
             ServiceError::Storage(_)
             | ServiceError::Internal(_)
             | ServiceError::Font(_)

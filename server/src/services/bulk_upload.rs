@@ -105,11 +105,14 @@ impl Services {
             // Held until the parse really ends, even when the request is gone (timeout,
             // closed connection): the slot counts blocking threads, not requests.
             let _permit = permit;
-            bulk_parse::parse_with(&owned, &limits)
+            bulk_parse::parse_checked(&owned, &limits)
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(ServiceError::File)?;
+        .map_err(|r| match r.line {
+            Some(line) => ServiceError::FileAtLine(r.problem, line),
+            None => ServiceError::File(r.problem),
+        })?;
         let file_name = clean_file_name(file_name);
         let total = i64::try_from(parsed.rows.len()).unwrap_or(i64::MAX);
         let encoding = encoding_name(parsed.encoding);
@@ -150,6 +153,8 @@ impl Services {
             upload_id: id,
             total_rows: total,
             encoding: parsed.encoding,
+            sheet: parsed.sheet,
+            other_sheets: parsed.other_sheets,
         })
     }
 

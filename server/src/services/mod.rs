@@ -100,6 +100,9 @@ pub enum ServiceError {
     /// The whole bulk file was refused; nothing was stored.
     #[error("the file was refused: {}", .0.code())]
     File(FileProblem),
+    /// The whole bulk file was refused for a problem at this line (1-based).
+    #[error("the file was refused: {} at line {}", .0.code(), .1)]
+    FileAtLine(FileProblem, u64),
     /// The CJK font for the certificate cannot be loaded.
     #[error("certificate font: {0}")]
     Font(String),

@@ -32,6 +32,7 @@
 //! Parts: [`limits`] (the bounds), `text` (CSV/TXT and their encoding), `xlsx` (the zip
 //! checks and the first sheet); the row checks and the result file are here.
 
+mod cp950;
 mod limits;
 mod text;
 mod xlsx;
@@ -64,10 +65,64 @@ pub struct ParsedRow {
 pub struct ParsedFile {
     pub encoding: FileEncoding,
     pub rows: Vec<ParsedRow>,
+    /// .xlsx: the sheet the rows come from.
+    pub sheet: Option<String>,
+    /// .xlsx: the workbook's other sheets, in order (not read as data).
+    pub other_sheets: Vec<String>,
+}
+
+/// A whole-file refusal: the problem and, for an encoding refusal, the first line (1-based)
+/// that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub problem: FileProblem,
+    pub line: Option<u64>,
+}
+
+impl From<FileProblem> for Refusal {
+    fn from(problem: FileProblem) -> Self {
+        Self {
+            problem,
+            line: None,
+        }
+    }
 }
 
 const XLSX_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0];
+
+/// Signatures of files that are neither text nor a spreadsheet (checked before decoding).
+const BINARY_MAGIC: &[&[u8]] = &[
+    b"\x89PNG\r\n\x1A\n",
+    b"\xFF\xD8\xFF", // JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"%PDF",
+    b"PK\x05\x06", // an empty zip
+    b"PK\x07\x08", // a spanned zip
+    b"\x1F\x8B",   // gzip
+    b"Rar!\x1A\x07",
+    b"7z\xBC\xAF\x27\x1C",
+    b"{\\rtf", // RTF (Word's \"rich text\")
+    b"\x7FELF",
+    b"MZ", // a Windows program
+];
+
+/// Not a text file or a spreadsheet: a known binary signature, or a NUL byte (text never has
+/// one). The old Excel format (OLE) is `unsupported_type`; a UTF-16 BOM is left to the
+/// decoder (an encoding refusal at line 1: text, in an encoding that is not accepted).
+fn sniff(bytes: &[u8]) -> Result<(), FileProblem> {
+    if bytes.starts_with(OLE_MAGIC) {
+        return Err(FileProblem::UnsupportedType);
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Ok(());
+    }
+    if BINARY_MAGIC.iter().any(|m| bytes.starts_with(m)) || bytes.contains(&0) {
+        return Err(FileProblem::NotText);
+    }
+    Ok(())
+}
 
 /// Detects the format and encoding and parses every line, with the limits of a file of up to
 /// [`DEFAULT_UPLOAD_MAX_BYTES`] (or its own size, when larger) and `max_rows` data lines.
@@ -80,36 +135,53 @@ pub fn parse(bytes: &[u8], max_rows: usize) -> Result<ParsedFile, FileProblem> {
 
 /// Detects the format and encoding and parses every line within `limits`.
 pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<ParsedFile, FileProblem> {
+    parse_checked(bytes, limits).map_err(|r| r.problem)
+}
+
+/// [`parse_with`], with the line an encoding refusal is at.
+pub fn parse_checked(bytes: &[u8], limits: &Limits) -> Result<ParsedFile, Refusal> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(FileProblem::Empty);
+        return Err(FileProblem::Empty.into());
     }
     let mut rows = Rows::new(limits.max_rows);
+    let mut sheets = (None, Vec::new());
     let encoding = if bytes.starts_with(XLSX_MAGIC) {
-        xlsx_rows(bytes, limits, &mut rows)?;
+        sheets = xlsx_rows(bytes, limits, &mut rows)?;
         FileEncoding::Xlsx
-    } else if bytes.starts_with(OLE_MAGIC) || bytes.starts_with(b"%PDF") {
-        return Err(FileProblem::UnsupportedType);
     } else {
+        sniff(bytes)?;
         let (encoding, text) = decode_text(bytes)?;
         text_rows(&text, &mut rows)?;
         encoding
     };
+    rows.finish()?;
     if rows.rows.is_empty() {
-        return Err(FileProblem::Empty);
+        return Err(FileProblem::Empty.into());
     }
     Ok(ParsedFile {
         encoding,
         rows: rows.rows,
+        sheet: sheets.0,
+        other_sheets: sheets.1,
     })
 }
 
-/// The data lines so far: skips blank lines and the header, checks each line, stops at the
-/// row limit.
+/// How many non-empty lines may stand above the header (a title, a date, a unit name).
+pub const MAX_TITLE_ROWS: usize = 10;
+
+/// The data lines so far: skips blank lines, finds the header (even below title rows),
+/// checks each line, stops at the row limit.
+///
+/// Until the header is found, lines are held back: a header among the first
+/// [`MAX_TITLE_ROWS`] + 1 non-empty lines drops the lines above it that have fewer than four
+/// values (titles, not data; the others stay data lines); a line that is a valid data line, or more lines than that, ends the search and the held
+/// lines are data.
 struct Rows {
     max_rows: usize,
     rows: Vec<ParsedRow>,
     seen: HashSet<String>,
-    first: bool,
+    /// `Some` while looking for the header: the lines held back.
+    pending: Option<Vec<(i64, Vec<String>)>>,
 }
 
 impl Rows {
@@ -118,7 +190,7 @@ impl Rows {
             max_rows,
             rows: Vec::new(),
             seen: HashSet::new(),
-            first: true,
+            pending: Some(Vec::new()),
         }
     }
 
@@ -126,9 +198,37 @@ impl Rows {
         if cells.iter().all(|c| c.trim().is_empty()) {
             return Ok(());
         }
-        if std::mem::take(&mut self.first) && is_header(&cells) {
+        let Some(pending) = self.pending.as_mut() else {
+            return self.data(row_number, cells);
+        };
+        if is_header(&cells) {
+            // The lines above the header with fewer than four values are titles; the
+            // others are (misplaced) data lines and keep their results.
+            let held = self.pending.take().unwrap_or_default();
+            for (row_number, cells) in held {
+                if filled(&cells) >= 4 {
+                    self.data(row_number, cells)?;
+                }
+            }
             return Ok(());
         }
+        let is_data = check_cells(row_number, cells.clone()).problem.is_none();
+        pending.push((row_number, cells));
+        if is_data || pending.len() > MAX_TITLE_ROWS {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the header search: the held lines are data.
+    fn finish(&mut self) -> Result<(), FileProblem> {
+        for (row_number, cells) in self.pending.take().unwrap_or_default() {
+            self.data(row_number, cells)?;
+        }
+        Ok(())
+    }
+
+    fn data(&mut self, row_number: i64, cells: Vec<String>) -> Result<(), FileProblem> {
         if self.rows.len() >= self.max_rows {
             return Err(FileProblem::TooManyRows);
         }
@@ -141,11 +241,18 @@ impl Rows {
     }
 }
 
+/// A header line: the first cell names the ID column and at least one other cell is filled
+/// (a title merged over the columns fills only its first cell).
 fn is_header(cells: &[String]) -> bool {
     let first = cells.first().map(|c| c.trim()).unwrap_or_default();
-    first.contains("身分證")
+    let names_id = first.contains("身分證")
         || first.contains("身份證")
-        || first.to_ascii_lowercase().contains("id")
+        || first.to_ascii_lowercase().contains("id");
+    names_id && filled(cells) >= 2
+}
+
+fn filled(cells: &[String]) -> usize {
+    cells.iter().filter(|c| !c.trim().is_empty()).count()
 }
 
 /// A cell a spreadsheet would run as a formula (CSV injection).
@@ -210,7 +317,13 @@ pub fn check_cells(row_number: i64, cells: Vec<String>) -> ParsedRow {
 }
 
 /// The result file: one line per row with its outcome and reason, in the upload's encoding
-/// (Big5 uploads get Big5, UTF-8 and .xlsx get UTF-8 with BOM). CRLF line ends.
+/// (Big5 uploads get cp950, UTF-8 and .xlsx get UTF-8 with BOM). CRLF line ends; every field
+/// quoted per RFC 4180 where it needs to be (a comma, a quote, a line break).
+///
+/// In cp950 the user-defined characters (PUA, see [`cp950`]) are written back as their codes,
+/// so a name comes back byte for byte as it was uploaded; a character cp950 has no code for
+/// (only text the server adds could have one: every name read from a Big5 file has its code)
+/// is written as `?`, as Windows writes it, never as an HTML entity.
 pub fn result_file(encoding: FileEncoding, lines: &[(i64, String, String, RowReason)]) -> Vec<u8> {
     let mut text = String::with_capacity(lines.len() * 64 + 128);
     text.push_str("列號,身分證號,姓名,結果,原因,Reason\r\n");
@@ -223,13 +336,15 @@ pub fn result_file(encoding: FileEncoding, lines: &[(i64, String, String, RowRea
         };
         let masked = nhi_protocol::mask::mask_middle(id, 3, 3);
         text.push_str(&format!(
-            "{row},{},{},{outcome},{zh},{en}\r\n",
+            "{row},{},{},{outcome},{},{}\r\n",
             csv_field(&masked),
             csv_field(name),
+            csv_field(zh),
+            csv_field(en),
         ));
     }
     match encoding {
-        FileEncoding::Big5 => encoding_rs::BIG5.encode(&text).0.into_owned(),
+        FileEncoding::Big5 => cp950::encode(&text),
         FileEncoding::Utf8 | FileEncoding::Xlsx => {
             let mut out = b"\xEF\xBB\xBF".to_vec();
             out.extend_from_slice(text.as_bytes());

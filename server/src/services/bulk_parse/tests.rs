@@ -383,3 +383,359 @@ proptest::proptest! {
         let _ = parse(&bytes, 1000);
     }
 }
+
+// ---- issue 17: files as offices make them ----
+
+/// `A123456789,王<0xFA40>明,0790101,a@example.com` in cp950 (王 0xA4FD, 明 0xA9FA).
+const PUA_LINE: &[u8] = b"A123456789,\xA4\xFD\xFA\x40\xA9\xFA,0790101,a@example.com\r\n";
+
+#[test]
+fn big5_user_defined_characters_are_the_private_use_area_and_come_back_unchanged() {
+    let f = parse(PUA_LINE, 10).expect("cp950 with a user-defined character");
+    assert_eq!(f.encoding, FileEncoding::Big5);
+    assert_eq!(
+        f.rows[0].name, "王\u{E000}明",
+        "0xFA40 is U+E000, not U+20547"
+    );
+    assert_eq!(f.rows[0].problem, None);
+    // Every user-defined area, first and last code.
+    for (code, pua) in [
+        (b"\x81\x40", '\u{EEB8}'),
+        (b"\xA0\xFE", '\u{EEB7}'),
+        (b"\xC6\xA1", '\u{F6B1}'),
+        (b"\xC8\xFE", '\u{F848}'),
+        (b"\xFE\xFE", '\u{E310}'),
+    ] {
+        let mut line = b"A123456789,\xA4\xFD".to_vec();
+        line.extend_from_slice(code);
+        line.extend_from_slice(b",0790101,a@example.com\n");
+        let f = parse(&line, 10).expect("user-defined area");
+        assert_eq!(f.rows[0].name, format!("王{pua}"), "{code:02X?}");
+    }
+    let out = result_file(
+        f.encoding,
+        &[(
+            1,
+            "A123456789".into(),
+            f.rows[0].name.clone(),
+            RowReason::Accepted,
+        )],
+    );
+    assert!(
+        out.windows(6).any(|w| w == b"\xA4\xFD\xFA\x40\xA9\xFA"),
+        "the name's cp950 bytes, 0xFA40 included"
+    );
+    assert!(!out.windows(2).any(|w| w == b"&#"), "no HTML entities");
+}
+
+#[test]
+fn characters_cp950_lacks_are_written_as_a_question_mark_not_entities() {
+    let out = result_file(
+        FileEncoding::Big5,
+        &[(
+            2,
+            "A123456789".into(),
+            "陳\u{20547}ぁ犇".into(),
+            RowReason::NameMismatch,
+        )],
+    );
+    assert!(!out.windows(2).any(|w| w == b"&#"), "no HTML entities");
+    // 陳 is 0xB3AF; the Hong Kong character, the kana and 犇 (U+7287, the issue's
+    // `&#29319;`) have no cp950 code.
+    assert!(out.windows(5).any(|w| w == b"\xB3\xAF???"), "{out:02X?}");
+}
+
+#[test]
+fn result_file_fields_are_quoted_per_rfc_4180() {
+    let names = ["陳,美麗", "say \"hi\"", "two\nlines", "plain"];
+    let lines: Vec<_> = RowReason::ALL
+        .iter()
+        .zip(names.iter().cycle())
+        .enumerate()
+        .map(|(i, (r, n))| (i as i64 + 2, "A123456789".to_owned(), (*n).to_owned(), *r))
+        .collect();
+    for encoding in [FileEncoding::Utf8, FileEncoding::Big5] {
+        let out = result_file(encoding, &lines);
+        let text = match encoding {
+            FileEncoding::Big5 => {
+                let (t, bad) = encoding_rs::BIG5.decode_without_bom_handling(&out);
+                assert!(!bad);
+                t.into_owned()
+            }
+            _ => String::from_utf8(out).expect("utf8"),
+        };
+        let records = read_csv(text.trim_start_matches('\u{FEFF}'));
+        assert_eq!(records.len(), lines.len() + 1);
+        for (record, (row, _, name, reason)) in records.iter().skip(1).zip(&lines) {
+            let (zh, en) = reason.text();
+            assert_eq!(record.len(), 6, "{record:?}");
+            assert_eq!(record[0], row.to_string());
+            assert_eq!(&record[2], name);
+            assert_eq!((record[4].as_str(), record[5].as_str()), (zh, en));
+        }
+    }
+    // A reason with a comma stays one field.
+    assert_eq!(csv_field("a, b"), "\"a, b\"");
+}
+
+/// An RFC 4180 reader (csv_core) for the tests.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut reader = csv_core::Reader::new();
+    let mut input = text.as_bytes();
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = Vec::new();
+    loop {
+        let mut out = [0u8; 1024];
+        let (result, read, written) = reader.read_field(input, &mut out);
+        input = &input[read..];
+        field.extend_from_slice(&out[..written]);
+        match result {
+            csv_core::ReadFieldResult::Field { record_end } => {
+                record.push(String::from_utf8(std::mem::take(&mut field)).expect("utf8"));
+                if record_end {
+                    records.push(std::mem::take(&mut record));
+                }
+            }
+            csv_core::ReadFieldResult::End => break,
+            _ => {}
+        }
+    }
+    records
+}
+
+#[test]
+fn encoding_refusals_name_the_first_line_that_cannot_be_read() {
+    let limits = Limits::new(1 << 20, 100);
+    let line = |bytes: &[u8]| {
+        parse_checked(bytes, &limits)
+            .err()
+            .map(|r| (r.problem, r.line))
+    };
+    // Line 3 has a byte that is neither UTF-8 nor cp950.
+    assert_eq!(
+        line(b"ID,name,birth,email\nA123456789,x,0790101,a@example.com\nB,\x80\x80,1,b\n"),
+        Some((FileProblem::Encoding, Some(3)))
+    );
+    // UTF-8 for 3 lines, then a stray byte: the encoding that reads further names its line.
+    let mut mostly_utf8 =
+        "身分證號,姓名,出生日期,電子信箱\nA123456789,王小明,0790101,a@example.com\n\n"
+            .as_bytes()
+            .to_vec();
+    mostly_utf8.extend_from_slice(b"B223456719,\xFF,0851225,b@example.com\n");
+    assert_eq!(line(&mostly_utf8), Some((FileProblem::Encoding, Some(4))));
+    assert_eq!(
+        line(b"\xFF\xFEA\x00"),
+        Some((FileProblem::Encoding, Some(1)))
+    );
+}
+
+#[test]
+fn a_utf8_bom_before_big5_bytes_is_refused_whole() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice("身分證號,姓名,出生日期,電子信箱\n".as_bytes());
+    bytes.extend_from_slice(PUA_LINE);
+    assert_eq!(parse(&bytes, 10).err(), Some(FileProblem::Encoding));
+    let refusal = parse_checked(&bytes, &Limits::new(1 << 20, 10)).err();
+    assert_eq!(refusal.and_then(|r| r.line), Some(2));
+    // A BOM before Big5 on the first line: line 1.
+    let mut first = b"\xEF\xBB\xBF".to_vec();
+    first.extend_from_slice(PUA_LINE);
+    assert_eq!(
+        parse_checked(&first, &Limits::new(1 << 20, 10)).err(),
+        Some(Refusal {
+            problem: FileProblem::Encoding,
+            line: Some(1)
+        })
+    );
+}
+
+#[test]
+fn binary_files_are_not_text_or_spreadsheets() {
+    let png = b"\x89PNG\r\n\x1A\n\x00\x00\x00\rIHDR\x00\x00\x00\x01".to_vec();
+    assert_eq!(parse(&png, 10).err(), Some(FileProblem::NotText));
+    assert_eq!(
+        parse(b"\xFF\xD8\xFF\xE0\x00\x10JFIF", 10).err(),
+        Some(FileProblem::NotText)
+    );
+    assert_eq!(
+        parse(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n", 10).err(),
+        Some(FileProblem::NotText)
+    );
+    assert_eq!(
+        parse(b"GIF89a\x01\x00", 10).err(),
+        Some(FileProblem::NotText)
+    );
+    // A NUL anywhere (a text file never has one).
+    let mut nul = "A123456789,王小明,0790101,a@example.com\n"
+        .repeat(5)
+        .into_bytes();
+    nul.push(0);
+    assert_eq!(parse(&nul, 10).err(), Some(FileProblem::NotText));
+    // A zip that is not a workbook.
+    let zip = {
+        use std::io::Write as _;
+        let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file("photo.txt", zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        z.write_all(b"hello").expect("write");
+        z.finish().expect("zip").into_inner()
+    };
+    assert_eq!(parse(&zip, 10).err(), Some(FileProblem::NotText));
+    // Old .xls stays `unsupported_type`.
+    assert_eq!(
+        parse(&[0xD0, 0xCF, 0x11, 0xE0, 0, 0], 10).err(),
+        Some(FileProblem::UnsupportedType)
+    );
+}
+
+#[test]
+fn the_header_is_found_below_title_rows() {
+    let text = "113年度 員工健保卡註冊名冊\n製表日期：113/05/01\n\
+                身分證號,姓名,出生日期,電子信箱,手機\n\
+                A123456789,王小明,0790101,a@example.com,0912345678\n";
+    let f = parse(text.as_bytes(), 10).expect("parses");
+    assert_eq!(reasons(&f), vec![(4, None)], "the titles are not data");
+    // A data line before the header keeps its result.
+    let text = "A123456788,壞號碼,0790101,b@example.com\n身分證號,姓名,出生日期,電子信箱\n";
+    let f = parse(text.as_bytes(), 10).expect("parses");
+    assert_eq!(reasons(&f), vec![(1, Some(RowReason::InvalidId))]);
+    // An .xlsx with a title merged over A1:E1.
+    let mut rows = vec![(1, cells(&[("A1", "員工名冊")]))];
+    rows.push((
+        2,
+        cells(&[
+            ("A2", "身分證號"),
+            ("B2", "姓名"),
+            ("C2", "出生日期"),
+            ("D2", "電子信箱"),
+        ]),
+    ));
+    rows.push((3, person(3, b'A')));
+    let x = sheet(None, &rows).replace(
+        "</sheetData>",
+        "</sheetData><mergeCells count=\"1\"><mergeCell ref=\"A1:E1\"/></mergeCells>",
+    );
+    let f = parse(&xlsx(&x, None), 10).expect("xlsx");
+    assert_eq!(reasons(&f), vec![(3, None)]);
+}
+
+/// A workbook of several sheets `(name, worksheet XML)`, with `styles` as xl/styles.xml.
+fn workbook(sheets: &[(&str, String)], styles: Option<&str>) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut book = String::from("<?xml version=\"1.0\"?><workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets>");
+    let mut rels = String::from("<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">");
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, (name, xml)) in sheets.iter().enumerate() {
+        let n = i + 1;
+        book.push_str(&format!(
+            "<sheet name=\"{name}\" sheetId=\"{n}\" r:id=\"rId{n}\"/>"
+        ));
+        rels.push_str(&format!("<Relationship Id=\"rId{n}\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet{n}.xml\"/>"));
+        parts.push((
+            format!("xl/worksheets/sheet{n}.xml"),
+            xml.as_bytes().to_vec(),
+        ));
+    }
+    book.push_str("</sheets></workbook>");
+    rels.push_str("</Relationships>");
+    parts.push(("[Content_Types].xml".into(), b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/></Types>".to_vec()));
+    parts.push(("_rels/.rels".into(), b"<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>".to_vec()));
+    parts.push(("xl/workbook.xml".into(), book.into_bytes()));
+    parts.push(("xl/_rels/workbook.xml.rels".into(), rels.into_bytes()));
+    if let Some(st) = styles {
+        parts.push(("xl/styles.xml".into(), st.as_bytes().to_vec()));
+    }
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, body) in parts {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        zip.write_all(&body).expect("write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+/// Cell style 1 is a date (built-in format 14, `m/d/yyyy`); style 2 the number format `0`.
+const DATE_STYLES: &str = "<?xml version=\"1.0\"?><styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><cellXfs count=\"3\"><xf numFmtId=\"0\"/><xf numFmtId=\"14\" applyNumberFormat=\"1\"/><xf numFmtId=\"1\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>";
+
+#[test]
+fn xlsx_date_cells_are_roc_dates_and_numbers_their_digits() {
+    let x = "<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>\
+        <row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>A123456789</t></is></c><c r=\"B1\" t=\"inlineStr\"><is><t>王小明</t></is></c>\
+        <c r=\"C1\" s=\"1\"><v>32874</v></c><c r=\"D1\" t=\"inlineStr\"><is><t>a@example.com</t></is></c><c r=\"E1\" s=\"2\"><v>912345678</v></c></row>\
+        <row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>B223456719</t></is></c><c r=\"B2\" t=\"inlineStr\"><is><t>陳美麗</t></is></c>\
+        <c r=\"C2\" t=\"d\"><v>1996-12-25T00:00:00</v></c><c r=\"D2\" t=\"inlineStr\"><is><t>b@example.com</t></is></c><c r=\"E2\"><v>1234567890</v></c></row>\
+        </sheetData></worksheet>".to_owned();
+    let f = parse(&workbook(&[("S", x)], Some(DATE_STYLES)), 10).expect("xlsx");
+    assert_eq!(f.rows[0].birth_date, "0790101", "1990-01-01 is 民國 79");
+    assert_eq!(f.rows[0].problem, None);
+    assert_eq!(f.rows[0].mobile.as_deref(), Some("0912345678"));
+    assert_eq!(f.rows[1].birth_date, "0851225");
+    assert_eq!(
+        f.rows[1].mobile.as_deref(),
+        Some("1234567890"),
+        "never 1.23E+9"
+    );
+}
+
+#[test]
+fn xlsx_the_sheet_with_the_header_is_used_and_the_others_named() {
+    let notes = sheet(None, &[(1, cells(&[("A1", "填寫說明：每列一人")]))]);
+    let header = cells(&[
+        ("A1", "身分證號"),
+        ("B1", "姓名"),
+        ("C1", "出生日期"),
+        ("D1", "電子信箱"),
+    ]);
+    let list = sheet(None, &[(1, header), (2, person(2, b'A'))]);
+    let other = sheet(None, &[(1, cells(&[("A1", "x"), ("B1", "y")]))]);
+    let f = parse(
+        &workbook(&[("說明", notes), ("名單", list), ("備註", other)], None),
+        10,
+    )
+    .expect("xlsx");
+    assert_eq!(reasons(&f), vec![(2, None)]);
+    assert_eq!(f.sheet.as_deref(), Some("名單"));
+    assert_eq!(f.other_sheets, vec!["說明".to_owned(), "備註".to_owned()]);
+    // Without a header anywhere: the first sheet with values, the others named.
+    let f = parse(
+        &workbook(
+            &[
+                ("A", sheet(None, &[(1, person(1, b'A'))])),
+                ("B", sheet(None, &[])),
+            ],
+            None,
+        ),
+        10,
+    )
+    .expect("xlsx");
+    assert_eq!((f.sheet.as_deref(), f.other_sheets.len()), (Some("A"), 1));
+}
+
+#[test]
+fn xlsx_every_sheet_read_shares_the_limits() {
+    // Two sheets of 300 cells × 1000 bytes: each alone inside the 512 KiB cell-text budget
+    // of a 256 KiB upload, together over it.
+    let big = |first: u32| {
+        let rows: Vec<(u32, Cells)> = (first..first + 60)
+            .map(|r| {
+                let c = ['A', 'B', 'C', 'D', 'E']
+                    .iter()
+                    .map(|c| (format!("{c}{r}"), "z".repeat(1000)))
+                    .collect();
+                (r, c)
+            })
+            .collect();
+        sheet(None, &rows)
+    };
+    let limits = Limits::new(256 * 1024, 1000);
+    assert!(parse_with(&workbook(&[("one", big(1))], None), &limits).is_ok());
+    assert_eq!(
+        parse_with(
+            &workbook(&[("one", big(1)), ("two", big(1))], None),
+            &limits
+        )
+        .err(),
+        Some(FileProblem::TooLargeDecompressed)
+    );
+}

@@ -1,4 +1,5 @@
-//! CSV/TXT: UTF-8 or Big5 (detected), read field by field with `csv_core`.
+//! CSV/TXT: UTF-8 or Big5 as Windows writes it (cp950, detected), read field by field with
+//! `csv_core`.
 
 use std::borrow::Cow;
 
@@ -6,20 +7,44 @@ use nhi_protocol::units::{FileEncoding, FileProblem};
 
 use super::*;
 
-/// UTF-8 (with or without BOM) when valid, else Big5 when valid, else an encoding error.
-/// UTF-8 is not copied.
-pub fn decode_text(bytes: &[u8]) -> Result<(FileEncoding, Cow<'_, str>), FileProblem> {
-    if bytes.contains(&0) {
-        return Err(FileProblem::Encoding);
+/// The 1-based line of a byte offset (`\n` is never part of a Big5 or UTF-8 sequence).
+fn line_at(bytes: &[u8], offset: usize) -> u64 {
+    let before = bytes.get(..offset).unwrap_or(bytes);
+    let newlines = before.iter().filter(|b| **b == b'\n').count();
+    u64::try_from(newlines)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
+/// UTF-8 (with or without BOM) when valid, else cp950 ([`super::cp950`]) when valid, else an
+/// encoding refusal naming the first line that cannot be read: with a UTF-8 BOM, the first
+/// line that is not UTF-8 (the BOM contradicts the file, so no other encoding is tried);
+/// without, the encoding that reads further names its first unreadable line. A UTF-16 BOM is
+/// an encoding refusal at line 1. UTF-8 is not copied. Binary files are told apart before
+/// (see [`super::sniff`]).
+pub fn decode_text(bytes: &[u8]) -> Result<(FileEncoding, Cow<'_, str>), Refusal> {
+    let refuse = |offset: usize| Refusal {
+        problem: FileProblem::Encoding,
+        line: Some(line_at(bytes, offset)),
+    };
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(refuse(0));
     }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(s) = std::str::from_utf8(body) {
-        return Ok((FileEncoding::Utf8, Cow::Borrowed(s)));
+    let (bom, body) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(body) => (3, body),
+        None => (0, bytes),
+    };
+    let utf8_error = match std::str::from_utf8(body) {
+        Ok(s) => return Ok((FileEncoding::Utf8, Cow::Borrowed(s))),
+        Err(e) => bom + e.valid_up_to(),
+    };
+    if bom > 0 {
+        return Err(refuse(utf8_error));
     }
-    encoding_rs::BIG5
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|s| (FileEncoding::Big5, s))
-        .ok_or(FileProblem::Encoding)
+    match cp950::decode(bytes) {
+        Ok(s) => Ok((FileEncoding::Big5, Cow::Owned(s))),
+        Err(big5_error) => Err(refuse(big5_error.max(utf8_error))),
+    }
 }
 
 /// Reads the text field by field (never a whole line at once) and hands each line to `rows`.

@@ -1,5 +1,7 @@
-//! .xlsx: the zip is checked with counting readers first, then calamine streams the first
-//! sheet cell by cell.
+//! .xlsx: the zip is checked with counting readers first, then calamine streams the sheets
+//! cell by cell, in order, until one has the header row: that sheet is used (without one,
+//! the first sheet with values), the others are named in the result. All sheets read share
+//! one cell-text budget. Date cells become the ROC date they show; numbers their digits.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Cursor, Read};
@@ -8,16 +10,25 @@ use nhi_protocol::units::FileProblem;
 
 use super::*;
 
-/// Checks the zip, then streams the first sheet's cells and hands its rows to `rows`.
-pub(super) fn xlsx_rows(bytes: &[u8], limits: &Limits, rows: &mut Rows) -> Result<(), FileProblem> {
+/// The sheet used and the workbook's other sheets.
+pub(super) type SheetNames = (Option<String>, Vec<String>);
+
+/// Checks the zip, then streams the sheets' cells (see the module documentation) and hands
+/// the chosen sheet's rows to `rows`.
+pub(super) fn xlsx_rows(
+    bytes: &[u8],
+    limits: &Limits,
+    rows: &mut Rows,
+) -> Result<SheetNames, FileProblem> {
     check_zip(bytes, limits)?;
     // calamine does arithmetic on cell references without overflow checks: a crafted
     // reference panics where overflow checks are on (debug builds). Such a file is unreadable.
-    let sheet = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_first_sheet(bytes, limits)
-    }))
-    .map_err(|_| FileProblem::Unreadable)??;
-    sheet.into_rows(rows)
+    let (mut names, chosen, sheet) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_sheets(bytes, limits)))
+            .map_err(|_| FileProblem::Unreadable)??;
+    sheet.into_rows(rows)?;
+    let used = (chosen < names.len()).then(|| names.remove(chosen));
+    Ok((used, names))
 }
 
 /// A reader that counts the bytes it hands out.
@@ -50,6 +61,16 @@ fn check_zip(bytes: &[u8], limits: &Limits) -> Result<(), FileProblem> {
     let name_bytes: usize = zip.file_names().map(|n| n.map_or(0, |n| n.len())).sum();
     if zip.len() > MAX_ZIP_ENTRIES || name_bytes > MAX_ZIP_NAME_BYTES {
         return Err(FileProblem::TooLargeDecompressed);
+    }
+    // A zip without a workbook part is some other zip (a photo album, a program…).
+    let workbook = zip.file_names().any(|n| {
+        n.is_ok_and(|n| {
+            let n = n.to_ascii_lowercase();
+            n == "workbook.xml" || n.ends_with("/workbook.xml")
+        })
+    });
+    if !workbook {
+        return Err(FileProblem::NotText);
     }
     let mut remaining = limits.max_unpacked_bytes;
     for i in 0..zip.len() {
@@ -141,29 +162,59 @@ struct Sheet {
     last_col: u32,
 }
 
-fn read_first_sheet(bytes: &[u8], limits: &Limits) -> Result<Sheet, FileProblem> {
-    use calamine::{Data, Reader, Xlsx, XlsxError};
+/// The workbook's sheet names, the index of the one to use and its cells.
+fn read_sheets(bytes: &[u8], limits: &Limits) -> Result<(Vec<String>, usize, Sheet), FileProblem> {
+    use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| FileProblem::Unreadable)?;
-    let name = book
-        .sheet_names()
-        .into_iter()
-        .next()
-        .ok_or(FileProblem::Empty)?;
-    let mut cells = match book.worksheet_cells_reader(&name) {
+    let names = book.sheet_names();
+    if names.is_empty() {
+        // A zip that opens as a workbook has sheets: this one is some other zip.
+        return Err(FileProblem::NotText);
+    }
+    let mut text_bytes = 0u64;
+    let mut first_with_values = None;
+    for (i, name) in names.iter().enumerate() {
+        let sheet = read_sheet(&mut book, name, limits, &mut text_bytes)?;
+        if sheet.has_header() {
+            return Ok((names, i, sheet));
+        }
+        if first_with_values.is_none() && sheet.first_col.is_some() {
+            first_with_values = Some((i, sheet));
+        }
+    }
+    let (i, sheet) = first_with_values.unwrap_or((0, Sheet::default()));
+    Ok((names, i, sheet))
+}
+
+/// One sheet's cells with a value; `text_bytes` counts the kept text of all sheets read.
+fn read_sheet<RS: std::io::Read + std::io::Seek>(
+    book: &mut calamine::Xlsx<RS>,
+    name: &str,
+    limits: &Limits,
+    text_bytes: &mut u64,
+) -> Result<Sheet, FileProblem> {
+    use calamine::{Data, XlsxError};
+    let mut cells = match book.worksheet_cells_reader(name) {
         Ok(cells) => cells,
-        // A chart sheet first: no cells.
+        // A chart sheet: no cells.
         Err(XlsxError::NotAWorksheet(_)) => return Ok(Sheet::default()),
         Err(_) => return Err(FileProblem::Unreadable),
     };
     let mut sheet = Sheet::default();
-    let mut text_bytes = 0u64;
     while let Some(cell) = cells.next_cell().map_err(|_| FileProblem::Unreadable)? {
         let (row, col) = cell.get_position();
         let (text, numeric) = match Data::from(cell.get_value().clone()) {
             Data::Empty => continue,
             Data::String(s) => (s, false),
+            // A date cell: the ROC date it shows (民國年月日).
+            Data::DateTime(d) if d.is_datetime() => {
+                let (y, m, day, ..) = d.to_ymd_hms_milli();
+                (roc_date(i64::from(y), m, day), false)
+            }
+            Data::DateTimeIso(iso) => (iso_to_roc(&iso).unwrap_or(iso), false),
             // Numbers lose leading zeros in spreadsheets: restored later, where the column
-            // has a fixed width (ROC birth date 7 digits, mobile 10 digits).
+            // has a fixed width (ROC birth date 7 digits, mobile 10 digits). A whole number
+            // is its digits (never `1.23E+9`).
             Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => (format!("{}", f as i64), true),
             Data::Int(n) => (n.to_string(), true),
             other => (other.to_string(), false),
@@ -180,21 +231,76 @@ fn read_first_sheet(bytes: &[u8], limits: &Limits) -> Result<Sheet, FileProblem>
         if text.len() > MAX_FIELD_BYTES {
             return Err(FileProblem::FieldTooLong);
         }
-        text_bytes = text_bytes.saturating_add(u64::try_from(text.len()).unwrap_or(u64::MAX));
-        if text_bytes > limits.max_cell_text_bytes {
+        *text_bytes = text_bytes.saturating_add(u64::try_from(text.len()).unwrap_or(u64::MAX));
+        if *text_bytes > limits.max_cell_text_bytes {
             return Err(FileProblem::TooLargeDecompressed);
         }
-        sheet.first_col = Some(sheet.first_col.map_or(col, |c| c.min(col)));
-        sheet.last_col = sheet.last_col.max(col);
         let row_cells = sheet.rows.entry(row).or_default();
         // The same cell twice: the last one counts.
         row_cells.retain(|(c, _, _)| *c != col);
         row_cells.push((col, text, numeric));
     }
+    sheet.find_columns();
     Ok(sheet)
 }
 
+/// A Gregorian date as the ROC date `yyyMMdd`; before 民國 1 it stays `yyyy-MM-dd` (and is
+/// an invalid birth date).
+fn roc_date(year: i64, month: u8, day: u8) -> String {
+    let roc = year - 1911;
+    if roc >= 1 {
+        format!("{roc:03}{month:02}{day:02}")
+    } else {
+        format!("{year:04}-{month:02}-{day:02}")
+    }
+}
+
+/// `yyyy-MM-dd…` (a cell of type `d`) as the ROC date.
+fn iso_to_roc(iso: &str) -> Option<String> {
+    let date = iso.get(..10)?;
+    let mut parts = date.split('-');
+    let year = parts.next()?.parse::<i64>().ok()?;
+    let month = parts.next()?.parse::<u8>().ok()?;
+    let day = parts.next()?.parse::<u8>().ok()?;
+    Some(roc_date(year, month, day))
+}
+
 impl Sheet {
+    /// The used columns: from the first column of the rows with two or more values (a
+    /// title merged over the columns has one), or of all rows when none has.
+    fn find_columns(&mut self) {
+        let any_wide = self.rows.values().any(|r| r.len() >= 2);
+        let cols = self
+            .rows
+            .values()
+            .filter(|r| !any_wide || r.len() >= 2)
+            .flat_map(|r| r.iter().map(|(c, _, _)| *c));
+        let (min, max) = cols.fold((None, 0), |(min, max): (Option<u32>, u32), c| {
+            (Some(min.map_or(c, |m| m.min(c))), max.max(c))
+        });
+        self.first_col = min;
+        self.last_col = max;
+    }
+
+    /// Whether one of the first rows (as many as may stand above a header, and the header)
+    /// is the header.
+    fn has_header(&self) -> bool {
+        let Some(first_col) = self.first_col else {
+            return false;
+        };
+        self.rows.values().take(MAX_TITLE_ROWS + 1).any(|r| {
+            let mut cells: Vec<(u32, &str)> = r
+                .iter()
+                .filter(|(c, _, _)| *c >= first_col)
+                .map(|(c, t, _)| (*c, t.as_str()))
+                .collect();
+            cells.sort_unstable();
+            let first = cells.first().is_some_and(|(c, _)| *c == first_col);
+            let texts: Vec<String> = cells.iter().map(|(_, t)| (*t).to_owned()).collect();
+            first && is_header(&texts)
+        })
+    }
+
     /// The rows as the sheet's used range would give them: columns counted from the first
     /// used one, every row as wide as the range but trailing empty cells beyond the fifth
     /// dropped.
@@ -215,6 +321,10 @@ impl Sheet {
             let len = if width >= 5 { (last + 1).max(5) } else { width };
             let mut cells = vec![String::new(); len];
             for (col, text, numeric) in row_cells {
+                if col < first_col {
+                    // A title left of the used columns.
+                    continue;
+                }
                 let rel = usize::try_from(col.saturating_sub(first_col)).unwrap_or(MAX_COLUMNS);
                 if let Some(slot) = cells.get_mut(rel) {
                     *slot = if numeric { pad_number(rel, text) } else { text };
