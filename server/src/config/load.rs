@@ -62,6 +62,7 @@ const ENV_KEYS: &[&str] = &[
     "bulk_chunk_rows",
     "bulk_lease_seconds",
     "bulk_poll_ms",
+    "bulk_result_mail_max_bytes",
 ];
 
 impl Config {

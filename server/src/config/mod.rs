@@ -153,6 +153,11 @@ pub struct Config {
     pub bulk_chunk_rows: usize,
     pub bulk_lease_seconds: u64,
     pub bulk_poll_ms: u64,
+    /// The largest result file the uploader's result mail attaches as it is (bytes). Above
+    /// it the mail attaches the file compressed (.zip); if that is still larger, only the
+    /// failed rows (compressed) with a link to the records page for the full file; if even
+    /// those are larger, no file, only the link (issue 17).
+    pub bulk_result_mail_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -216,6 +221,7 @@ impl Default for Config {
             bulk_chunk_rows: 2000,
             bulk_lease_seconds: 60,
             bulk_poll_ms: 500,
+            bulk_result_mail_max_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,7 @@ use nhi_protocol::units::{
 };
 use nhi_protocol::RocDate;
 
+use super::bulk_upload::ResultAttachment;
 use super::mails::{self, escape, html_page, taipei_time, Rendered};
 use super::registration::{new_ticket, presented_ticket_hash};
 use super::units::id_for_audit;
@@ -48,28 +49,79 @@ pub fn bulk_activation_mail(
     }
 }
 
-/// F5: the uploader's result mail (the result file is attached).
-pub fn result_mail(
-    uploader: &str,
-    file_name: &str,
-    accepted: i64,
-    rejected: i64,
-    origin: &str,
-) -> Rendered {
+/// What the uploader's result mail reports (F5).
+pub struct ResultSummary<'a> {
+    pub uploader: &'a str,
+    pub file_name: &'a str,
+    pub unit_code: &'a str,
+    pub accepted: i64,
+    pub rejected: i64,
+    /// .xlsx: the sheet read and the others (not read).
+    pub sheet: Option<&'a str>,
+    pub other_sheets: &'a [String],
+    pub attachment: ResultAttachment,
+}
+
+/// F5: the uploader's result mail: the counts, the sheets of an .xlsx, and what is attached
+/// (see [`ResultAttachment`]) with the records page's link.
+pub fn result_mail(r: &ResultSummary<'_>, origin: &str) -> Rendered {
+    let (uploader, file_name, accepted, rejected) =
+        (r.uploader, r.file_name, r.accepted, r.rejected);
+    let records = format!("{origin}/units/records?unit={}", r.unit_code);
     let subject =
         format!("健保卡註冊申請整批資料上傳結果 / Bulk registration upload result: {file_name}");
+    let (zh_file, en_file) = match r.attachment {
+        ResultAttachment::Whole => (
+            "各列結果及原因請見附件".to_owned(),
+            "The attached file gives each row's outcome and reason".to_owned(),
+        ),
+        ResultAttachment::Compressed => (
+            "結果檔較大，附件為其壓縮檔（.zip），內含各列結果及原因".to_owned(),
+            "The result file is large: it is attached compressed (.zip), with each row's outcome and reason".to_owned(),
+        ),
+        ResultAttachment::FailuresCompressed => (
+            format!("結果檔過大，附件（.zip）僅含不受理的各列及原因；完整結果檔請至「健保卡註冊申請上傳紀錄查詢」下載：{records}"),
+            format!("The result file is too large to mail: the attachment (.zip) has only the rejected rows and their reasons; download the full file from the upload records: {records}"),
+        ),
+        ResultAttachment::LinkOnly => (
+            format!("結果檔過大，未附加；請至「健保卡註冊申請上傳紀錄查詢」下載：{records}"),
+            format!("The result file is too large to mail and is not attached; download it from the upload records: {records}"),
+        ),
+    };
+    let (zh_sheets, en_sheets) = match r.sheet {
+        Some(sheet) => {
+            let others = r.other_sheets.join("」、「");
+            let others_en = r.other_sheets.join("\", \"");
+            if r.other_sheets.is_empty() {
+                (
+                    format!("讀取的工作表：「{sheet}」。"),
+                    format!(" Sheet read: \"{sheet}\"."),
+                )
+            } else {
+                (
+                    format!("讀取的工作表：「{sheet}」；未讀取的工作表：「{others}」。"),
+                    format!(" Sheet read: \"{sheet}\"; sheets not read: \"{others_en}\"."),
+                )
+            }
+        }
+        None => (String::new(), String::new()),
+    };
     let text = format!(
-        "{uploader} 您好：\n您上傳的檔案「{file_name}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。\
-         各列結果及原因請見附件，亦可於「健保卡註冊申請上傳紀錄查詢」查詢：{origin}/units\n----\n\
-         Dear {uploader},\nYour file \"{file_name}\" has been processed: {accepted} rows accepted, {rejected} rejected. \
-         The attached file gives each row's outcome and reason; the upload records are also at {origin}/units\n"
+        "{uploader} 您好：\n您上傳的檔案「{file_name}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。{zh_sheets}\
+         {zh_file}，亦可於「健保卡註冊申請上傳紀錄查詢」查詢：{records}\n----\n\
+         Dear {uploader},\nYour file \"{file_name}\" has been processed: {accepted} rows accepted, {rejected} rejected.{en_sheets} \
+         {en_file}; the upload records are also at {records}\n"
     );
     let html = html_page(&format!(
-        "<p>{u} 您好：</p><p>您上傳的檔案「{f}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。各列結果及原因請見附件。</p><hr>\
-         <p lang=\"en\">Dear {u}, your file “{f}” has been processed: {accepted} rows accepted, {rejected} rejected. \
-         The attached file gives each row's outcome and reason.</p>",
+        "<p>{u} 您好：</p><p>您上傳的檔案「{f}」已處理完成：受理 {accepted} 筆，不受理 {rejected} 筆。{zs}{zf}。</p><hr>\
+         <p lang=\"en\">Dear {u}, your file “{f}” has been processed: {accepted} rows accepted, {rejected} rejected.{es} \
+         {ef}.</p>",
         u = escape(uploader),
         f = escape(file_name),
+        zs = escape(&zh_sheets),
+        zf = escape(&zh_file),
+        es = escape(&en_sheets),
+        ef = escape(&en_file),
     ));
     Rendered {
         kind: "bulk_result",

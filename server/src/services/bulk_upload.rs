@@ -74,11 +74,13 @@ pub fn clean_file_name(raw: &str) -> String {
 
 /// Name of the result file for an upload.
 pub fn result_file_name(u: &UploadRow) -> String {
-    let stem = u
-        .file_name
+    format!("{}-result-{}.txt", file_stem(u), u.id)
+}
+
+fn file_stem(u: &UploadRow) -> &str {
+    u.file_name
         .rsplit_once('.')
-        .map_or(u.file_name.as_str(), |(s, _)| s);
-    format!("{stem}-result-{}.txt", u.id)
+        .map_or(u.file_name.as_str(), |(s, _)| s)
 }
 
 impl Services {
@@ -283,6 +285,15 @@ fn parse_pool(config: &Arc<Config>) -> Arc<Semaphore> {
 
 /// Reads every decision of an upload and renders the result file.
 pub async fn build_result_file(db: &storage::Db, u: &UploadRow) -> ServiceResult<Vec<u8>> {
+    build_result(db, u, false).await
+}
+
+/// The result file of every row, or of the failed rows only.
+async fn build_result(
+    db: &storage::Db,
+    u: &UploadRow,
+    failures_only: bool,
+) -> ServiceResult<Vec<u8>> {
     let mut lines = Vec::with_capacity(usize::try_from(u.total_rows).unwrap_or(0));
     let mut conn = db.conn().await?;
     let mut offset = 0;
@@ -292,15 +303,98 @@ pub async fn build_result_file(db: &storage::Db, u: &UploadRow) -> ServiceResult
             break;
         }
         offset += i64::try_from(page.len()).unwrap_or(i64::MAX);
-        lines.extend(page.into_iter().map(|r| {
-            (
-                r.row_number,
-                r.national_id,
-                r.name,
-                RowReason::from_code(&r.reason).unwrap_or(RowReason::MalformedLine),
-            )
-        }));
+        lines.extend(
+            page.into_iter()
+                .map(|r| {
+                    (
+                        r.row_number,
+                        r.national_id,
+                        r.name,
+                        RowReason::from_code(&r.reason).unwrap_or(RowReason::MalformedLine),
+                    )
+                })
+                .filter(|l| !failures_only || l.3 != RowReason::Accepted),
+        );
     }
     drop(conn);
     Ok(bulk_parse::result_file(encoding_of(&u.encoding), &lines))
+}
+
+/// What the uploader's result mail carries (issue 17: a 14 MB result made a 20 MB mail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultAttachment {
+    /// The result file as it is (at most `bulk_result_mail_max_bytes`).
+    Whole,
+    /// The result file in a .zip.
+    Compressed,
+    /// Only the failed rows, in a .zip; the full file is on the records page.
+    FailuresCompressed,
+    /// Nothing attached: the full file is on the records page.
+    LinkOnly,
+}
+
+/// An attachment: file name, content type, content.
+pub type MailFile = (String, &'static str, Vec<u8>);
+
+/// The content type of an upload's result file (its encoding).
+pub fn result_content_type(u: &UploadRow) -> &'static str {
+    match u.encoding.as_str() {
+        "big5" => "text/plain; charset=Big5",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+/// One file in a .zip (deflate), for the result mail.
+pub fn zip_one(name: &str, content: &[u8]) -> ServiceResult<Vec<u8>> {
+    use std::io::Write as _;
+    let internal = |e: &dyn std::fmt::Display| ServiceError::Internal(format!("result zip: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // A result file is far below 4 GiB (no zip64 needed): upload_max_rows lines of ~100 B.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(name, options).map_err(|e| internal(&e))?;
+    zip.write_all(content).map_err(|e| internal(&e))?;
+    Ok(zip.finish().map_err(|e| internal(&e))?.into_inner())
+}
+
+/// The result mail's attachment: the whole file while it is at most `max` bytes, else the
+/// whole file compressed, else the failed rows compressed, else none (see
+/// [`ResultAttachment`]).
+pub async fn result_mail_file(
+    db: &storage::Db,
+    u: &UploadRow,
+    max: usize,
+) -> ServiceResult<(ResultAttachment, Option<MailFile>)> {
+    let name = result_file_name(u);
+    let whole = build_result_file(db, u).await?;
+    if whole.len() <= max {
+        return Ok((
+            ResultAttachment::Whole,
+            Some((name, result_content_type(u), whole)),
+        ));
+    }
+    let zipped = zip_one(&name, &whole)?;
+    drop(whole);
+    let zip_name = |n: &str| format!("{}.zip", n.trim_end_matches(".txt"));
+    if zipped.len() <= max {
+        return Ok((
+            ResultAttachment::Compressed,
+            Some((zip_name(&name), "application/zip", zipped)),
+        ));
+    }
+    drop(zipped);
+    let failures_name = failures_file_name(u);
+    let failures = zip_one(&failures_name, &build_result(db, u, true).await?)?;
+    if failures.len() <= max {
+        return Ok((
+            ResultAttachment::FailuresCompressed,
+            Some((zip_name(&failures_name), "application/zip", failures)),
+        ));
+    }
+    Ok((ResultAttachment::LinkOnly, None))
+}
+
+/// Name of the failed-rows file for an upload.
+pub fn failures_file_name(u: &UploadRow) -> String {
+    format!("{}-failures-{}.txt", file_stem(u), u.id)
 }

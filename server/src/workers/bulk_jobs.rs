@@ -18,10 +18,10 @@ use nhi_protocol::units::RowReason;
 use tokio::sync::watch;
 
 use crate::services::bulk_activation::{
-    activate_link, bulk_activation_mail, result_mail, same_birth_date,
+    activate_link, bulk_activation_mail, result_mail, same_birth_date, ResultSummary,
 };
-use crate::services::bulk_parse::{self, ParsedRow};
-use crate::services::bulk_upload::{build_result_file, result_file_name};
+use crate::services::bulk_parse::{self, name_matches, ParsedRow};
+use crate::services::bulk_upload::result_mail_file;
 use crate::services::mails;
 use crate::services::registration::new_ticket;
 use crate::services::Services;
@@ -128,8 +128,8 @@ impl BulkWorker {
         let parsed = tokio::task::spawn_blocking(move || bulk_parse::parse_with(&content, &limits))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let rows = match parsed {
-            Ok(p) => p.rows,
+        let (rows, sheets) = match parsed {
+            Ok(p) => (p.rows, (p.sheet, p.other_sheets)),
             Err(problem) => {
                 let mut conn = s.db.conn().await?;
                 jobs::finish(
@@ -170,7 +170,7 @@ impl BulkWorker {
             done = end;
             chunks += 1;
         }
-        self.finish(id).await
+        self.finish(id, sheets).await
     }
 
     /// One chunk in one transaction. False: the fence failed (lease lost), rolled back.
@@ -218,7 +218,7 @@ impl BulkWorker {
                 .problem
                 .unwrap_or_else(|| match insured.get(&r.national_id) {
                     None => RowReason::NotInsured,
-                    Some(p) if p.name.trim() != r.name => RowReason::NameMismatch,
+                    Some(p) if !name_matches(&p.name, &r.name) => RowReason::NameMismatch,
                     Some(p) if !same_birth_date(&p.birth_date, &r.birth_date) => {
                         RowReason::BirthDateMismatch
                     }
@@ -313,9 +313,14 @@ impl BulkWorker {
         Ok(true)
     }
 
-    /// Marks the job done and queues the uploader's result mail with the file attached — one
-    /// transaction, fenced, so the mail is queued once.
-    async fn finish(&self, id: i64) -> ServiceResult<JobOutcome> {
+    /// Marks the job done and queues the uploader's result mail with the file attached (or,
+    /// over `bulk_result_mail_max_bytes`, compressed, or only the failures, or a link; see
+    /// `bulk_upload::ResultAttachment`) — one transaction, fenced, so the mail is queued once.
+    async fn finish(
+        &self,
+        id: i64,
+        (sheet, other_sheets): (Option<String>, Vec<String>),
+    ) -> ServiceResult<JobOutcome> {
         let s = &self.services;
         let upload = {
             let mut conn = s.db.conn().await?;
@@ -323,12 +328,19 @@ impl BulkWorker {
                 .await?
                 .ok_or(ServiceError::NotFound)?
         };
-        let file = build_result_file(&s.db, &upload).await?;
+        let (attachment, file) =
+            result_mail_file(&s.db, &upload, s.config.bulk_result_mail_max_bytes).await?;
         let mail = result_mail(
-            &upload.uploader_name,
-            &upload.file_name,
-            upload.accepted_rows,
-            upload.rejected_rows,
+            &ResultSummary {
+                uploader: &upload.uploader_name,
+                file_name: &upload.file_name,
+                unit_code: &upload.unit_code,
+                accepted: upload.accepted_rows,
+                rejected: upload.rejected_rows,
+                sheet: sheet.as_deref(),
+                other_sheets: &other_sheets,
+                attachment,
+            },
             s.config.origin(),
         );
         let now = storage::now();
@@ -337,18 +349,9 @@ impl BulkWorker {
             return Ok(JobOutcome::LostLease);
         }
         let outbox_id = mails::enqueue(&mut tx, &upload.uploader_email, &mail, now).await?;
-        let content_type = match upload.encoding.as_str() {
-            "big5" => "text/plain; charset=Big5",
-            _ => "text/plain; charset=utf-8",
-        };
-        outbox::attach(
-            &mut tx,
-            outbox_id,
-            &result_file_name(&upload),
-            content_type,
-            &file,
-        )
-        .await?;
+        if let Some((name, content_type, content)) = file {
+            outbox::attach(&mut tx, outbox_id, &name, content_type, &content).await?;
+        }
         tx.commit().await.map_err(StorageError::from)?;
         s.outbox_wakeup.notify_one();
         tracing::info!(

@@ -255,6 +255,29 @@ fn filled(cells: &[String]) -> usize {
     cells.iter().filter(|c| !c.trim().is_empty()).count()
 }
 
+/// Whether a user-defined character (造字, cp950's private-use codes, read as U+E000–U+F8FF).
+pub fn is_user_defined(c: char) -> bool {
+    ('\u{E000}'..='\u{F8FF}').contains(&c)
+}
+
+/// Whether the file's name matches the insurance record's (both trimmed): the same
+/// characters, except that each user-defined character of the file's name (a PUA character:
+/// the office's own font has the rare character the record writes in Unicode, or in its own
+/// PUA code) stands for exactly one character, any, of the record's. So `王\u{E000}明`
+/// matches 王䶮明 and 王𠀋明 but not 王明 or 王大小明; a name without user-defined
+/// characters must be equal.
+pub fn name_matches(record: &str, file: &str) -> bool {
+    let (record, file) = (record.trim(), file.trim());
+    if !file.chars().any(is_user_defined) {
+        return record == file;
+    }
+    record.chars().count() == file.chars().count()
+        && record
+            .chars()
+            .zip(file.chars())
+            .all(|(r, f)| r == f || is_user_defined(f))
+}
+
 /// A cell a spreadsheet would run as a formula (CSV injection).
 fn is_formula(raw: &str) -> bool {
     raw.starts_with(['\t', '\r'])

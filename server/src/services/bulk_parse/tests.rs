@@ -739,3 +739,25 @@ fn xlsx_every_sheet_read_shares_the_limits() {
         Some(FileProblem::TooLargeDecompressed)
     );
 }
+
+#[test]
+fn a_user_defined_character_stands_for_exactly_one_character_of_the_record() {
+    assert!(name_matches("王小明", "王小明"));
+    assert!(name_matches(" 王小明 ", "王小明"));
+    assert!(!name_matches("王小明", "王大明"));
+    // U+E000 (0xFA40) for the record's rare character, in Unicode or as a PUA code.
+    assert!(name_matches("王䶮明", "王\u{E000}明"));
+    assert!(
+        name_matches("王𠀋明", "王\u{E000}明"),
+        "one character, even outside the BMP"
+    );
+    assert!(name_matches("王\u{E000}明", "王\u{E000}明"));
+    assert!(name_matches("王䶮\u{20547}", "王\u{E000}\u{F848}"));
+    // Every other character must match, and the lengths too.
+    assert!(!name_matches("陳䶮明", "王\u{E000}明"));
+    assert!(!name_matches("王明", "王\u{E000}明"));
+    assert!(!name_matches("王大小明", "王\u{E000}明"));
+    // The record's PUA character is not a wildcard for the file.
+    assert!(!name_matches("王\u{E000}明", "王小明"));
+    assert!(is_user_defined('\u{E000}') && is_user_defined('\u{F8FF}') && !is_user_defined('王'));
+}
