@@ -83,6 +83,42 @@ fn sparse_xlsx() -> Vec<u8> {
 /// final bit); that run of blocks then decodes to the same MiB wherever it is repeated. The
 /// zip container around it is written by hand with the real CRC-32 (combined per copy).
 fn bomb_xlsx(mib: usize) -> Vec<u8> {
+    let mut entries: Vec<ZipEntry> = XLSX_PARTS
+        .iter()
+        .map(|(name, body)| ZipEntry::stored(name, body.as_bytes()))
+        .collect();
+    entries.push(bomb_entry(mib, "xl/worksheets/sheet1.xml"));
+    zip_container(&entries)
+}
+
+/// (b') Issue 17 reads every sheet until one has the header: a harmless first sheet (a note,
+/// no header) and the bomb as the second sheet.
+fn bomb_in_second_sheet(mib: usize) -> Vec<u8> {
+    let workbook = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"說明\" sheetId=\"1\" r:id=\"rId1\"/><sheet name=\"名單\" sheetId=\"2\" r:id=\"rId2\"/></sheets></workbook>";
+    let rels = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/><Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet2.xml\"/></Relationships>";
+    let note = format!(
+        "{SHEET_START}<sheetData><row r=\"1\">{}</row></sheetData></worksheet>",
+        cell("A1", "說明")
+    );
+    let mut entries: Vec<ZipEntry> = XLSX_PARTS[..2]
+        .iter()
+        .map(|(name, body)| ZipEntry::stored(name, body.as_bytes()))
+        .collect();
+    entries.push(ZipEntry::stored("xl/workbook.xml", workbook.as_bytes()));
+    entries.push(ZipEntry::stored(
+        "xl/_rels/workbook.xml.rels",
+        rels.as_bytes(),
+    ));
+    entries.push(ZipEntry::stored(
+        "xl/worksheets/sheet1.xml",
+        note.as_bytes(),
+    ));
+    entries.push(bomb_entry(mib, "xl/worksheets/sheet2.xml"));
+    zip_container(&entries)
+}
+
+/// A deflated sheet part that unpacks to `mib` MiB of cells from ≈ 2.5 × `mib` KiB.
+fn bomb_entry(mib: usize, name: &str) -> ZipEntry {
     use flate2::{Compress, Compression, FlushCompress};
     let one = "<c r=\"A2\"><v>1</v></c>";
     let chunk = one.repeat(MIB / one.len()).into_bytes();
@@ -110,18 +146,13 @@ fn bomb_xlsx(mib: usize) -> Vec<u8> {
     }
     crc.update(tail);
     let size = head.len() + chunk.len() * mib + tail.len();
-    let mut entries: Vec<ZipEntry> = XLSX_PARTS
-        .iter()
-        .map(|(name, body)| ZipEntry::stored(name, body.as_bytes()))
-        .collect();
-    entries.push(ZipEntry {
-        name: "xl/worksheets/sheet1.xml".into(),
+    ZipEntry {
+        name: name.into(),
         method: 8,
         crc: crc.finalize(),
         data: stream,
         size: u32::try_from(size).expect("under 4 GiB"),
-    });
-    zip_container(&entries)
+    }
 }
 
 /// Feeds `input` to the deflater and returns what it wrote up to the flush.
@@ -450,6 +481,30 @@ both_engines!(zip_bomb_is_refused, |h: Harness| async move {
     .await;
     assert!(took < Duration::from_secs(60), "{took:?}");
 });
+
+both_engines!(
+    zip_bomb_in_a_second_sheet_is_refused,
+    |h: Harness| async move {
+        let admin = unit_admin(&h).await;
+        // 1 GiB of sheet XML from ≈ 2.5 MiB: the second sheet is read (the first has no
+        // header), but the zip walk measures every part first.
+        let file = bomb_in_second_sheet(1024);
+        assert!(file.len() < 3 * MIB, "{} bytes", file.len());
+        let took = assert_refused(
+            &h,
+            &admin,
+            "bomb2.xlsx",
+            file,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large_decompressed",
+        )
+        .await;
+        assert!(took < Duration::from_secs(60), "{took:?}");
+        // The same shape, small: accepted, so the refusal above is the bomb's, not the shape's.
+        let (status, _, body) = upload(&h, &admin, "ok2.xlsx", bomb_in_second_sheet(1)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+);
 
 both_engines!(line_of_commas_is_refused_quickly, |h: Harness| async move {
     let admin = unit_admin(&h).await;
