@@ -198,4 +198,27 @@ mod tests {
         assert_eq!(encode_char('ぁ'), None);
         assert_eq!(encode("王\u{20547}x"), b"\xA4\xFD?x".to_vec());
     }
+
+    proptest::proptest! {
+        /// What decodes encodes back to bytes that decode to the same text, with no `?`
+        /// added (every character read from cp950 has its code).
+        #[test]
+        fn what_decodes_encodes_back(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            pairs in proptest::collection::vec((0x81u8..=0xFE, 0x40u8..=0xFE), 0..64),
+        ) {
+            let mut all = bytes;
+            all.extend(pairs.into_iter().flat_map(|(l, t)| [l, t]));
+            for input in [&all[..], &all[..all.len() / 2]] {
+                if let Ok(text) = decode(input) {
+                    let out = encode(&text);
+                    proptest::prop_assert_eq!(decode(&out), Ok(text.clone()));
+                    proptest::prop_assert_eq!(
+                        out.iter().filter(|b| **b == b'?').count(),
+                        text.matches('?').count()
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,8 +1,11 @@
-//! The bulk registration file (F5): CSV/TXT in UTF-8 or Big5 (detected), or .xlsx.
+//! The bulk registration file (F5): CSV/TXT in UTF-8 or Big5 (cp950, detected), or .xlsx.
 //!
 //! Columns, in this order: ID number (身分證號), name (姓名), birth date (出生日期, ROC
-//! `yyyMMdd`), email (電子信箱), mobile (手機, optional). An optional first line that names
-//! the columns is skipped. Empty lines are skipped. CSV/TXT separate fields by commas (or
+//! `yyyMMdd`), email (電子信箱), mobile (手機, optional). An optional line that names the
+//! columns is skipped, and title lines above it (`Rows`). Empty lines are skipped.
+//! Binary files are refused before decoding (`not_text`); an encoding refusal names its line
+//! ([`Refusal`], [`parse_checked`]). cp950's user-defined characters are PUA characters
+//! ([`cp950`]), and [`name_matches`] lets each stand for one character of the record. CSV/TXT separate fields by commas (or
 //! tabs when the first line has tabs and no commas) and may quote them (`"…"`).
 //!
 //! The parser is pure (no I/O) and deterministic: a resumed job parses the stored file again
@@ -23,16 +26,18 @@
 //!   shared strings to [`SHARED_STRINGS_FACTOR`] × `upload_max_bytes` and at most
 //!   [`Limits::max_shared_strings`] entries (declared `uniqueCount` included: calamine reserves
 //!   it). Over any of these: `too_large_decompressed`. Only then does calamine open the file,
-//!   and the first sheet is streamed cell by cell (`worksheet_cells_reader`): the declared
+//!   and the sheets are streamed cell by cell (`worksheet_cells_reader`), in order until one
+//!   has the header, sharing one cell-text budget: the declared
 //!   `<dimension>` is ignored; a cell *with a value* right of column Z (`too_many_columns`)
 //!   or below row `upload_max_rows + 1` (`too_many_rows`) refuses the file. Empty styled
 //!   cells anywhere are fine.
 
 //!
-//! Parts: [`limits`] (the bounds), `text` (CSV/TXT and their encoding), `xlsx` (the zip
-//! checks and the first sheet); the row checks and the result file are here.
+//! Parts: [`limits`] (the bounds), [`cp950`] (Big5 as Windows writes it), `text` (CSV/TXT and
+//! their encoding), `xlsx` (the zip checks and the sheets); the row checks and the result
+//! file are here.
 
-mod cp950;
+pub mod cp950;
 mod limits;
 mod text;
 mod xlsx;
