@@ -72,7 +72,8 @@ fn assigned(code: u16) -> bool {
     matches!(code, 0xA140..=0xA3BF | 0xA3E1 | 0xA440..=0xC67E | 0xC940..=0xF9FE)
 }
 
-fn decode_pair(lead: u8, trail: u8) -> Option<char> {
+/// One code, computed (the tables below are built from this once).
+fn decode_pair_slow(lead: u8, trail: u8) -> Option<char> {
     let index = trail_index(trail)?;
     if let Some(c) = eudc_char(lead, index) {
         return Some(c);
@@ -91,6 +92,46 @@ fn decode_pair(lead: u8, trail: u8) -> Option<char> {
         (Some(c), None) => Some(c),
         _ => None,
     }
+}
+
+/// Codes per lead byte (0x40–0x7E, 0xA1–0xFE) and lead bytes (0x81–0xFE).
+const ROW: usize = 157;
+const LEADS: usize = 126;
+
+/// Every two-byte code's character, by (lead − 0x81) × 157 + trail index.
+fn decode_table() -> &'static [Option<char>] {
+    static TABLE: std::sync::OnceLock<Vec<Option<char>>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![None; LEADS * ROW];
+        for (l, lead) in (0x81..=0xFEu8).enumerate() {
+            for index in 0..ROW {
+                let trail = trail_byte(u16::try_from(index).unwrap_or(0));
+                if let Some(slot) = table.get_mut(l * ROW + index) {
+                    *slot = decode_pair_slow(lead, trail);
+                }
+            }
+        }
+        table
+    })
+}
+
+fn decode_pair(lead: u8, trail: u8) -> Option<char> {
+    let l = usize::from(lead.checked_sub(0x81)?);
+    let index = usize::from(trail_index(trail)?);
+    decode_table().get(l * ROW + index).copied().flatten()
+}
+
+/// Every character's code (see [`encode_char_slow`]), built once from the decode table.
+fn encode_table() -> &'static std::collections::HashMap<char, [u8; 2]> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<char, [u8; 2]>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        decode_table()
+            .iter()
+            .flatten()
+            .filter_map(|&c| encode_char_slow(c).map(|code| (c, code)))
+            .collect()
+    })
 }
 
 /// Decodes cp950; on failure, the byte offset of the first code that is not cp950.
@@ -116,6 +157,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, usize> {
 
 /// The cp950 bytes of one character, if it has them.
 pub fn encode_char(c: char) -> Option<[u8; 2]> {
+    encode_table().get(&c).copied()
+}
+
+/// The cp950 bytes of one character, computed: a user-defined code for a PUA character,
+/// else `encoding_rs`'s code if it reads back as the character.
+fn encode_char_slow(c: char) -> Option<[u8; 2]> {
     if let Some(code) = eudc_code(c) {
         return Some(code);
     }
@@ -125,7 +172,7 @@ pub fn encode_char(c: char) -> Option<[u8; 2]> {
     let mut buf = [0u8; 4];
     let (bytes, _, unmappable) = encoding_rs::BIG5.encode(c.encode_utf8(&mut buf));
     match (unmappable, bytes.as_ref()) {
-        (false, &[lead, trail]) if decode_pair(lead, trail) == Some(c) => Some([lead, trail]),
+        (false, &[lead, trail]) if decode_pair_slow(lead, trail) == Some(c) => Some([lead, trail]),
         _ => None,
     }
 }
