@@ -287,3 +287,94 @@ both_engines_with!(
         }
     }
 );
+
+/// The size of the issue's upload (134k rows; a failure every 9th), its decisions stored
+/// directly (no worker), on both engines: how long the first page, a middle page, the last
+/// page and the failures-only last page take through the router. A measurement, not run
+/// by default: `cargo test -p nhi-server --test upload_records -- --ignored --nocapture`.
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use std::time::Instant;
+
+    const BIG: i64 = 134_000;
+
+    both_engines_with!(
+        pages_of_a_134k_row_upload,
+        no_tweak,
+        |h: Harness| async move {
+            if std::env::var_os("NHI_MEASURE").is_none() {
+                eprintln!("SKIPPED: set NHI_MEASURE=1 to measure");
+                return;
+            }
+            let admin = logged_in(&h, 0).await;
+            let mut conn = h.app.services.db.conn().await.expect("conn");
+            let id = uploads::insert_upload(
+                &mut conn,
+                &uploads::NewUpload {
+                    unit_code: UNIT,
+                    uploader_national_id: "A123456789",
+                    uploader_name: "王小明",
+                    uploader_email: "person0@example.com",
+                    file_name: "big.csv",
+                    file_kind: "csv",
+                    encoding: "utf8",
+                    content: b"x",
+                    total_rows: BIG,
+                },
+                1,
+            )
+            .await
+            .expect("upload");
+            let t = Instant::now();
+            let rows: Vec<(i64, bool)> = (1..=BIG).map(|n| (n, n % FAIL_EVERY != 0)).collect();
+            for chunk in rows.chunks(5_000) {
+                let decisions: Vec<uploads::NewDecision<'_>> = chunk
+                    .iter()
+                    .map(|&(n, ok)| uploads::NewDecision {
+                        row_number: n,
+                        national_id: "A123456789",
+                        name: "王小明",
+                        email: "x@example.com",
+                        accepted: ok,
+                        reason: if ok { "accepted" } else { "name_mismatch" },
+                    })
+                    .collect();
+                uploads::insert_decisions(&mut conn, id, &decisions)
+                    .await
+                    .expect("decisions");
+            }
+            drop(conn);
+            let failed = BIG / FAIL_EVERY;
+            h.exec(&format!(
+                "UPDATE bulk_uploads SET status = 'done', processed_rows = {BIG}, \
+                 accepted_rows = {}, rejected_rows = {failed} WHERE id = {id}",
+                BIG - failed
+            ))
+            .await;
+            eprintln!(
+                "{:?}: {BIG} decisions stored in {:?}",
+                h.engine,
+                t.elapsed()
+            );
+            for q in [
+                "?offset=0&limit=100".to_owned(),
+                "?offset=67000&limit=100".to_owned(),
+                format!("?offset={BIG}&limit=100"),
+                "?failed_only=true&offset=0&limit=100".to_owned(),
+                format!("?failed_only=true&offset={BIG}&limit=100"),
+            ] {
+                let t = Instant::now();
+                let r = get_as(
+                    &h,
+                    &admin,
+                    &format!("/api/v1/units/{UNIT}/uploads/{id}/rows{q}"),
+                )
+                .await;
+                let took = t.elapsed();
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                eprintln!("{:?} {q}: {took:?} → {:?}", h.engine, page_of(&r));
+            }
+        }
+    );
+}
