@@ -6,7 +6,8 @@
 //! - `GET  /units/{code}/roles` → [`RolesResponse`]; `PUT /units/{code}/roles` [`SetRoleRequest`] (F4, admin only)
 //! - `POST /units/{code}/uploads` raw file body, header [`FILE_NAME_HEADER`] → [`UploadAccepted`] (F5)
 //! - `GET  /units/{code}/uploads` → [`UploadsResponse`]; `GET /units/{code}/uploads/{id}` → [`UploadRecord`] (F6)
-//! - `GET  /units/{code}/uploads/{id}/rows` → [`UploadRowsResponse`];
+//! - `GET  /units/{code}/uploads/{id}/rows?offset=&limit=&failed_only=` → [`UploadRowsResponse`]
+//!   (one page, see [`RowsPage`]);
 //!   `GET /units/{code}/uploads/{id}/result.txt` → the result file (the upload's encoding)
 //! - `POST /bulk-registrations/activate` [`BulkActivateRequest`] → [`BulkActivateResponse`] (F7)
 //! - `POST /bulk-registrations/resend` [`BulkResendRequest`] → `api::ResendResponse` (F8)
@@ -312,11 +313,85 @@ pub struct UploadRowResult {
     pub reason: RowReason,
 }
 
+/// The page size of `GET …/uploads/{id}/rows` when the request names none.
+pub const ROWS_PAGE_DEFAULT: i64 = 100;
+/// The largest page `GET …/uploads/{id}/rows` answers; a bigger `limit` is clamped to it.
+pub const ROWS_PAGE_MAX: i64 = 500;
+
+/// Where a page of rows starts, once the request's claims are checked: `offset` below 0
+/// becomes 0, `limit` is clamped to `1..=ROWS_PAGE_MAX`, and an offset at or past the end of
+/// the `matching` rows becomes the start of the last page (0 when nothing matches). Pure
+/// arithmetic, shared by the server (which answers it) and the records page (its buttons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsPage {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl RowsPage {
+    pub fn clamp(offset: i64, limit: i64, matching: i64) -> Self {
+        let limit = limit.clamp(1, ROWS_PAGE_MAX);
+        let matching = matching.max(0);
+        let last = if matching == 0 {
+            0
+        } else {
+            (matching - 1) / limit * limit
+        };
+        RowsPage {
+            offset: offset.clamp(0, last),
+            limit,
+        }
+    }
+
+    /// 1-based numbers of the first and last row shown, among the matching ones; None when
+    /// the page is empty.
+    pub fn shown(self, matching: i64) -> Option<(i64, i64)> {
+        let last = self.offset.saturating_add(self.limit).min(matching);
+        (last > self.offset).then(|| (self.offset + 1, last))
+    }
+
+    /// The previous page's offset (None on the first page).
+    pub fn previous(self) -> Option<i64> {
+        (self.offset > 0).then(|| (self.offset - self.limit).max(0))
+    }
+
+    /// The next page's offset (None on the last page).
+    pub fn next(self, matching: i64) -> Option<i64> {
+        let next = self.offset.saturating_add(self.limit);
+        (next < matching).then_some(next)
+    }
+
+    /// The last page's offset.
+    pub fn last(self, matching: i64) -> i64 {
+        RowsPage::clamp(i64::MAX, self.limit, matching).offset
+    }
+}
+
+/// One page of an upload's row results (F6 「查看各列結果」), in row order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRowsResponse {
     pub rows: Vec<UploadRowResult>,
+    /// Rows decided so far, whatever the filter.
     pub total: i64,
+    /// Rows the filter matches: the refused rows with `failed_only`, else `total`.
+    pub matching: i64,
+    /// Among the matching rows, how many come before this page (the offset used, after
+    /// [`RowsPage::clamp`]).
+    pub offset: i64,
+    /// The page size used (after [`RowsPage::clamp`]).
+    pub limit: i64,
+    /// Only refused rows (`?failed_only=true`).
+    pub failed_only: bool,
+}
+
+impl UploadRowsResponse {
+    pub fn page(&self) -> RowsPage {
+        RowsPage {
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
 }
 
 /// F7 「確定」: the mail's ticket, a proof of the card (its verified record must be the row's
@@ -355,5 +430,64 @@ mod tests {
             let wire = serde_json::to_value(r).expect("json");
             assert_eq!(wire.as_str(), Some(r.code()));
         }
+    }
+
+    #[test]
+    fn rows_page_clamps_the_claims() {
+        // Within range: as asked (an offset not on a page boundary is kept).
+        assert_eq!(
+            RowsPage::clamp(150, 100, 1000),
+            RowsPage {
+                offset: 150,
+                limit: 100
+            }
+        );
+        // Negative offset, zero/negative/huge limit.
+        assert_eq!(RowsPage::clamp(-5, 100, 1000).offset, 0);
+        assert_eq!(RowsPage::clamp(0, 0, 1000).limit, 1);
+        assert_eq!(RowsPage::clamp(0, -7, 1000).limit, 1);
+        assert_eq!(RowsPage::clamp(0, i64::MAX, 1000).limit, ROWS_PAGE_MAX);
+        // At or past the end: the last page; nothing matching: offset 0.
+        assert_eq!(RowsPage::clamp(1000, 100, 1000).offset, 900);
+        assert_eq!(RowsPage::clamp(999, 100, 1000).offset, 900);
+        assert_eq!(RowsPage::clamp(i64::MAX, 100, 1001).offset, 1000);
+        assert_eq!(RowsPage::clamp(i64::MAX, 100, 0).offset, 0);
+        assert_eq!(
+            RowsPage::clamp(i64::MIN, i64::MIN, 5),
+            RowsPage {
+                offset: 0,
+                limit: 1
+            }
+        );
+    }
+
+    #[test]
+    fn rows_page_arithmetic_at_the_boundaries() {
+        let p = RowsPage::clamp(0, 100, 250);
+        assert_eq!(p.shown(250), Some((1, 100)));
+        assert_eq!(p.previous(), None);
+        assert_eq!(p.next(250), Some(100));
+        assert_eq!(p.last(250), 200);
+        let last = RowsPage::clamp(200, 100, 250);
+        assert_eq!(last.shown(250), Some((201, 250)));
+        assert_eq!(last.next(250), None);
+        assert_eq!(last.previous(), Some(100));
+        // Exactly full pages: the last page is full, no empty page after it.
+        let full = RowsPage::clamp(5000, 100, 200);
+        assert_eq!(full.offset, 100);
+        assert_eq!(full.shown(200), Some((101, 200)));
+        assert_eq!(full.next(200), None);
+        // One row, no rows.
+        assert_eq!(RowsPage::clamp(0, 100, 1).shown(1), Some((1, 1)));
+        assert_eq!(RowsPage::clamp(0, 100, 0).shown(0), None);
+        assert_eq!(RowsPage::clamp(0, 100, 0).next(0), None);
+        // An unaligned offset steps back to 0, not below.
+        assert_eq!(RowsPage::clamp(30, 100, 250).previous(), Some(0));
+        // No overflow near i64::MAX.
+        let far = RowsPage {
+            offset: i64::MAX - 1,
+            limit: ROWS_PAGE_MAX,
+        };
+        assert_eq!(far.next(i64::MAX), None);
     }
 }

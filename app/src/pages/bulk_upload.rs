@@ -1,5 +1,6 @@
 //! F5 健保卡註冊申請整批資料上傳 (`/units/upload?unit=…`): the uploader's name and email
-//! pre-filled, the file format, 「瀏覽檔案」 → 「上傳檔案」, then a live progress bar until
+//! pre-filled, the file format and every upload rule (encodings, user-defined characters,
+//! spreadsheets, refusals, result files and mail), 「瀏覽檔案」 → 「上傳檔案」, then a live progress bar until
 //! the server's job has decided every row, and the result file to download.
 
 use leptos::prelude::*;
@@ -93,12 +94,17 @@ pub fn BulkUpload() -> impl IntoView {
         <BackToUnits />
         <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
         <MessageBox msg=load_error />
-        <section aria-labelledby="format-title" class="format-help">
+        <section aria-labelledby="format-title" class="format-help" id="format-help">
             <h2 id="format-title">{move || i.t(T::UnFormatTitle)}</h2>
             <ul>
                 <li>{move || i.t(T::UnFormatColumns)}</li>
                 <li>{move || i.t(T::UnFormatTypes)}</li>
+                <li>{move || i.t(T::UnFormatEncoding)}</li>
+                <li>{move || i.t(T::UnFormatPua)}</li>
+                <li>{move || i.t(T::UnFormatXlsx)}</li>
                 <li>{move || i.t(T::UnFormatRules)}</li>
+                <li>{move || i.t(T::UnFormatRefused)}</li>
+                <li>{move || i.t(T::UnFormatResult)}</li>
                 <li>
                     {move || i.t(T::UnMaxSize)}": "
                     {move || me().map(|m| format!("{:.1} MB", m.upload_max_bytes as f64 / 1_048_576.0))}

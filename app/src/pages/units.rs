@@ -66,7 +66,9 @@ pub fn file_problem(f: &Failure) -> Option<Msg> {
     ]
     .into_iter()
     .find(|(p, _)| p.code() == e.message)
-    .map(|(_, k)| k)?;
+    .map(|(_, k)| k)
+    // Issue 17: `not_text` (FileProblem::NotText, added with the binary-file check).
+    .or_else(|| (e.message == "not_text").then_some(T::UnFileNotText))?;
     Some(Msg::Key(key))
 }
 

@@ -10,9 +10,8 @@ use axum::Json;
 use nhi_protocol::api::ApiError;
 use nhi_protocol::units::{
     FileProblem, Permission, UploadAccepted, UploadRecord, UploadRowsResponse, UploadsResponse,
-    FILE_NAME_HEADER,
+    FILE_NAME_HEADER, ROWS_PAGE_DEFAULT,
 };
-use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -120,36 +119,66 @@ async fn upload_record(
     Ok(Json(record(&upload)))
 }
 
-#[derive(Debug, Deserialize)]
+/// The records page's claims about the page it wants (`offset`, `limit`, `failed_only`),
+/// read only after the permission check. A value that is not a number (or a boolean), or a
+/// claim made twice, is refused naming it; numbers in range are then clamped by the service
+/// ([`nhi_protocol::units::RowsPage::clamp`]).
+#[derive(Debug, PartialEq, Eq)]
 struct RowsQuery {
-    #[serde(default)]
+    failed_only: bool,
     offset: i64,
-    #[serde(default = "default_limit")]
     limit: i64,
 }
 
-fn default_limit() -> i64 {
-    100
+impl RowsQuery {
+    fn parse(pairs: &[(String, String)]) -> Result<Self, ServiceError> {
+        let one = |key: &'static str| -> Result<Option<&str>, ServiceError> {
+            let mut found = pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
+            match (found.next(), found.next()) {
+                (Some(_), Some(_)) => Err(ServiceError::bad(key, "given more than once")),
+                (v, _) => Ok(v.map(String::as_str)),
+            }
+        };
+        let number = |key: &'static str, default: i64| -> Result<i64, ServiceError> {
+            one(key)?.map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| ServiceError::bad(key, "not a whole number"))
+            })
+        };
+        let failed_only = match one("failed_only")? {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => return Err(ServiceError::bad("failed_only", "not true or false")),
+        };
+        Ok(RowsQuery {
+            failed_only,
+            offset: number("offset", 0)?,
+            limit: number("limit", ROWS_PAGE_DEFAULT)?,
+        })
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/units/{code}/uploads/{id}/rows", tag = "insured units",
     params(("code" = String, Path, description = "投保單位代號"), ("id" = i64, Path, description = "upload number"),
-           ("offset" = Option<i64>, Query, description = "rows to skip (default 0)"),
-           ("limit" = Option<i64>, Query, description = "rows to answer (default 100)")),
-    responses((status = 200, description = "The refused rows and why", body = UploadRowsResponse),
+           ("offset" = Option<i64>, Query, description = "matching rows to skip (default 0; below 0 is 0; at or past the end gives the last page)"),
+           ("limit" = Option<i64>, Query, description = "rows to answer (default 100, clamped to 1..=500)"),
+           ("failed_only" = Option<bool>, Query, description = "only the refused rows (default false)")),
+    responses((status = 200, description = "One page of the rows and their decisions, with the total, the matching count and the page actually answered", body = UploadRowsResponse),
+              (status = 400, description = "bad_request (field offset, limit or failed_only): not a number / boolean, or given twice", body = ApiError),
               (status = 401, description = "unauthenticated", body = ApiError),
               (status = 403, description = "forbidden", body = ApiError),
               (status = 404, description = "not_found", body = ApiError)))]
 async fn upload_rows(
     State(state): State<AppState>,
     Path((_, id)): Path<(String, i64)>,
-    Query(q): Query<RowsQuery>,
     p: UnitPrincipal,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<UploadRowsResponse>> {
+    let q = RowsQuery::parse(&pairs)?;
     Ok(Json(
         state
             .services
-            .upload_rows(&p.principal, p.code(), id, q.offset, q.limit)
+            .upload_rows(&p.principal, p.code(), id, q.failed_only, q.offset, q.limit)
             .await?,
     ))
 }
@@ -193,6 +222,52 @@ async fn result_file(
 
 #[cfg(test)]
 mod tests {
+    use super::RowsQuery;
+
+    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+        q.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn rows_query_claims() {
+        let q = |p: &[(&str, &str)]| RowsQuery::parse(&pairs(p));
+        assert_eq!(
+            q(&[]).ok(),
+            Some(RowsQuery {
+                failed_only: false,
+                offset: 0,
+                limit: 100
+            })
+        );
+        assert_eq!(
+            q(&[
+                ("failed_only", "1"),
+                ("offset", "-3"),
+                ("limit", "9999"),
+                ("x", "y")
+            ])
+            .ok(),
+            Some(RowsQuery {
+                failed_only: true,
+                offset: -3,
+                limit: 9999
+            })
+        );
+        for (bad, field) in [
+            (&[("limit", "ten")][..], "limit"),
+            (&[("offset", "")][..], "offset"),
+            (&[("offset", "1"), ("offset", "2")][..], "offset"),
+            (&[("failed_only", "yes")][..], "failed_only"),
+        ] {
+            match q(bad) {
+                Err(crate::services::ServiceError::BadRequest { field: f, .. }) => {
+                    assert_eq!(f, field)
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn percent_decoding() {
         assert_eq!(super::percent_decode("a%E5%90%8D.csv"), "a名.csv");

@@ -221,17 +221,26 @@ impl Services {
         Err(ServiceError::NotFound)
     }
 
+    /// One page of the row results (F6): `offset` and `limit` are the caller's claims,
+    /// clamped by [`nhi_protocol::units::RowsPage::clamp`] against the rows that match.
     pub async fn upload_rows(
         &self,
         p: &Principal,
         code: &str,
         id: i64,
+        failed_only: bool,
         offset: i64,
         limit: i64,
     ) -> ServiceResult<UploadRowsResponse> {
         let u = self.upload_record(p, code, id).await?;
+        let matching = if failed_only {
+            u.rejected_rows
+        } else {
+            u.processed_rows
+        };
+        let page = nhi_protocol::units::RowsPage::clamp(offset, limit, matching);
         let mut conn = self.db.conn().await?;
-        let rows = store::row_decisions(&mut conn, u.id, offset.max(0), limit.clamp(1, 1000))
+        let rows = store::row_decisions_page(&mut conn, u.id, failed_only, page.offset, page.limit)
             .await?
             .into_iter()
             .map(|r| UploadRowResult {
@@ -244,6 +253,10 @@ impl Services {
         Ok(UploadRowsResponse {
             rows,
             total: u.processed_rows,
+            matching,
+            offset: page.offset,
+            limit: page.limit,
+            failed_only,
         })
     }
 

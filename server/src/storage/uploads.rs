@@ -169,6 +169,30 @@ pub async fn row_decisions(
     .await?)
 }
 
+/// One page of the records page (F6): like [`row_decisions`], and with `failed_only` only
+/// the refused rows (the offset then counts refused rows). The primary key (upload_id,
+/// row_number) gives the order; the caller bounds `limit` and `offset`.
+pub async fn row_decisions_page(
+    conn: &mut AnyConnection,
+    upload_id: i64,
+    failed_only: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<RowDecision>, StorageError> {
+    if !failed_only {
+        return row_decisions(conn, upload_id, offset, limit).await;
+    }
+    Ok(sqlx::query_as(
+        "SELECT row_number, national_id, name, email, accepted, reason FROM bulk_rows \
+         WHERE upload_id = $1 AND accepted = 0 ORDER BY row_number LIMIT $2 OFFSET $3",
+    )
+    .bind(upload_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub struct NewDecision<'a> {
     pub row_number: i64,
     pub national_id: &'a str,
