@@ -300,13 +300,10 @@ mod measure {
     const BIG: i64 = 134_000;
 
     both_engines_with!(
+        #[ignore = "a measurement: run with --ignored --nocapture"]
         pages_of_a_134k_row_upload,
         no_tweak,
         |h: Harness| async move {
-            if std::env::var_os("NHI_MEASURE").is_none() {
-                eprintln!("SKIPPED: set NHI_MEASURE=1 to measure");
-                return;
-            }
             let admin = logged_in(&h, 0).await;
             let mut conn = h.app.services.db.conn().await.expect("conn");
             let id = uploads::insert_upload(

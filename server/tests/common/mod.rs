@@ -39,10 +39,11 @@ macro_rules! both_engines {
 /// The same with a configuration tweak: `both_engines_with!(name, |c| ..., |h| async move {})`.
 #[macro_export]
 macro_rules! both_engines_with {
-    ($name:ident, $tweak:expr, $body:expr) => {
+    ($(#[$attr:meta])* $name:ident, $tweak:expr, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
             async fn sqlite() {
                 let h = common::Harness::new(common::Engine::Sqlite, $tweak)
                     .await
@@ -50,6 +51,7 @@ macro_rules! both_engines_with {
                 ($body)(h).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
             async fn postgres() {
                 let Some(h) = common::Harness::new(common::Engine::Postgres, $tweak).await else {
                     return;
