@@ -101,6 +101,7 @@ strength = Password strength
 strength-loading = Loading the strength check…
 strength-empty = Type a password.
 strength-unavailable = The strength check is not available; the server checks on submit.
+strength-refused = Does not meet the password rules below: it cannot be used.
 score0 = Very weak
 score1 = Weak
 score2 = Fair

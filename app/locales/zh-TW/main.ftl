@@ -101,6 +101,7 @@ strength = 密碼強度
 strength-loading = 正在載入密碼強度檢查…
 strength-empty = 請輸入密碼。
 strength-unavailable = 暫時無法估計強度；送出時由伺服器檢查。
+strength-refused = 不符合下列密碼規定，無法使用。
 score0 = 非常弱
 score1 = 弱
 score2 = 普通

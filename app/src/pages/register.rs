@@ -540,10 +540,11 @@ fn PasswordStep(f: Form) -> impl IntoView {
         }
         let password = f.password.get_untracked();
         let person = f.person();
-        let mut problems = policy.check_rules(&password, &person);
-        if let Some(s) = f.meter.strength() {
-            problems = policy.judge(problems, s).problems;
-        }
+        // The meter's judgement (`PasswordPolicy::assess`), so the two cannot disagree.
+        let problems = policy
+            .assess(&password, &person, f.meter.strength())
+            .verdict
+            .problems;
         f.e_password.set(problems.first().map(|p| Msg::Problem(*p)));
         let same = password == f.password2.get_untracked();
         f.e_password2
