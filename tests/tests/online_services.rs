@@ -14,7 +14,8 @@ use nhi_e2e::flows::{login_here, register_confirm_login, Stack, PASSWORD, WANG};
 use nhi_e2e::page::Page;
 use serde_json::{json, Value};
 
-const EMAIL: &str = "wang.online@example.com";
+/// A long (valid) address: /home must wrap it (issue 17).
+const EMAIL: &str = "wang.online@a-deliberately-long-mail-domain-name-for-wrapping-checks.example.com";
 /// The operator token; the server gets its SHA-256 (`NHI_OPERATORS`).
 const OPERATOR_TOKEN: &str = "e2e-operator-token-7f3a9c";
 /// SHA-256 of OPERATOR_TOKEN, hex.
@@ -132,6 +133,7 @@ async fn scenario(s: &Stack) -> Result<()> {
     let (p, server) = (&s.page, &s.server);
     // F1 → F2 → F3, the real flow.
     register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
+    p.fits_360px("/home with a long address").await?;
 
     // ── 健康存摺 ─────────────────────────────────────────────────────────────────────────
     p.click("#home-health-bank a").await?;

@@ -1,7 +1,16 @@
 //! F1: the registration wizard — terms → read card → household → password and contacts →
 //! pending. Everything typed lives in the page's signals, so going back, switching language
 //! or a failed submit loses nothing.
+//!
+//! Reload, Back and Forward (issue 17): the step is in the address (`/register?step=3`, one
+//! history entry per step, so Back and Forward move between steps), and what was typed is
+//! kept in `sessionStorage` (`nhi.register`: the terms agreed, household, address and
+//! contacts, the masked address of the pending page, and a fingerprint of the card number)
+//! — never the password, a nonce, a card proof or the card's record. The card read stays in
+//! memory only: Back and Forward keep it, a reload asks to read it again and goes on to the
+//! step in the address; a different card drops what was kept for the other one.
 
+use std::cell::RefCell;
 use std::str::FromStr;
 
 use leptos::prelude::*;
@@ -17,8 +26,50 @@ use crate::api::{self, Failure};
 use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{step_of, use_i18n, Msg, T};
 use crate::pages::password::{PasswordMeter, PasswordMeterState};
-use crate::route::Link;
+use crate::route::{use_route, Link, Route};
 use crate::util::focus_id;
+
+/// The `sessionStorage` key of the wizard's entries.
+const SAVED: &str = "nhi.register";
+
+thread_local! {
+    /// The card read during this page load, in memory only: Back and Forward rebuild the page
+    /// and find it here; a reload does not.
+    static CARD: RefCell<Option<CardBasicData>> = const { RefCell::new(None) };
+}
+
+/// A non-secret fingerprint of a card: FNV-1a (64 bit) of its number, to tell after a reload
+/// whether the card read again is the one the kept entries were typed for. Not the number,
+/// not the record.
+pub fn card_fingerprint(card_number: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "nhi.register:".bytes().chain(card_number.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Where a (re)built wizard resumes for the step its address asks for (`want`): the step
+/// shown, and the step to go on to once the card has been read again.
+pub fn resume_at(want: usize, agreed: bool, has_card: bool, done: bool) -> (usize, Option<usize>) {
+    let want = want.clamp(1, 5);
+    if want == 5 && done {
+        return (5, None);
+    }
+    let want = want.min(4);
+    if want >= 2 && !agreed {
+        (1, None)
+    } else if want >= 3 && !has_card {
+        (2, Some(want))
+    } else {
+        (want, None)
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
 
 const STEPS: [T; 5] = [
     T::StepTerms,
@@ -62,10 +113,16 @@ struct Form {
     email_masked: RwSignal<String>,
     meter: PasswordMeterState,
     places: RwSignal<Option<Vec<County>>>,
+    /// The fingerprint of the card the kept entries belong to ([`card_fingerprint`]).
+    card_fp: RwSignal<Option<String>>,
+    /// After a reload: the step to go on to once the card is read again.
+    resume: RwSignal<Option<usize>>,
+    notice: Err,
+    route: Route,
 }
 
 impl Form {
-    fn new() -> Self {
+    fn new(route: Route) -> Self {
         let s = || RwSignal::new(String::new());
         let e = || RwSignal::new(None);
         Self {
@@ -99,13 +156,94 @@ impl Form {
             email_masked: s(),
             meter: PasswordMeterState::new(),
             places: RwSignal::new(None),
+            card_fp: RwSignal::new(None),
+            resume: RwSignal::new(None),
+            notice: e(),
+            route,
         }
     }
 
+    /// A new step: its own history entry (`?step=`), so Back and Forward move between steps.
     fn go(&self, step: usize) {
         self.form_error.set(None);
+        self.notice.set(None);
         self.step.set(step);
+        self.route.push_in_page(&format!("/register?step={step}"));
         focus_id("step-title");
+    }
+
+    /// The kept text entries, with their storage names.
+    fn kept(&self) -> [(&'static str, RwSignal<String>); 9] {
+        [
+            ("household", self.household),
+            ("county", self.county),
+            ("township", self.township),
+            ("village", self.village),
+            ("neighbourhood", self.neighbourhood),
+            ("email", self.email),
+            ("mobile", self.mobile),
+            ("phone", self.phone),
+            ("email_masked", self.email_masked),
+        ]
+    }
+
+    /// Writes the entries to `sessionStorage` (tracked: run from an effect). Never the
+    /// password, a nonce, a proof or the card's record.
+    fn save(&self) {
+        let Ok(q) = web_sys::UrlSearchParams::new() else {
+            return;
+        };
+        if self.agreed.get() {
+            q.append("agreed", "1");
+        }
+        if let Some(fp) = self.card_fp.get() {
+            q.append("card", &fp);
+        }
+        for (name, v) in self.kept() {
+            v.with(|v| (!v.is_empty()).then(|| q.append(name, v)));
+        }
+        if let Some(st) = session_storage() {
+            let _ = st.set_item(SAVED, &String::from(q.to_string()));
+        }
+    }
+
+    /// Reads the entries back from `sessionStorage`.
+    fn restore(&self) {
+        let Some(text) = session_storage().and_then(|st| st.get_item(SAVED).ok().flatten())
+        else {
+            return;
+        };
+        let Ok(q) = web_sys::UrlSearchParams::new_with_str(&text) else {
+            return;
+        };
+        self.agreed.set(q.has("agreed"));
+        self.card_fp.set(q.get("card"));
+        for (name, v) in self.kept() {
+            v.set(q.get(name).unwrap_or_default());
+        }
+    }
+
+    /// A card was read: a different card than the entries were kept for drops them; after a
+    /// reload, the wizard goes on to the step it was on.
+    fn card_read(&self, card: &CardBasicData) {
+        self.e_card.set(None);
+        self.form_error.set(None);
+        self.notice.set(None);
+        let fp = card_fingerprint(card.card_number.as_str());
+        if self.card_fp.get_untracked().is_some_and(|old| old != fp) {
+            for (_, v) in self.kept() {
+                v.set(String::new());
+            }
+            self.resume.set(None);
+            self.notice.set(Some(Msg::Key(T::RegOtherCard)));
+        }
+        self.card_fp.set(Some(fp));
+        if let Some(step) = self.resume.get_untracked() {
+            // The address already names this step.
+            self.resume.set(None);
+            self.step.set(step);
+            focus_id("step-title");
+        }
     }
 
     fn person(&self) -> PersonalData {
@@ -177,7 +315,36 @@ pub fn person_of(card: Option<&CardBasicData>, email: &str) -> PersonalData {
 #[component]
 pub fn Register() -> impl IntoView {
     let i = use_i18n();
-    let f = Form::new();
+    let f = Form::new(use_route());
+    // What was kept in this tab (reload, Back, Forward), the card read in this page load if
+    // it is the one the entries belong to, and the step the address asks for.
+    f.restore();
+    let card = CARD
+        .with(|c| c.borrow().clone())
+        .filter(|c| f.card_fp.get_untracked() == Some(card_fingerprint(c.card_number.as_str())));
+    let want = crate::util::query_param("step")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(1);
+    let (shown, resume) = resume_at(
+        want,
+        f.agreed.get_untracked(),
+        card.is_some(),
+        f.email_masked.with_untracked(|m| !m.is_empty()),
+    );
+    if resume.is_some() {
+        f.notice.set(Some(Msg::Key(T::RegReadAgain)));
+    }
+    f.card.set(card);
+    f.step.set(shown);
+    f.resume.set(resume);
+    if resume.is_none() && shown != want {
+        f.route.replace_in_page(&format!("/register?step={shown}"));
+    }
+    Effect::new(move |_| f.save());
+    Effect::new(move |_| {
+        let card = f.card.get();
+        CARD.with(|c| *c.borrow_mut() = card);
+    });
     // The strength worker downloads while the user reads the terms.
     crate::strength::start();
     // The places for the address (none: the step says they are still loading). A task, not
@@ -284,7 +451,8 @@ fn CardStep(f: Form) -> impl IntoView {
         }
     };
     view! {
-        <CardReader card=f.card error=f.card_error />
+        <MessageBox msg=f.notice notice=true />
+        <CardReader card=f.card error=f.card_error on_read=Callback::new(move |c: CardBasicData| f.card_read(&c)) />
         <form on:submit=submit novalidate>
             <MessageBox msg=f.e_card />
             <div class="actions">
@@ -525,6 +693,13 @@ fn PasswordStep(f: Form) -> impl IntoView {
             .await
             {
                 Ok(r) => {
+                    // Registered: nothing typed is kept any longer, only what the pending
+                    // page shows (a reload shows it again).
+                    for (_, v) in f.kept() {
+                        v.set(String::new());
+                    }
+                    f.agreed.set(false);
+                    f.card_fp.set(None);
                     f.email_masked.set(r.email_masked);
                     f.go(5);
                 }
@@ -601,6 +776,36 @@ fn PasswordStep(f: Form) -> impl IntoView {
                 <SubmitButton label=T::Submit busy id="submit" />
             </div>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_resumes_where_it_can() {
+        // Terms not agreed: the start, whatever the address says.
+        assert_eq!(resume_at(3, false, false, false), (1, None));
+        // A reload on steps 3 and 4: the card is read again first, then on to the step.
+        assert_eq!(resume_at(3, true, false, false), (2, Some(3)));
+        assert_eq!(resume_at(4, true, false, false), (2, Some(4)));
+        // Back and Forward keep the card (in memory).
+        assert_eq!(resume_at(4, true, true, false), (4, None));
+        assert_eq!(resume_at(2, true, false, false), (2, None));
+        // The pending page needs no card; without a registration it is step 4.
+        assert_eq!(resume_at(5, true, false, true), (5, None));
+        assert_eq!(resume_at(5, true, true, false), (4, None));
+        assert_eq!(resume_at(0, false, false, false), (1, None));
+        assert_eq!(resume_at(99, true, true, false), (4, None));
+    }
+
+    #[test]
+    fn the_card_fingerprint_is_not_the_number() {
+        let a = card_fingerprint("000012345678");
+        assert_eq!(a, card_fingerprint("000012345678"));
+        assert_ne!(a, card_fingerprint("000012345679"));
+        assert!(!a.contains("12345678") && a.len() == 16);
     }
 }
 
