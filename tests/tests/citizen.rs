@@ -295,7 +295,8 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     p.wait_css("#read-card").await?;
     // 「下一步」 without a card, then a successful read: the error goes.
     p.click("#next").await?;
-    p.wait_text("[role=alert].message-error", "請先按「讀取」").await?;
+    p.wait_text("[role=alert].message-error", "請先按「讀取」")
+        .await?;
     read_card(p).await?;
     p.wait_js(
         "!document.querySelector('[role=alert].message-error')",
@@ -322,7 +323,10 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
         "household kept"
     );
     p.wait_js(
-        &format!("document.getElementById('village')?.value === {:?}", LIN.village),
+        &format!(
+            "document.getElementById('village')?.value === {:?}",
+            LIN.village
+        ),
         "the village kept (once the places are there)",
     )
     .await?;
@@ -341,7 +345,15 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     )
     .await?;
     let kept = kept_entries(p).await?;
-    for secret in [GOOD_PASSWORD, "tide", LIN.id, "000034567890", "林志豪", "nonce", "proof"] {
+    for secret in [
+        GOOD_PASSWORD,
+        "tide",
+        LIN.id,
+        "000034567890",
+        "林志豪",
+        "nonce",
+        "proof",
+    ] {
         ensure!(!kept.contains(secret), "{secret} in sessionStorage: {kept}");
     }
 

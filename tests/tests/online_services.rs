@@ -15,7 +15,8 @@ use nhi_e2e::page::Page;
 use serde_json::{json, Value};
 
 /// A long (valid) address: /home must wrap it (issue 17).
-const EMAIL: &str = "wang.online@a-deliberately-long-mail-domain-name-for-wrapping-checks.example.com";
+const EMAIL: &str =
+    "wang.online@a-deliberately-long-mail-domain-name-for-wrapping-checks.example.com";
 /// The operator token; the server gets its SHA-256 (`NHI_OPERATORS`).
 const OPERATOR_TOKEN: &str = "e2e-operator-token-7f3a9c";
 /// SHA-256 of OPERATOR_TOKEN, hex.

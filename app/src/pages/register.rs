@@ -209,8 +209,7 @@ impl Form {
 
     /// Reads the entries back from `sessionStorage`.
     fn restore(&self) {
-        let Some(text) = session_storage().and_then(|st| st.get_item(SAVED).ok().flatten())
-        else {
+        let Some(text) = session_storage().and_then(|st| st.get_item(SAVED).ok().flatten()) else {
             return;
         };
         let Ok(q) = web_sys::UrlSearchParams::new_with_str(&text) else {
