@@ -276,10 +276,14 @@ pub struct PlacesResponse {
     pub counties: Vec<County>,
 }
 
+/// A place is named as the registry names it: `name` is the official Chinese name (what a
+/// household check sends), `name_en` the official romanisation (e.g. 臺北市 "Taipei City",
+/// 大安區 "Da'an District", 龍坡里 "Longpo Village"), which the English pages show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct County {
     pub name: String,
+    pub name_en: String,
     pub townships: Vec<Township>,
 }
 
@@ -287,7 +291,15 @@ pub struct County {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Township {
     pub name: String,
-    pub villages: Vec<String>,
+    pub name_en: String,
+    pub villages: Vec<Village>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Village {
+    pub name: String,
+    pub name_en: String,
 }
 
 /// Machine-readable error codes. The SPA maps each to zh-TW / English text.

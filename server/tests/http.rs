@@ -115,10 +115,13 @@ both_engines!(
             .iter()
             .find(|t| t["name"] == "大安區")
             .expect("大安區");
+        // Issue 17: each place also carries its official romanisation.
+        assert_eq!(taipei["name_en"], "Taipei City");
+        assert_eq!(daan["name_en"], "Da'an District");
         assert!(daan["villages"]
             .as_array()
             .expect("v")
-            .contains(&json!("龍坡里")));
+            .contains(&json!({"name": "龍坡里", "name_en": "Longpo Village"})));
     }
 );
 

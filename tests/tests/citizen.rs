@@ -334,6 +334,14 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
         p.value("#neighbourhood").await? == LIN.neighbourhood,
         "neighbourhood kept"
     );
+    // The English page names the places in English (the registry's romanisation).
+    p.switch_lang().await?;
+    p.wait_js(
+        "['county', 'township', 'village'].map(id => { const s = document.getElementById(id); return s.options[s.selectedIndex]?.text; }).join(' / ') === 'New Taipei City / Banqiao District / Liuhou Village'",
+        "the places in English",
+    )
+    .await?;
+    p.switch_lang().await?;
 
     p.click("#next").await?;
     p.wait_css("#password").await?;

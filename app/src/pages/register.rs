@@ -24,7 +24,7 @@ use nhi_protocol::{CardBasicData, Email, HouseholdNumber, MobileNumber, PhoneNum
 
 use crate::api::{self, Failure};
 use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
-use crate::i18n::{step_of, use_i18n, Msg, T};
+use crate::i18n::{step_of, use_i18n, Lang, Msg, T};
 use crate::pages::password::{PasswordMeter, PasswordMeterState};
 use crate::route::{use_route, Link, Route};
 use crate::util::focus_id;
@@ -462,13 +462,33 @@ fn CardStep(f: Form) -> impl IntoView {
     }
 }
 
+/// One place of an address `<select>`: its official name (the value) and how it is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceOption {
+    value: String,
+    label: String,
+    /// `zh-Hant-TW` where the Chinese name is shown on an English page.
+    lang: Option<&'static str>,
+}
+
+/// A place shown in the page's language: the registry's romanisation in English (the Chinese
+/// name, marked as such, where the registry has none).
+pub fn place_option(name: &str, name_en: &str, lang: Lang) -> PlaceOption {
+    let english = lang == Lang::En && !name_en.is_empty();
+    PlaceOption {
+        value: name.to_owned(),
+        label: if english { name_en } else { name }.to_owned(),
+        lang: (lang == Lang::En && !english).then_some("zh-Hant-TW"),
+    }
+}
+
 /// A labelled `<select>` of names; the first option asks to choose.
 #[component]
 fn PlaceSelect(
     id: &'static str,
     label: T,
     value: RwSignal<String>,
-    #[prop(into)] options: Signal<Vec<String>>,
+    #[prop(into)] options: Signal<Vec<PlaceOption>>,
     error: Err,
     #[prop(optional)] on_change: Option<Callback<()>>,
 ) -> impl IntoView {
@@ -501,10 +521,9 @@ fn PlaceSelect(
                     options
                         .get()
                         .into_iter()
-                        .map(|name| {
-                            let n2 = name.clone();
-                            let n3 = name.clone();
-                            view! { <option value=name selected=move || value.with(|v| *v == n2)>{n3}</option> }
+                        .map(|o| {
+                            let n2 = o.value.clone();
+                            view! { <option value=o.value lang=o.lang selected=move || value.with(|v| *v == n2)>{o.label}</option> }
                         })
                         .collect_view()
                 }}
@@ -516,27 +535,35 @@ fn PlaceSelect(
 #[component]
 fn HouseholdStep(f: Form) -> impl IntoView {
     let i = use_i18n();
+    // The options: the official Chinese name as the value (what the check sends), shown in
+    // the page's language (the registry's romanisation in English).
     let counties = Signal::derive(move || {
+        let lang = i.get();
         f.places
             .with(|p| {
-                p.as_ref()
-                    .map(|p| p.iter().map(|c| c.name.clone()).collect())
+                p.as_ref().map(|p| {
+                    p.iter()
+                        .map(|c| place_option(&c.name, &c.name_en, lang))
+                        .collect()
+                })
             })
             .unwrap_or_default()
     });
     let townships = Signal::derive(move || {
-        let county = f.county.get();
+        let (county, lang) = (f.county.get(), i.get());
         f.places
             .with(|p| {
-                p.as_ref()?
-                    .iter()
-                    .find(|c| c.name == county)
-                    .map(|c| c.townships.iter().map(|t| t.name.clone()).collect())
+                p.as_ref()?.iter().find(|c| c.name == county).map(|c| {
+                    c.townships
+                        .iter()
+                        .map(|t| place_option(&t.name, &t.name_en, lang))
+                        .collect()
+                })
             })
             .unwrap_or_default()
     });
     let villages = Signal::derive(move || {
-        let (county, township) = (f.county.get(), f.township.get());
+        let (county, township, lang) = (f.county.get(), f.township.get(), i.get());
         f.places
             .with(|p| {
                 p.as_ref()?
@@ -545,7 +572,12 @@ fn HouseholdStep(f: Form) -> impl IntoView {
                     .townships
                     .iter()
                     .find(|t| t.name == township)
-                    .map(|t| t.villages.clone())
+                    .map(|t| {
+                        t.villages
+                            .iter()
+                            .map(|v| place_option(&v.name, &v.name_en, lang))
+                            .collect()
+                    })
             })
             .unwrap_or_default()
     });
@@ -797,6 +829,23 @@ mod tests {
         assert_eq!(resume_at(5, true, true, false), (4, None));
         assert_eq!(resume_at(0, false, false, false), (1, None));
         assert_eq!(resume_at(99, true, true, false), (4, None));
+    }
+
+    /// Issue 17: the English page showed the places in Chinese only.
+    #[test]
+    fn places_are_shown_in_the_pages_language() {
+        let en = place_option("daan-zh", "Da'an District", Lang::En);
+        assert_eq!(
+            (en.value.as_str(), en.label.as_str(), en.lang),
+            ("daan-zh", "Da'an District", None)
+        );
+        let zh = place_option("daan-zh", "Da'an District", Lang::ZhTw);
+        assert_eq!((zh.label.as_str(), zh.lang), ("daan-zh", None));
+        let none = place_option("daan-zh", "", Lang::En);
+        assert_eq!(
+            (none.label.as_str(), none.lang),
+            ("daan-zh", Some("zh-Hant-TW"))
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl SampleData {
             c.townships
                 .iter()
                 .filter(|t: &&Township| t.name == township)
-                .any(|t| t.villages.iter().any(|v| v == village))
+                .any(|t| t.villages.iter().any(|v| v.name == village))
         })
     }
 }
@@ -234,6 +234,38 @@ impl HouseholdRegistry for HttpRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17: place names had no English. Every county, township and village of the
+    /// sample has its official romanisation.
+    #[test]
+    fn every_sample_place_has_its_english_name() -> Result<(), RegistryError> {
+        let data = SampleData::bundled()?;
+        let english = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphabetic() || " '-".contains(c))
+        };
+        let mut n = 0;
+        for c in &data.places {
+            assert!(english(&c.name_en), "{}: {:?}", c.name, c.name_en);
+            for t in &c.townships {
+                assert!(english(&t.name_en), "{}: {:?}", t.name, t.name_en);
+                for v in &t.villages {
+                    assert!(
+                        v.name_en.ends_with(" Village") && english(&v.name_en),
+                        "{}: {:?}",
+                        v.name,
+                        v.name_en
+                    );
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 40);
+        let taipei = data.places.iter().find(|c| c.name == "臺北市");
+        assert_eq!(taipei.map(|c| c.name_en.as_str()), Some("Taipei City"));
+        Ok(())
+    }
 
     #[test]
     fn bundled_sample_has_every_virtual_card_holder_exactly() {
