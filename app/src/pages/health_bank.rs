@@ -109,7 +109,8 @@ pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str, unit: &str) -
             ));
         }
         if k % label_every == 0 {
-            let label = m.month.get(2..).unwrap_or(&m.month).replace('-', "/");
+            // The month as the table and every page write it (`2026-01`).
+            let label = m.month.clone();
             s.push_str(&format!(
                 "<text x=\"{cx:.1}\" y=\"{ly}\" class=\"chart-label\" text-anchor=\"middle\">{l}</text>",
                 cx = x + bar / 2.0,
@@ -382,7 +383,7 @@ mod tests {
                 && svg.contains("<title id=\"hb-chart-title\">T&lt;1&gt;</title>")
         );
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains(">26/01<"));
+        assert!(svg.contains(">2026-01<"));
         assert!(
             is_iso_date("2026-01-31") && !is_iso_date("2026-1-31") && !is_iso_date("2026/01/31")
         );
