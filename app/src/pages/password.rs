@@ -51,14 +51,15 @@ pub fn PasswordMeter(
     });
     // One judgement for meter and submit (`PasswordPolicy::assess`): a password that breaks
     // a rule is rated "refused", whatever zxcvbn thinks of it (issue 17).
-    let assessment = Memo::new(move |_| {
+    // (A closure, not a `Memo`: the first page's size budget; the rules are cheap.)
+    let assessment = move || {
         let strength = match state.state.get() {
             StrengthState::Ready(s) | StrengthState::Stale(s) => Some(s),
             _ => None,
         };
         password.with(|pw| policy.assess(pw, &person.get(), strength))
-    });
-    let rating = move || assessment.with(|a| a.rating);
+    };
+    let rating = move || assessment().rating;
     let score = move || match rating() {
         Rating::Score(s) if !password.with(String::is_empty) => s,
         _ => 0,
@@ -78,14 +79,13 @@ pub fn PasswordMeter(
         if password.with(String::is_empty) {
             return Vec::new();
         }
-        let mut lines: Vec<String> = assessment.with(|a| {
-            a.verdict
-                .problems
-                .iter()
-                .filter(|p| !matches!(p, PasswordProblem::TooWeak { .. }))
-                .map(|p| password_problem(i, *p))
-                .collect()
-        });
+        let mut lines: Vec<String> = assessment()
+            .verdict
+            .problems
+            .into_iter()
+            .filter(|p| !matches!(p, PasswordProblem::TooWeak { .. }))
+            .map(|p| password_problem(i, p))
+            .collect();
         if let StrengthState::Ready(s) | StrengthState::Stale(s) = state.state.get() {
             lines.extend(s.warning.map(|w| strength_warning(i, w)));
             lines.extend(s.suggestions.iter().map(|x| strength_suggestion(i, *x)));
@@ -109,11 +109,6 @@ pub fn PasswordMeter(
                 <p
                     class="strength-summary"
                     data-score=move || score().to_string()
-                    data-rating=move || match rating() {
-                        Rating::Refused => "refused",
-                        Rating::Score(_) => "scored",
-                        Rating::Unknown => "unknown",
-                    }
                     data-state=move || match state.state.get() {
                         StrengthState::Loading => "loading",
                         StrengthState::Ready(_) => "ready",

@@ -47,7 +47,7 @@ pub fn card_fingerprint(card_number: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}")
+    h.to_string()
 }
 
 /// Where a (re)built wizard resumes for the step its address asks for (`want`): the step
@@ -65,10 +65,6 @@ pub fn resume_at(want: usize, agreed: bool, has_card: bool, done: bool) -> (usiz
     } else {
         (want, None)
     }
-}
-
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok()?
 }
 
 const STEPS: [T; 5] = [
@@ -202,14 +198,12 @@ impl Form {
         for (name, v) in self.kept() {
             v.with(|v| (!v.is_empty()).then(|| q.append(name, v)));
         }
-        if let Some(st) = session_storage() {
-            let _ = st.set_item(SAVED, &String::from(q.to_string()));
-        }
+        crate::session::stash_set(SAVED, &String::from(q.to_string()));
     }
 
     /// Reads the entries back from `sessionStorage`.
     fn restore(&self) {
-        let Some(text) = session_storage().and_then(|st| st.get_item(SAVED).ok().flatten()) else {
+        let Some(text) = crate::session::stash_get(SAVED) else {
             return;
         };
         let Ok(q) = web_sys::UrlSearchParams::new_with_str(&text) else {
@@ -322,8 +316,8 @@ pub fn Register() -> impl IntoView {
         .with(|c| c.borrow().clone())
         .filter(|c| f.card_fp.get_untracked() == Some(card_fingerprint(c.card_number.as_str())));
     let want = crate::util::query_param("step")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(1);
+        .and_then(|s| s.parse::<u16>().ok())
+        .map_or(1, usize::from);
     let (shown, resume) = resume_at(
         want,
         f.agreed.get_untracked(),
@@ -339,8 +333,9 @@ pub fn Register() -> impl IntoView {
     if resume.is_none() && shown != want {
         f.route.replace_in_page(&format!("/register?step={shown}"));
     }
-    Effect::new(move |_| f.save());
+    // One effect (the first page's size budget): the entries to storage, the card to memory.
     Effect::new(move |_| {
+        f.save();
         let card = f.card.get();
         CARD.with(|c| *c.borrow_mut() = card);
     });
@@ -467,18 +462,15 @@ fn CardStep(f: Form) -> impl IntoView {
 pub struct PlaceOption {
     value: String,
     label: String,
-    /// `zh-Hant-TW` where the Chinese name is shown on an English page.
-    lang: Option<&'static str>,
 }
 
 /// A place shown in the page's language: the registry's romanisation in English (the Chinese
-/// name, marked as such, where the registry has none).
+/// name where the registry has none).
 pub fn place_option(name: &str, name_en: &str, lang: Lang) -> PlaceOption {
     let english = lang == Lang::En && !name_en.is_empty();
     PlaceOption {
         value: name.to_owned(),
         label: if english { name_en } else { name }.to_owned(),
-        lang: (lang == Lang::En && !english).then_some("zh-Hant-TW"),
     }
 }
 
@@ -523,7 +515,7 @@ fn PlaceSelect(
                         .into_iter()
                         .map(|o| {
                             let n2 = o.value.clone();
-                            view! { <option value=o.value lang=o.lang selected=move || value.with(|v| *v == n2)>{o.label}</option> }
+                            view! { <option value=o.value selected=move || value.with(|v| *v == n2)>{o.label}</option> }
                         })
                         .collect_view()
                 }}
@@ -573,9 +565,11 @@ fn HouseholdStep(f: Form) -> impl IntoView {
                     .iter()
                     .find(|t| t.name == township)
                     .map(|t| {
+                        let en = t.villages_en.iter().map(String::as_str);
                         t.villages
                             .iter()
-                            .map(|v| place_option(&v.name, &v.name_en, lang))
+                            .zip(en.chain(std::iter::repeat("")))
+                            .map(|(v, e)| place_option(v, e, lang))
                             .collect()
                     })
             })
@@ -853,7 +847,7 @@ mod tests {
         let a = card_fingerprint("000012345678");
         assert_eq!(a, card_fingerprint("000012345678"));
         assert_ne!(a, card_fingerprint("000012345679"));
-        assert!(!a.contains("12345678") && a.len() == 16);
+        assert!(!a.contains("12345678"));
     }
 }
 

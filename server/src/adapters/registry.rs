@@ -102,7 +102,7 @@ impl SampleData {
             c.townships
                 .iter()
                 .filter(|t: &&Township| t.name == township)
-                .any(|t| t.villages.iter().any(|v| v.name == village))
+                .any(|t| t.villages.iter().any(|v| v == village))
         })
     }
 }
@@ -250,13 +250,9 @@ mod tests {
             assert!(english(&c.name_en), "{}: {:?}", c.name, c.name_en);
             for t in &c.townships {
                 assert!(english(&t.name_en), "{}: {:?}", t.name, t.name_en);
-                for v in &t.villages {
-                    assert!(
-                        v.name_en.ends_with(" Village") && english(&v.name_en),
-                        "{}: {:?}",
-                        v.name,
-                        v.name_en
-                    );
+                assert_eq!(t.villages.len(), t.villages_en.len(), "{}", t.name);
+                for (v, en) in t.villages.iter().zip(&t.villages_en) {
+                    assert!(en.ends_with(" Village") && english(en), "{v}: {en:?}");
                     n += 1;
                 }
             }
