@@ -4,7 +4,7 @@
 //!
 //! Reload, Back and Forward (issue 17): the step is in the address (`/register?step=3`, one
 //! history entry per step, so Back and Forward move between steps), and what was typed is
-//! kept in `sessionStorage` (`nhi.register`: the terms agreed, household, address and
+//! kept in `sessionStorage` (`nhi.register`, one a line: the terms agreed, household, address and
 //! contacts, the masked address of the pending page, and a fingerprint of the card number)
 //! — never the password, a nonce, a card proof or the card's record. The card read stays in
 //! memory only: Back and Forward keep it, a reload asks to read it again and goes on to the
@@ -168,37 +168,32 @@ impl Form {
         focus_id("step-title");
     }
 
-    /// The kept text entries, with their storage names.
-    fn kept(&self) -> [(&'static str, RwSignal<String>); 9] {
+    /// The kept text entries, in their storage order.
+    fn kept(&self) -> [RwSignal<String>; 9] {
         [
-            ("household", self.household),
-            ("county", self.county),
-            ("township", self.township),
-            ("village", self.village),
-            ("neighbourhood", self.neighbourhood),
-            ("email", self.email),
-            ("mobile", self.mobile),
-            ("phone", self.phone),
-            ("email_masked", self.email_masked),
+            self.household,
+            self.county,
+            self.township,
+            self.village,
+            self.neighbourhood,
+            self.email,
+            self.mobile,
+            self.phone,
+            self.email_masked,
         ]
     }
 
-    /// Writes the entries to `sessionStorage` (tracked: run from an effect). Never the
-    /// password, a nonce, a proof or the card's record.
+    /// Writes the entries to `sessionStorage` (tracked: run from an effect), one a line in
+    /// a fixed order (a form field's value has no line break): terms agreed, the card's
+    /// fingerprint, then [`Form::kept`]. Never the password, a nonce, a proof or the card's
+    /// record.
     fn save(&self) {
-        let Ok(q) = web_sys::UrlSearchParams::new() else {
-            return;
-        };
-        if self.agreed.get() {
-            q.append("agreed", "1");
-        }
-        if let Some(fp) = self.card_fp.get() {
-            q.append("card", &fp);
-        }
-        for (name, v) in self.kept() {
-            v.with(|v| (!v.is_empty()).then(|| q.append(name, v)));
-        }
-        crate::session::stash_set(SAVED, &String::from(q.to_string()));
+        let mut lines = vec![
+            if self.agreed.get() { "1" } else { "" }.to_owned(),
+            self.card_fp.get().unwrap_or_default(),
+        ];
+        lines.extend(self.kept().map(|v| v.get().replace('\n', " ")));
+        crate::session::stash_set(SAVED, &lines.join("\n"));
     }
 
     /// Reads the entries back from `sessionStorage`.
@@ -206,13 +201,12 @@ impl Form {
         let Some(text) = crate::session::stash_get(SAVED) else {
             return;
         };
-        let Ok(q) = web_sys::UrlSearchParams::new_with_str(&text) else {
-            return;
-        };
-        self.agreed.set(q.has("agreed"));
-        self.card_fp.set(q.get("card"));
-        for (name, v) in self.kept() {
-            v.set(q.get(name).unwrap_or_default());
+        let mut lines = text.split('\n');
+        self.agreed.set(lines.next() == Some("1"));
+        self.card_fp
+            .set(lines.next().filter(|l| !l.is_empty()).map(str::to_owned));
+        for v in self.kept() {
+            v.set(lines.next().unwrap_or_default().to_owned());
         }
     }
 
@@ -224,7 +218,7 @@ impl Form {
         self.notice.set(None);
         let fp = card_fingerprint(card.card_number.as_str());
         if self.card_fp.get_untracked().is_some_and(|old| old != fp) {
-            for (_, v) in self.kept() {
+            for v in self.kept() {
                 v.set(String::new());
             }
             self.resume.set(None);
@@ -720,7 +714,7 @@ fn PasswordStep(f: Form) -> impl IntoView {
                 Ok(r) => {
                     // Registered: nothing typed is kept any longer, only what the pending
                     // page shows (a reload shows it again).
-                    for (_, v) in f.kept() {
+                    for v in f.kept() {
                         v.set(String::new());
                     }
                     f.agreed.set(false);
