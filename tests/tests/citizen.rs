@@ -314,7 +314,7 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     // Reload on step 3: the card is read again, then the step comes back with its entries.
     p.client.refresh().await?;
     p.wait_css("#read-card").await?;
-    p.wait_text("[role=status].message-ok", "重新載入").await?;
+    p.wait_text("[role=alert].message-error", "重新載入").await?;
     p.audit("register-reloaded").await?;
     // Read, the wizard goes on by itself to the step in the address.
     p.click("#read-card").await?;
@@ -393,7 +393,7 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     p.client.refresh().await?;
     p.wait_css("#read-card").await?;
     read_card(p).await?;
-    p.wait_text("[role=status].message-ok", "另一張").await?;
+    p.wait_text("[role=alert].message-error", "另一張").await?;
     p.click("#next").await?;
     p.wait_css("#household").await?;
     ensure!(

@@ -192,6 +192,40 @@ async fn scenario(s: &Stack) -> Result<()> {
         p.audit("health-bank-filtered").await?;
     }
 
+    // Issue 17: a range over 10 years names the limit and marks both date fields.
+    let range = p.value("#hb-from").await?;
+    let range_to = p.value("#hb-to").await?;
+    p.client
+        .execute(
+            "for (const [id, v] of [['hb-from', '2000-01-01'], ['hb-to', '2099-12-31']]) { \
+               const el = document.getElementById(id); el.value = v; \
+               el.dispatchEvent(new Event('input', {bubbles: true})); }",
+            vec![],
+        )
+        .await?;
+    p.click("#hb-search").await?;
+    p.wait_text("#hb-range-error [role=alert]", "10 年").await?;
+    p.wait_js(
+        "['hb-from', 'hb-to'].every(id => document.getElementById(id).getAttribute('aria-invalid') === 'true' && document.getElementById(id).getAttribute('aria-describedby') === 'hb-range-error' && document.getElementById(id).closest('.field').classList.contains('field-invalid'))",
+        "both date fields marked",
+    )
+    .await?;
+    p.audit("health-bank-range-too-long").await?;
+    p.client
+        .execute(
+            "for (const [id, v] of [['hb-from', arguments[0]], ['hb-to', arguments[1]]]) { \
+               const el = document.getElementById(id); el.value = v; \
+               el.dispatchEvent(new Event('input', {bubbles: true})); }",
+            vec![json!(range), json!(range_to)],
+        )
+        .await?;
+    p.click("#hb-search").await?;
+    p.wait_js(
+        "!document.querySelector('#hb-range-error [role=alert].message-error') && !document.querySelector('[aria-invalid=true]')",
+        "the marks gone with a valid range",
+    )
+    .await?;
+
     // CSV in both languages (the link follows the language).
     let href = p
         .wait_js(

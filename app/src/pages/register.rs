@@ -113,7 +113,6 @@ struct Form {
     card_fp: RwSignal<Option<String>>,
     /// After a reload: the step to go on to once the card is read again.
     resume: RwSignal<Option<usize>>,
-    notice: Err,
     route: Route,
 }
 
@@ -154,7 +153,6 @@ impl Form {
             places: RwSignal::new(None),
             card_fp: RwSignal::new(None),
             resume: RwSignal::new(None),
-            notice: e(),
             route,
         }
     }
@@ -162,7 +160,6 @@ impl Form {
     /// A new step: its own history entry (`?step=`), so Back and Forward move between steps.
     fn go(&self, step: usize) {
         self.form_error.set(None);
-        self.notice.set(None);
         self.step.set(step);
         self.route.push_in_page(&format!("/register?step={step}"));
         focus_id("step-title");
@@ -215,14 +212,14 @@ impl Form {
     fn card_read(&self, card: &CardBasicData) {
         self.e_card.set(None);
         self.form_error.set(None);
-        self.notice.set(None);
         let fp = card_fingerprint(card.card_number.as_str());
         if self.card_fp.get_untracked().is_some_and(|old| old != fp) {
             for v in self.kept() {
                 v.set(String::new());
             }
             self.resume.set(None);
-            self.notice.set(Some(Msg::Key(T::RegOtherCard)));
+            // (The card step's own message box: one box, for the first page's size budget.)
+            self.e_card.set(Some(Msg::Key(T::RegOtherCard)));
         }
         self.card_fp.set(Some(fp));
         if let Some(step) = self.resume.get_untracked() {
@@ -319,7 +316,7 @@ pub fn Register() -> impl IntoView {
         f.email_masked.with_untracked(|m| !m.is_empty()),
     );
     if resume.is_some() {
-        f.notice.set(Some(Msg::Key(T::RegReadAgain)));
+        f.e_card.set(Some(Msg::Key(T::RegReadAgain)));
     }
     f.card.set(card);
     f.step.set(shown);
@@ -439,7 +436,6 @@ fn CardStep(f: Form) -> impl IntoView {
         }
     };
     view! {
-        <MessageBox msg=f.notice notice=true />
         <CardReader card=f.card error=f.card_error on_read=Callback::new(move |c: CardBasicData| f.card_read(&c)) />
         <form on:submit=submit novalidate>
             <MessageBox msg=f.e_card />
