@@ -314,7 +314,8 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     // Reload on step 3: the card is read again, then the step comes back with its entries.
     p.client.refresh().await?;
     p.wait_css("#read-card").await?;
-    p.wait_text("[role=alert].message-error", "重新載入").await?;
+    p.wait_text("[role=alert].message-error", "重新載入")
+        .await?;
     p.audit("register-reloaded").await?;
     // Read, the wizard goes on by itself to the step in the address.
     p.click("#read-card").await?;
