@@ -189,7 +189,9 @@ impl Form {
             if self.agreed.get() { "1" } else { "" }.to_owned(),
             self.card_fp.get().unwrap_or_default(),
         ];
-        lines.extend(self.kept().map(|v| v.get().replace('\n', " ")));
+        for v in self.kept() {
+            lines.push(v.get().replace('\n', " "));
+        }
         crate::session::stash_set(SAVED, &lines.join("\n"));
     }
 
