@@ -393,7 +393,23 @@ scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
     s.card.holder(CHEN.id)?;
     p.client.refresh().await?;
     p.wait_css("#read-card").await?;
-    read_card(p).await?;
+    // The swapped card takes a moment to be back in the reader: read until it is there.
+    let mut read = false;
+    for _ in 0..20 {
+        p.click("#read-card").await?;
+        let outcome = p
+            .wait_js(
+                "document.getElementById('card-data') ? 'card' : (document.querySelector('.card-reader [role=alert].message-error') ? 'none' : '')",
+                "the read's outcome",
+            )
+            .await?;
+        if outcome == "card" {
+            read = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    ensure!(read, "the other card was read");
     p.wait_text("[role=alert].message-error", "另一張").await?;
     p.click("#next").await?;
     p.wait_css("#household").await?;
