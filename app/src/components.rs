@@ -164,6 +164,10 @@ pub fn CardReader(
     error: RwSignal<Option<BridgeError>>,
     #[prop(optional)] on_read: Option<Callback<CardBasicData>>,
     #[prop(optional)] hide_error: Option<ErrorCode>,
+    /// The page's own message, cleared by a successful read when it is about the card
+    /// (「請先讀取健保卡」, a card or bridge error from a submit's card proof).
+    #[prop(optional)]
+    page_error: Option<RwSignal<Option<Msg>>>,
 ) -> impl IntoView {
     let i = use_i18n();
     let busy = RwSignal::new(false);
@@ -179,6 +183,11 @@ pub fn CardReader(
             busy.set(false);
             match result {
                 Ok(data) => {
+                    if let Some(e) = page_error {
+                        if e.with_untracked(|m| m.as_ref().is_some_and(is_about_the_card)) {
+                            e.set(None);
+                        }
+                    }
                     card.set(Some(data.clone()));
                     crate::util::measure_after_paint("nhi-read", "nhi-read-start");
                     if let Some(cb) = on_read {
@@ -214,6 +223,11 @@ pub fn CardReader(
             {move || card.get().map(|c| view! { <MaskedCard card=c /> })}
         </div>
     }
+}
+
+/// A message a successful card read makes obsolete.
+pub fn is_about_the_card(m: &Msg) -> bool {
+    matches!(m, Msg::Key(T::CardNeeded) | Msg::Bridge(_))
 }
 
 /// A primary submit button that shows when it is working.

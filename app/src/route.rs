@@ -69,6 +69,26 @@ impl Route {
     }
 }
 
+impl Route {
+    /// A new history entry within the page shown (the F1 wizard's `?step=`): Back and Forward
+    /// then move between such entries, and the page, rebuilt, reads its state back from the
+    /// address.
+    pub fn push_in_page(&self, to: &str) {
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
+        }
+        self.shown.set_value(path_and_query());
+    }
+
+    /// Corrects the address of the page shown, without a history entry.
+    pub fn replace_in_page(&self, to: &str) {
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
+        }
+        self.shown.set_value(path_and_query());
+    }
+}
+
 /// Provides the app's route as context (once, at the root of the app).
 pub fn provide_route() -> Route {
     let route = Route::init();

@@ -276,10 +276,16 @@ pub struct PlacesResponse {
     pub counties: Vec<County>,
 }
 
+/// A place is named as the registry names it: `name` is the official Chinese name (what a
+/// household check sends), `name_en` the official romanisation (e.g. 臺北市 "Taipei City",
+/// 大安區 "Da'an District"), which the English pages show; a village's romanisation is
+/// `villages_en` at the same index (龍坡里 "Longpo Village"; parallel lists keep the answer
+/// small for the first page's size budget and `villages` as it was).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct County {
     pub name: String,
+    pub name_en: String,
     pub townships: Vec<Township>,
 }
 
@@ -287,7 +293,10 @@ pub struct County {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Township {
     pub name: String,
+    pub name_en: String,
     pub villages: Vec<String>,
+    /// `villages_en[i]` is the official romanisation of `villages[i]`.
+    pub villages_en: Vec<String>,
 }
 
 /// Machine-readable error codes. The SPA maps each to zh-TW / English text.

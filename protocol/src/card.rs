@@ -51,7 +51,7 @@ impl CardNumber {
 
     /// `0000****5678`.
     pub fn masked(&self) -> String {
-        mask_middle(&self.0, 4, 4)
+        crate::mask::mask_card_number(&self.0)
     }
 }
 

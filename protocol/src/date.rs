@@ -1,4 +1,10 @@
 //! ROC (民國) calendar dates as written on NHI cards: `yyyMMdd`, year 1 = 1912.
+//!
+//! And the one way dates and times are shown (issue 17): every page, mail and result file
+//! writes a date as [`show_date`] (`2026-11-26`) and a moment as [`show_time`]
+//! (`2026-11-26 14:05`, Taiwan time); the enrolment certificate, an official document, dates
+//! itself in the ROC calendar with [`RocDate::formal`] (`中華民國115年11月26日`) and
+//! [`RocDate::formal_short`] (`115/11/26`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -68,7 +74,47 @@ impl RocDate {
 
     /// ISO 8601 (`1990-01-01`), for display next to the ROC form and for `<input type=date>`.
     pub fn iso(self) -> String {
-        format!("{:04}-{:02}-{:02}", self.0.year(), self.month(), self.day())
+        show_date(self.0)
+    }
+}
+
+/// Taiwan's time zone (UTC+8, no daylight saving): the one every shown time is in.
+pub const TAIPEI_OFFSET_HOURS: i8 = 8;
+
+/// A date as every page, mail and result file shows it: `2026-11-26` (ISO 8601).
+pub fn show_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A moment (Unix seconds) as every page and mail shows it: `2026-11-26 14:05`, Taiwan time.
+pub fn show_time(unix: i64) -> String {
+    let offset =
+        time::UtcOffset::from_hms(TAIPEI_OFFSET_HOURS, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let t = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    format!("{} {:02}:{:02}", show_date(t.date()), t.hour(), t.minute())
+}
+
+impl RocDate {
+    /// The certificate's long form: `中華民國115年11月26日`.
+    pub fn formal(self) -> String {
+        format!(
+            "中華民國{}年{:02}月{:02}日",
+            self.roc_year(),
+            self.month(),
+            self.day()
+        )
+    }
+
+    /// The certificate's table form: `115/11/26`.
+    pub fn formal_short(self) -> String {
+        format!(
+            "{:03}/{:02}/{:02}",
+            self.roc_year(),
+            self.month(),
+            self.day()
+        )
     }
 }
 
@@ -149,6 +195,22 @@ impl From<RocDate> for String {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 17: one date format, one time format, one time zone.
+    #[test]
+    fn one_way_to_show_dates_and_times() {
+        let d = Date::from_calendar_date(2026, Month::November, 26).expect("date");
+        assert_eq!(show_date(d), "2026-11-26");
+        // 06:05 UTC is 14:05 in Taiwan.
+        assert_eq!(show_time(1_795_673_100), "2026-11-26 14:05");
+        assert_eq!(show_time(0), "1970-01-01 08:00");
+        let r = RocDate::from_date(d).expect("roc");
+        assert_eq!(
+            (r.formal(), r.formal_short()),
+            ("中華民國115年11月26日".into(), "115/11/26".into())
+        );
+        assert_eq!(r.iso(), "2026-11-26");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

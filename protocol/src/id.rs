@@ -87,7 +87,7 @@ impl NationalId {
 
     /// `A12****789`: for display where the full number is not needed.
     pub fn masked(&self) -> String {
-        crate::mask::mask_middle(&self.0, 3, 3)
+        crate::mask::mask_national_id(&self.0)
     }
 }
 

@@ -1,4 +1,16 @@
-//! Masking for display: names as 王○明, numbers as A12****789.
+//! Masking for display: names as 王○明, numbers as A12****789. The one definition of how
+//! every page, mail, result file and document masks a card number ([`mask_card_number`]), an
+//! ID number ([`mask_national_id`]) and a name ([`mask_name`]).
+
+/// A card number as every page, mail and document shows it: `0000****5678`.
+pub fn mask_card_number(number: &str) -> String {
+    mask_middle(number, 4, 4)
+}
+
+/// An ID number as every page, mail, result file and document shows it: `A12****789`.
+pub fn mask_national_id(id: &str) -> String {
+    mask_middle(id, 3, 3)
+}
 
 /// Keeps `head` leading and `tail` trailing characters and replaces the rest with `*`.
 pub fn mask_middle(s: &str, head: usize, tail: usize) -> String {
@@ -60,6 +72,12 @@ mod tests {
     #[test]
     fn masks_latin_names_per_word() {
         assert_eq!(mask_name("NGUYEN THI AN"), "N****N T*I **");
+    }
+
+    #[test]
+    fn one_masking_of_card_and_id_numbers() {
+        assert_eq!(mask_card_number("000012345678"), "0000****5678");
+        assert_eq!(mask_national_id("A123456789"), "A12****789");
     }
 
     #[test]

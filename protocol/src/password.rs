@@ -83,6 +83,25 @@ impl PasswordVerdict {
     }
 }
 
+/// What the strength meter shows for a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rating {
+    /// A rule (length, characters, personal data) is broken: submit refuses it, whatever
+    /// zxcvbn thinks of it.
+    Refused,
+    /// zxcvbn's score (0–4) of a password that keeps every rule.
+    Score(u8),
+    /// The rules hold; the estimate is not there yet.
+    Unknown,
+}
+
+/// [`PasswordPolicy::assess`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub verdict: PasswordVerdict,
+    pub rating: Rating,
+}
+
 /// The ways a birth date is written: ROC with and without the leading zero, Gregorian.
 fn birth_date_forms(d: RocDate) -> Vec<String> {
     let roc = d.to_string();
@@ -162,6 +181,32 @@ impl PasswordPolicy {
             problems,
             strength: Some(strength),
         }
+    }
+
+    /// The one judgement both the meter and submit use: the rule problems, plus the strength
+    /// problem once an estimate is there. The meter shows [`Assessment::rating`], so it can
+    /// never praise a password that submit refuses (a 19-character one, say).
+    pub fn assess(
+        &self,
+        password: &str,
+        person: &PersonalData,
+        strength: Option<Strength>,
+    ) -> Assessment {
+        let rules = self.check_rules(password, person);
+        let rules_broken = !rules.is_empty();
+        let verdict = match strength {
+            Some(s) => self.judge(rules, s),
+            None => PasswordVerdict {
+                problems: rules,
+                strength: None,
+            },
+        };
+        let rating = match &verdict.strength {
+            _ if rules_broken => Rating::Refused,
+            Some(s) => Rating::Score(s.score),
+            None => Rating::Unknown,
+        };
+        Assessment { verdict, rating }
     }
 
     /// Every rule and the strength estimate: what the server enforces.
@@ -339,6 +384,37 @@ mod tests {
         assert!(strong.is_acceptable(), "{strong:?}");
         assert!(strong.strength.as_ref().is_some_and(|s| s.score >= 3));
         assert_eq!(estimate("", &person()).score, 0);
+    }
+
+    /// Issue 17: the meter rated a 19-character password 非常強 that submit refused.
+    #[test]
+    fn the_meter_rates_by_the_submit_policy() {
+        let policy = PasswordPolicy::default();
+        let strong = Strength {
+            score: 4,
+            warning: None,
+            suggestions: Vec::new(),
+        };
+        let long = "tq8-Vz!rk2Lm-x7Qw9p";
+        assert_eq!(long.chars().count(), 19);
+        let a = policy.assess(long, &person(), Some(strong.clone()));
+        assert_eq!(a.rating, Rating::Refused);
+        assert!(!a.verdict.is_acceptable());
+        assert!(a
+            .verdict
+            .problems
+            .contains(&PasswordProblem::TooLong { max: 12 }));
+        let a = policy.assess("tq8-Vz!rk2Lm", &person(), Some(strong.clone()));
+        assert_eq!(a.rating, Rating::Score(4));
+        assert!(a.verdict.is_acceptable());
+        let a = policy.assess("abc", &person(), None);
+        assert_eq!(a.rating, Rating::Refused);
+        let a = policy.assess("qwpzmxnb", &person(), None);
+        assert_eq!((a.rating, a.verdict.problems.len()), (Rating::Unknown, 0));
+        let weak = Strength { score: 0, ..strong };
+        let a = policy.assess("qwpzmxnb", &person(), Some(weak));
+        assert_eq!(a.rating, Rating::Score(0));
+        assert!(!a.verdict.is_acceptable());
     }
 
     #[test]

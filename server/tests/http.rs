@@ -115,10 +115,20 @@ both_engines!(
             .iter()
             .find(|t| t["name"] == "大安區")
             .expect("大安區");
+        // Issue 17: each place also carries its official romanisation.
+        assert_eq!(taipei["name_en"], "Taipei City");
+        assert_eq!(daan["name_en"], "Da'an District");
         assert!(daan["villages"]
             .as_array()
             .expect("v")
             .contains(&json!("龍坡里")));
+        let k = daan["villages"]
+            .as_array()
+            .and_then(|v| v.iter().position(|v| v == "龍坡里"));
+        assert_eq!(
+            k.and_then(|k| daan["villages_en"].get(k)),
+            Some(&json!("Longpo Village"))
+        );
     }
 );
 

@@ -299,4 +299,26 @@ impl Page {
         }
         Ok(())
     }
+
+    /// Nothing on the page is wider than a 360 px window (a long value wraps instead of
+    /// overflowing, issue 17); leaves the window as it was.
+    pub async fn fits_360px(&self, what: &str) -> Result<()> {
+        let (w0, h0) = self.client.get_window_size().await?;
+        self.client.set_window_size(360, 800).await?;
+        let widths = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+                vec![],
+            )
+            .await;
+        self.client.set_window_size(w0 as u32, h0 as u32).await?;
+        let widths = widths?;
+        let (scroll, client) = (widths[0].as_u64(), widths[1].as_u64());
+        anyhow::ensure!(
+            scroll.is_some() && scroll <= client,
+            "{what}: the page is {scroll:?} px wide in a {client:?} px window"
+        );
+        Ok(())
+    }
 }

@@ -271,6 +271,169 @@ scenario!(wrong_household_data_is_refused_and_kept, LIN, |s| {
     Ok(())
 });
 
+/// The stored wizard entries (`sessionStorage`), which must never hold a secret.
+async fn kept_entries(p: &Page) -> Result<String> {
+    let v = p
+        .client
+        .execute(
+            "return sessionStorage.getItem('nhi.register') || ''",
+            vec![],
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+// Issue 17: the F1 wizard keeps its step and entries across reload, Back and Forward (the
+// step in the address, the entries in sessionStorage without any secret, the card read
+// again after a reload, a different card dropping the entries); a card-read error goes once
+// a read succeeds; a long address wraps on the pending page.
+scenario!(the_wizard_survives_reload_back_and_forward, LIN, |s| {
+    let p = &s.page;
+    p.open("/register").await?;
+    p.click("#agree").await?;
+    p.click("#next").await?;
+    p.wait_css("#read-card").await?;
+    // 「下一步」 without a card, then a successful read: the error goes.
+    p.click("#next").await?;
+    p.wait_text("[role=alert].message-error", "請先按「讀取」")
+        .await?;
+    read_card(p).await?;
+    p.wait_js(
+        "!document.querySelector('[role=alert].message-error')",
+        "the card error cleared by the successful read",
+    )
+    .await?;
+    ensure!(
+        p.client.execute("return location.search", vec![]).await? == "?step=2",
+        "the step is in the address"
+    );
+    p.click("#next").await?;
+    p.wait_css("#household").await?;
+    fill_household(p, &LIN, LIN.neighbourhood).await?;
+
+    // Reload on step 3: the card is read again, then the step comes back with its entries.
+    p.client.refresh().await?;
+    p.wait_css("#read-card").await?;
+    p.wait_text("[role=alert].message-error", "重新載入")
+        .await?;
+    p.audit("register-reloaded").await?;
+    // Read, the wizard goes on by itself to the step in the address.
+    p.click("#read-card").await?;
+    p.wait_css("#household").await?;
+    ensure!(
+        p.value("#household").await? == LIN.household,
+        "household kept"
+    );
+    p.wait_js(
+        &format!(
+            "document.getElementById('village')?.value === {:?}",
+            LIN.village
+        ),
+        "the village kept (once the places are there)",
+    )
+    .await?;
+    ensure!(
+        p.value("#neighbourhood").await? == LIN.neighbourhood,
+        "neighbourhood kept"
+    );
+    // The English page names the places in English (the registry's romanisation).
+    p.switch_lang().await?;
+    p.wait_js(
+        "['county', 'township', 'village'].map(id => { const s = document.getElementById(id); return s.options[s.selectedIndex]?.text; }).join(' / ') === 'New Taipei City / Banqiao District / Liuhou Village'",
+        "the places in English",
+    )
+    .await?;
+    p.switch_lang().await?;
+
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    set_password(p, GOOD_PASSWORD).await?;
+    p.fill("#email", "lin@example.com").await?;
+    p.wait_js(
+        "(sessionStorage.getItem('nhi.register') || '').includes('lin@example.com')",
+        "the email kept",
+    )
+    .await?;
+    let kept = kept_entries(p).await?;
+    for secret in [
+        GOOD_PASSWORD,
+        "tide",
+        LIN.id,
+        "000034567890",
+        "林志豪",
+        "nonce",
+        "proof",
+    ] {
+        ensure!(!kept.contains(secret), "{secret} in sessionStorage: {kept}");
+    }
+
+    // Back and Forward move between the steps, the card and the entries kept.
+    p.client.back().await?;
+    p.wait_css("#household").await?;
+    ensure!(
+        p.value("#household").await? == LIN.household,
+        "household kept going back"
+    );
+    p.client.back().await?;
+    p.wait_css("#card-data").await?;
+    p.client.forward().await?;
+    p.wait_css("#household").await?;
+    p.client.forward().await?;
+    p.wait_css("#password").await?;
+    ensure!(
+        p.value("#email").await? == "lin@example.com",
+        "email kept going forward"
+    );
+    ensure!(
+        p.value("#password").await?.is_empty(),
+        "the password is never kept"
+    );
+
+    // Another card after a reload: what was typed for the first one is dropped.
+    s.card.holder(CHEN.id)?;
+    p.client.refresh().await?;
+    p.wait_css("#read-card").await?;
+    // The swapped card takes a moment to be back in the reader: read until it is there.
+    let mut read = false;
+    for _ in 0..20 {
+        p.click("#read-card").await?;
+        let outcome = p
+            .wait_js(
+                "document.getElementById('card-data') ? 'card' : (document.querySelector('.card-reader [role=alert].message-error') ? 'none' : '')",
+                "the read's outcome",
+            )
+            .await?;
+        if outcome == "card" {
+            read = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    ensure!(read, "the other card was read");
+    p.wait_text("[role=alert].message-error", "另一張").await?;
+    p.click("#next").await?;
+    p.wait_css("#household").await?;
+    ensure!(
+        p.value("#household").await?.is_empty(),
+        "the other card's household dropped"
+    );
+
+    // A long (valid) address wraps on the pending page, which a reload shows again.
+    let long = "chen.mei.li.registration@a-deliberately-long-mail-domain-name-for-wrapping-checks.example.com";
+    fill_household(p, &CHEN, CHEN.neighbourhood).await?;
+    p.click("#next").await?;
+    p.wait_css("#password").await?;
+    set_password(p, GOOD_PASSWORD).await?;
+    p.fill("#email", long).await?;
+    p.click("#submit").await?;
+    p.wait_css("#pending").await?;
+    p.fits_360px("the pending page with a long address").await?;
+    p.client.refresh().await?;
+    p.wait_css("#pending").await?;
+    p.wait_text("#pending", "a-deliberately-long").await?;
+    Ok(())
+});
+
 scenario!(a_weak_password_is_refused, WANG, |s| {
     let p = &s.page;
     start_registration(p).await?;

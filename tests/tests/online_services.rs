@@ -14,7 +14,9 @@ use nhi_e2e::flows::{login_here, register_confirm_login, Stack, PASSWORD, WANG};
 use nhi_e2e::page::Page;
 use serde_json::{json, Value};
 
-const EMAIL: &str = "wang.online@example.com";
+/// A long (valid) address: /home must wrap it (issue 17).
+const EMAIL: &str =
+    "wang.online@a-deliberately-long-mail-domain-name-for-wrapping-checks.example.com";
 /// The operator token; the server gets its SHA-256 (`NHI_OPERATORS`).
 const OPERATOR_TOKEN: &str = "e2e-operator-token-7f3a9c";
 /// SHA-256 of OPERATOR_TOKEN, hex.
@@ -132,6 +134,7 @@ async fn scenario(s: &Stack) -> Result<()> {
     let (p, server) = (&s.page, &s.server);
     // F1 → F2 → F3, the real flow.
     register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
+    p.fits_360px("/home with a long address").await?;
 
     // ── 健康存摺 ─────────────────────────────────────────────────────────────────────────
     p.click("#home-health-bank a").await?;
@@ -188,6 +191,40 @@ async fn scenario(s: &Stack) -> Result<()> {
         .await?;
         p.audit("health-bank-filtered").await?;
     }
+
+    // Issue 17: a range over 10 years names the limit and marks both date fields.
+    let range = p.value("#hb-from").await?;
+    let range_to = p.value("#hb-to").await?;
+    p.client
+        .execute(
+            "for (const [id, v] of [['hb-from', '2000-01-01'], ['hb-to', '2099-12-31']]) { \
+               const el = document.getElementById(id); el.value = v; \
+               el.dispatchEvent(new Event('input', {bubbles: true})); }",
+            vec![],
+        )
+        .await?;
+    p.click("#hb-search").await?;
+    p.wait_text("#hb-range-error [role=alert]", "10 年").await?;
+    p.wait_js(
+        "['hb-from', 'hb-to'].every(id => document.getElementById(id).getAttribute('aria-invalid') === 'true' && document.getElementById(id).getAttribute('aria-describedby') === 'hb-range-error' && document.getElementById(id).closest('.field').classList.contains('field-invalid'))",
+        "both date fields marked",
+    )
+    .await?;
+    p.audit("health-bank-range-too-long").await?;
+    p.client
+        .execute(
+            "for (const [id, v] of [['hb-from', arguments[0]], ['hb-to', arguments[1]]]) { \
+               const el = document.getElementById(id); el.value = v; \
+               el.dispatchEvent(new Event('input', {bubbles: true})); }",
+            vec![json!(range), json!(range_to)],
+        )
+        .await?;
+    p.click("#hb-search").await?;
+    p.wait_js(
+        "!document.querySelector('#hb-range-error [role=alert].message-error') && !document.querySelector('[aria-invalid=true]')",
+        "the marks gone with a valid range",
+    )
+    .await?;
 
     // CSV in both languages (the link follows the language).
     let href = p

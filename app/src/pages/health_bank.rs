@@ -22,6 +22,36 @@ fn is_iso_date(s: &str) -> bool {
             .all(|(k, c)| k == 4 || k == 7 || c.is_ascii_digit())
 }
 
+/// The longest range the server answers, in days (`server::services::health_bank::MAX_RANGE_DAYS`).
+pub const MAX_RANGE_DAYS: i64 = 3700;
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` (the civil-from-days algorithm, proleptic
+/// Gregorian).
+fn day_number(iso: &str) -> Option<i64> {
+    let y: i64 = iso.get(0..4)?.parse().ok()?;
+    let m: i64 = iso.get(5..7)?.parse().ok()?;
+    let d: i64 = iso.get(8..10)?.parse().ok()?;
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// What is wrong with a range typed (empty ends are the server's defaults), if anything;
+/// the page marks both date fields with it.
+pub fn range_problem(from: &str, to: &str) -> Option<T> {
+    let ok = |s: &str| s.is_empty() || is_iso_date(s);
+    if !ok(from) || !ok(to) || (!from.is_empty() && !to.is_empty() && from > to) {
+        return Some(T::HbRangeInvalid);
+    }
+    match (day_number(from), day_number(to)) {
+        (Some(f), Some(t)) if t - f > MAX_RANGE_DAYS => Some(T::HbRangeTooLong),
+        _ => None,
+    }
+}
+
 /// Keeps the range in the address, so a reload or a new login comes back to it.
 fn remember_range(from: &str, to: &str) {
     if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
@@ -30,15 +60,16 @@ fn remember_range(from: &str, to: &str) {
     }
 }
 
-/// The monthly chart: bars are the cost, the number above a bar the visits.
-pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str) -> String {
+/// The monthly chart: a bar's height and the number above it are both the month's visits;
+/// the axis names its unit (`unit`) and its top value.
+pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str, unit: &str) -> String {
     const W: f64 = 720.0;
     const H: f64 = 260.0;
     const LEFT: f64 = 56.0;
     const BOTTOM: f64 = 36.0;
     const TOP: f64 = 24.0;
     let n = months.len().max(1) as f64;
-    let max = months.iter().map(|m| m.cost).max().unwrap_or(0).max(1) as f64;
+    let max = f64::from(months.iter().map(|m| m.visits).max().unwrap_or(0).max(1));
     let slot = (W - LEFT - 8.0) / n;
     let bar = (slot * 0.7).max(1.0);
     let plot_h = H - BOTTOM - TOP;
@@ -50,19 +81,21 @@ pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str) -> String {
         escape(title),
         escape(desc)
     );
-    // Axis and the top value.
+    // Axis, its unit and the top value.
     s.push_str(&format!(
         "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{W}\" y2=\"{y}\" class=\"chart-axis\"/>\
+         <text x=\"4\" y=\"12\" class=\"chart-label chart-unit\">{unit}</text>\
          <text x=\"{x}\" y=\"{t}\" class=\"chart-label\" text-anchor=\"end\">{top}</text>\
          <text x=\"{x}\" y=\"{y}\" class=\"chart-label\" text-anchor=\"end\">0</text>",
         y = H - BOTTOM,
         x = LEFT - 6.0,
         t = TOP + 4.0,
+        unit = escape(unit),
         top = thousands(max as i64),
     ));
     for (k, m) in months.iter().enumerate() {
         let x = LEFT + slot * k as f64 + (slot - bar) / 2.0;
-        let h = (m.cost as f64 / max) * plot_h;
+        let h = (f64::from(m.visits) / max) * plot_h;
         let y = H - BOTTOM - h;
         s.push_str(&format!(
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" class=\"chart-bar\"/>"
@@ -76,7 +109,8 @@ pub fn chart_svg(months: &[MonthSummary], title: &str, desc: &str) -> String {
             ));
         }
         if k % label_every == 0 {
-            let label = m.month.get(2..).unwrap_or(&m.month).replace('-', "/");
+            // The month as the table and every page write it (`2026-01`).
+            let label = m.month.clone();
             s.push_str(&format!(
                 "<text x=\"{cx:.1}\" y=\"{ly}\" class=\"chart-label\" text-anchor=\"middle\">{l}</text>",
                 cx = x + bar / 2.0,
@@ -96,6 +130,9 @@ pub fn HealthBank() -> impl IntoView {
     let to = RwSignal::new(crate::util::query_param("to").unwrap_or_default());
     let data = RwSignal::new(None::<HealthBankResponse>);
     let error = RwSignal::new(None::<Msg>);
+    // The date fields the message is about (marked, and described by it).
+    let bad_from = RwSignal::new(false);
+    let bad_to = RwSignal::new(false);
     let expired = RwSignal::new(false);
     // The query for a range, as an action: on the page's load and on 「查詢」.
     let query = Action::new_local(move |(f, t): &(String, String)| {
@@ -117,7 +154,17 @@ pub fn HealthBank() -> impl IntoView {
                     data.set(Some(r));
                 }
                 Err(e) if is_expired(&e) => expired.set(true),
-                Err(e) => error.set(Some(Msg::from(&e))),
+                Err(e) => {
+                    // A refused range names its field: mark it.
+                    if let api::Failure::Api(a) = &e {
+                        match a.field.as_deref() {
+                            Some("from") => bad_from.set(true),
+                            Some("to") => bad_to.set(true),
+                            _ => {}
+                        }
+                    }
+                    error.set(Some(Msg::from(&e)));
+                }
             }
         }
     });
@@ -125,9 +172,11 @@ pub fn HealthBank() -> impl IntoView {
 
     let load = move || {
         let (f, t) = (from.get_untracked(), to.get_untracked());
-        let ok = |s: &str| s.is_empty() || is_iso_date(s);
-        if !ok(&f) || !ok(&t) || (!f.is_empty() && !t.is_empty() && f > t) {
-            error.set(Some(Msg::Key(T::HbRangeInvalid)));
+        let problem = range_problem(&f, &t);
+        bad_from.set(problem.is_some());
+        bad_to.set(problem.is_some());
+        if let Some(key) = problem {
+            error.set(Some(Msg::Key(key)));
             return;
         }
         error.set(None);
@@ -146,15 +195,19 @@ pub fn HealthBank() -> impl IntoView {
         <p class="lead">{move || i.t(T::HbIntro)}</p>
         <SessionGate shown=expired />
         <form class="range-form" id="hb-range" on:submit=submit novalidate>
-            <div class="field">
+            <div class="field" class:field-invalid=move || bad_from.get()>
                 <label for="hb-from">{move || i.t(T::HbFrom)}</label>
                 <input id="hb-from" name="from" type="date"
+                    aria-invalid=move || bad_from.get().then_some("true")
+                    aria-describedby=move || bad_from.get().then_some("hb-range-error")
                     prop:value=move || from.get()
                     on:input=move |ev| from.set(event_target_value(&ev)) />
             </div>
-            <div class="field">
+            <div class="field" class:field-invalid=move || bad_to.get()>
                 <label for="hb-to">{move || i.t(T::HbTo)}</label>
                 <input id="hb-to" name="to" type="date"
+                    aria-invalid=move || bad_to.get().then_some("true")
+                    aria-describedby=move || bad_to.get().then_some("hb-range-error")
                     prop:value=move || to.get()
                     on:input=move |ev| to.set(event_target_value(&ev)) />
             </div>
@@ -165,7 +218,7 @@ pub fn HealthBank() -> impl IntoView {
                 </button>
             </div>
         </form>
-        <MessageBox msg=error />
+        <div id="hb-range-error"><MessageBox msg=error /></div>
         {move || data.get().map(|r| view! { <Results r expired error /> })}
     }
 }
@@ -182,7 +235,14 @@ fn Results(
     let copay: i64 = r.visits.iter().map(|v| v.copayment).sum();
     let months = r.months.clone();
     let chart_months = months.clone();
-    let chart = move || chart_svg(&chart_months, &i.t(T::HbChartTitle), &i.t(T::HbChartDesc));
+    let chart = move || {
+        chart_svg(
+            &chart_months,
+            &i.t(T::HbChartTitle),
+            &i.t(T::HbChartDesc),
+            &i.t(T::HbChartUnit),
+        )
+    };
     let csv = {
         let (f, t) = (r.from.clone(), r.to.clone());
         move || {
@@ -317,15 +377,73 @@ mod tests {
                 copayment: 0,
             },
         ];
-        let svg = chart_svg(&months, "T<1>", "D");
+        let svg = chart_svg(&months, "T<1>", "D", "visits");
         assert!(
             svg.contains("role=\"img\"")
                 && svg.contains("<title id=\"hb-chart-title\">T&lt;1&gt;</title>")
         );
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains(">26/01<"));
+        assert!(svg.contains(">2026-01<"));
         assert!(
             is_iso_date("2026-01-31") && !is_iso_date("2026-1-31") && !is_iso_date("2026/01/31")
+        );
+    }
+
+    /// The height of the `n`-th bar.
+    fn bar_height(svg: &str, n: usize) -> f64 {
+        svg.split("<rect")
+            .nth(n + 1)
+            .and_then(|r| r.split("height=\"").nth(1))
+            .and_then(|h| h.split('"').next())
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Issue 17: the bar was the cost while its label was the visits, and the axis had no unit.
+    #[test]
+    fn bar_height_and_label_are_the_same_quantity_with_its_unit() {
+        let month = |m: &str, visits, cost| MonthSummary {
+            month: m.into(),
+            visits,
+            cost,
+            copayment: 0,
+        };
+        // Few visits but a costly one, then many cheap ones.
+        let months = vec![month("2026-01", 1, 90_000), month("2026-02", 4, 2_000)];
+        let svg = chart_svg(&months, "T", "D", "visits (n)");
+        let (a, b) = (bar_height(&svg, 0), bar_height(&svg, 1));
+        assert!(
+            (b / a - 4.0).abs() < 0.01,
+            "heights {a} and {b} follow the visits"
+        );
+        assert!(svg.contains(">4</text>") && svg.contains(">1</text>"));
+        assert!(svg.contains("chart-unit\">visits (n)</text>"));
+        // The top of the axis is the most visits, not the most cost.
+        assert!(!svg.contains("90,000"));
+    }
+
+    /// Issue 17: "over 10 years" is told and both date fields marked before the server says
+    /// "check the marked fields".
+    #[test]
+    fn a_range_over_ten_years_is_named() {
+        assert_eq!(
+            range_problem("2000-01-01", "2099-12-31"),
+            Some(T::HbRangeTooLong)
+        );
+        assert_eq!(range_problem("2016-01-01", "2025-12-31"), None);
+        assert_eq!(
+            range_problem("2026-02-01", "2026-01-01"),
+            Some(T::HbRangeInvalid)
+        );
+        assert_eq!(range_problem("2026-1-01", ""), Some(T::HbRangeInvalid));
+        assert_eq!(range_problem("", ""), None);
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2000-03-01"), Some(11_017));
+        assert_eq!(
+            day_number("2026-01-01")
+                .zip(day_number("2025-01-01"))
+                .map(|(a, b)| a - b),
+            Some(365)
         );
     }
 }

@@ -50,7 +50,7 @@ pub fn Login() -> impl IntoView {
     view! {
         <PageTitle key=T::LoginTitle />
         <p class="lead">{move || i.t(T::LoginIntro)}</p>
-        <CardReader card error=card_error />
+        <CardReader card error=card_error page_error=error />
         <form on:submit=submit novalidate>
             <Field id="password" label=T::Password value=password error=e_password kind="password" autocomplete="current-password" required=true />
             <MessageBox msg=error />

@@ -53,17 +53,10 @@ pub fn thousands(n: i64) -> String {
     }
 }
 
-/// Unix seconds → `YYYY-MM-DD HH:MM` in the browser's time zone.
+/// Unix seconds → `YYYY-MM-DD HH:MM`, Taiwan time: the one format of every page and mail
+/// (`nhi_protocol::date::show_time`; the mails say 「臺灣時間」 too).
 pub fn local_time(unix: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix as f64 * 1000.0));
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date(),
-        d.get_hours(),
-        d.get_minutes()
-    )
+    nhi_protocol::date::show_time(unix)
 }
 
 /// Escapes text for SVG/HTML markup.
@@ -77,6 +70,14 @@ pub fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17: the applications page wrote times in the browser's zone, the mails in
+    /// Taiwan's, the unit pages in the browser's locale format.
+    #[test]
+    fn times_are_shown_one_way() {
+        assert_eq!(local_time(0), "1970-01-01 08:00");
+        assert_eq!(local_time(1_795_673_100), "2026-11-26 14:05");
+    }
 
     #[test]
     fn numbers_and_escaping() {

@@ -2,7 +2,7 @@
 //! score and advice from the strength worker, announced politely to screen readers.
 
 use leptos::prelude::*;
-use nhi_protocol::password::{PasswordPolicy, PersonalData, Strength};
+use nhi_protocol::password::{PasswordPolicy, PasswordProblem, PersonalData, Rating, Strength};
 
 use crate::i18n::{
     password_problem, score_text, strength_suggestion, strength_warning, use_i18n, T,
@@ -49,30 +49,41 @@ pub fn PasswordMeter(
         let p = person.get();
         crate::strength::estimate(&pw, &p, state.state);
     });
-    let score = move || match state.state.get() {
-        StrengthState::Ready(s) | StrengthState::Stale(s) if !password.with(String::is_empty) => {
-            s.score
-        }
+    // One judgement for meter and submit (`PasswordPolicy::assess`): a password that breaks
+    // a rule is rated "refused", whatever zxcvbn thinks of it (issue 17).
+    // (A closure, not a `Memo`: the first page's size budget; the rules are cheap.)
+    let assessment = move || {
+        let strength = match state.state.get() {
+            StrengthState::Ready(s) | StrengthState::Stale(s) => Some(s),
+            _ => None,
+        };
+        password.with(|pw| policy.assess(pw, &person.get(), strength))
+    };
+    let rating = move || assessment().rating;
+    let score = move || match rating() {
+        Rating::Score(s) if !password.with(String::is_empty) => s,
         _ => 0,
     };
     let summary = move || {
         if password.with(String::is_empty) {
             return i.t(T::StrengthEmpty);
         }
-        match state.state.get() {
-            StrengthState::Loading => i.t(T::StrengthLoading),
-            StrengthState::Unavailable => i.t(T::StrengthUnavailable),
-            StrengthState::Ready(s) | StrengthState::Stale(s) => score_text(i, s.score),
+        match (rating(), state.state.get()) {
+            (Rating::Refused, _) => i.t(T::StrengthRefused),
+            (Rating::Score(s), _) => score_text(i, s),
+            (_, StrengthState::Unavailable) => i.t(T::StrengthUnavailable),
+            _ => i.t(T::StrengthLoading),
         }
     };
     let advice = move || {
-        let pw = password.get();
-        if pw.is_empty() {
+        if password.with(String::is_empty) {
             return Vec::new();
         }
-        let mut lines: Vec<String> = policy
-            .check_rules(&pw, &person.get())
+        let mut lines: Vec<String> = assessment()
+            .verdict
+            .problems
             .into_iter()
+            .filter(|p| !matches!(p, PasswordProblem::TooWeak { .. }))
             .map(|p| password_problem(i, p))
             .collect();
         if let StrengthState::Ready(s) | StrengthState::Stale(s) = state.state.get() {

@@ -1,7 +1,16 @@
 //! F1: the registration wizard — terms → read card → household → password and contacts →
 //! pending. Everything typed lives in the page's signals, so going back, switching language
 //! or a failed submit loses nothing.
+//!
+//! Reload, Back and Forward (issue 17): the step is in the address (`/register?step=3`, one
+//! history entry per step, so Back and Forward move between steps), and what was typed is
+//! kept in `sessionStorage` (`nhi.register`, one a line: the terms agreed, household, address and
+//! contacts, the masked address of the pending page, and a fingerprint of the card number)
+//! — never the password, a nonce, a card proof or the card's record. The card read stays in
+//! memory only: Back and Forward keep it, a reload asks to read it again and goes on to the
+//! step in the address; a different card drops what was kept for the other one.
 
+use std::cell::RefCell;
 use std::str::FromStr;
 
 use leptos::prelude::*;
@@ -15,10 +24,48 @@ use nhi_protocol::{CardBasicData, Email, HouseholdNumber, MobileNumber, PhoneNum
 
 use crate::api::{self, Failure};
 use crate::components::{CardReader, Field, MessageBox, PageTitle, SubmitButton};
-use crate::i18n::{step_of, use_i18n, Msg, T};
+use crate::i18n::{step_of, use_i18n, Lang, Msg, T};
 use crate::pages::password::{PasswordMeter, PasswordMeterState};
-use crate::route::Link;
+use crate::route::{use_route, Link, Route};
 use crate::util::focus_id;
+
+/// The `sessionStorage` key of the wizard's entries.
+const SAVED: &str = "nhi.register";
+
+thread_local! {
+    /// The card read during this page load, in memory only: Back and Forward rebuild the page
+    /// and find it here; a reload does not.
+    static CARD: RefCell<Option<CardBasicData>> = const { RefCell::new(None) };
+}
+
+/// A non-secret fingerprint of a card: FNV-1a (64 bit) of its number, to tell after a reload
+/// whether the card read again is the one the kept entries were typed for. Not the number,
+/// not the record.
+pub fn card_fingerprint(card_number: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "nhi.register:".bytes().chain(card_number.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h.to_string()
+}
+
+/// Where a (re)built wizard resumes for the step its address asks for (`want`): the step
+/// shown, and the step to go on to once the card has been read again.
+pub fn resume_at(want: usize, agreed: bool, has_card: bool, done: bool) -> (usize, Option<usize>) {
+    let want = want.clamp(1, 5);
+    if want == 5 && done {
+        return (5, None);
+    }
+    let want = want.min(4);
+    if want >= 2 && !agreed {
+        (1, None)
+    } else if want >= 3 && !has_card {
+        (2, Some(want))
+    } else {
+        (want, None)
+    }
+}
 
 const STEPS: [T; 5] = [
     T::StepTerms,
@@ -62,10 +109,15 @@ struct Form {
     email_masked: RwSignal<String>,
     meter: PasswordMeterState,
     places: RwSignal<Option<Vec<County>>>,
+    /// The fingerprint of the card the kept entries belong to ([`card_fingerprint`]).
+    card_fp: RwSignal<Option<String>>,
+    /// After a reload: the step to go on to once the card is read again.
+    resume: RwSignal<Option<usize>>,
+    route: Route,
 }
 
 impl Form {
-    fn new() -> Self {
+    fn new(route: Route) -> Self {
         let s = || RwSignal::new(String::new());
         let e = || RwSignal::new(None);
         Self {
@@ -99,13 +151,85 @@ impl Form {
             email_masked: s(),
             meter: PasswordMeterState::new(),
             places: RwSignal::new(None),
+            card_fp: RwSignal::new(None),
+            resume: RwSignal::new(None),
+            route,
         }
     }
 
+    /// A new step: its own history entry (`?step=`), so Back and Forward move between steps.
     fn go(&self, step: usize) {
         self.form_error.set(None);
         self.step.set(step);
+        self.route.push_in_page(&format!("/register?step={step}"));
         focus_id("step-title");
+    }
+
+    /// The kept text entries, in their storage order.
+    fn kept(&self) -> [RwSignal<String>; 9] {
+        [
+            self.household,
+            self.county,
+            self.township,
+            self.village,
+            self.neighbourhood,
+            self.email,
+            self.mobile,
+            self.phone,
+            self.email_masked,
+        ]
+    }
+
+    /// Writes the entries to `sessionStorage` (tracked: run from an effect), one a line in
+    /// a fixed order (a form field's value has no line break): terms agreed, the card's
+    /// fingerprint, then [`Form::kept`]. Never the password, a nonce, a proof or the card's
+    /// record.
+    fn save(&self) {
+        let mut lines = vec![
+            if self.agreed.get() { "1" } else { "" }.to_owned(),
+            self.card_fp.get().unwrap_or_default(),
+        ];
+        for v in self.kept() {
+            lines.push(v.get().replace('\n', " "));
+        }
+        crate::session::stash_set(SAVED, &lines.join("\n"));
+    }
+
+    /// Reads the entries back from `sessionStorage`.
+    fn restore(&self) {
+        let Some(text) = crate::session::stash_get(SAVED) else {
+            return;
+        };
+        let mut lines = text.split('\n');
+        self.agreed.set(lines.next() == Some("1"));
+        self.card_fp
+            .set(lines.next().filter(|l| !l.is_empty()).map(str::to_owned));
+        for v in self.kept() {
+            v.set(lines.next().unwrap_or_default().to_owned());
+        }
+    }
+
+    /// A card was read: a different card than the entries were kept for drops them; after a
+    /// reload, the wizard goes on to the step it was on.
+    fn card_read(&self, card: &CardBasicData) {
+        self.e_card.set(None);
+        self.form_error.set(None);
+        let fp = card_fingerprint(card.card_number.as_str());
+        if self.card_fp.get_untracked().is_some_and(|old| old != fp) {
+            for v in self.kept() {
+                v.set(String::new());
+            }
+            self.resume.set(None);
+            // (The card step's own message box: one box, for the first page's size budget.)
+            self.e_card.set(Some(Msg::Key(T::RegOtherCard)));
+        }
+        self.card_fp.set(Some(fp));
+        if let Some(step) = self.resume.get_untracked() {
+            // The address already names this step.
+            self.resume.set(None);
+            self.step.set(step);
+            focus_id("step-title");
+        }
     }
 
     fn person(&self) -> PersonalData {
@@ -177,7 +301,37 @@ pub fn person_of(card: Option<&CardBasicData>, email: &str) -> PersonalData {
 #[component]
 pub fn Register() -> impl IntoView {
     let i = use_i18n();
-    let f = Form::new();
+    let f = Form::new(use_route());
+    // What was kept in this tab (reload, Back, Forward), the card read in this page load if
+    // it is the one the entries belong to, and the step the address asks for.
+    f.restore();
+    let card = CARD
+        .with(|c| c.borrow().clone())
+        .filter(|c| f.card_fp.get_untracked() == Some(card_fingerprint(c.card_number.as_str())));
+    let want = crate::util::query_param("step")
+        .and_then(|s| s.parse::<u16>().ok())
+        .map_or(1, usize::from);
+    let (shown, resume) = resume_at(
+        want,
+        f.agreed.get_untracked(),
+        card.is_some(),
+        f.email_masked.with_untracked(|m| !m.is_empty()),
+    );
+    if resume.is_some() {
+        f.e_card.set(Some(Msg::Key(T::RegReadAgain)));
+    }
+    f.card.set(card);
+    f.step.set(shown);
+    f.resume.set(resume);
+    if resume.is_none() && shown != want {
+        f.route.replace_in_page(&format!("/register?step={shown}"));
+    }
+    // One effect (the first page's size budget): the entries to storage, the card to memory.
+    Effect::new(move |_| {
+        f.save();
+        let card = f.card.get();
+        CARD.with(|c| *c.borrow_mut() = card);
+    });
     // The strength worker downloads while the user reads the terms.
     crate::strength::start();
     // The places for the address (none: the step says they are still loading). A task, not
@@ -284,7 +438,7 @@ fn CardStep(f: Form) -> impl IntoView {
         }
     };
     view! {
-        <CardReader card=f.card error=f.card_error />
+        <CardReader card=f.card error=f.card_error on_read=Callback::new(move |c: CardBasicData| f.card_read(&c)) />
         <form on:submit=submit novalidate>
             <MessageBox msg=f.e_card />
             <div class="actions">
@@ -295,13 +449,30 @@ fn CardStep(f: Form) -> impl IntoView {
     }
 }
 
+/// One place of an address `<select>`: its official name (the value) and how it is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceOption {
+    value: String,
+    label: String,
+}
+
+/// A place shown in the page's language: the registry's romanisation in English (the Chinese
+/// name where the registry has none).
+pub fn place_option(name: &str, name_en: &str, lang: Lang) -> PlaceOption {
+    let english = lang == Lang::En && !name_en.is_empty();
+    PlaceOption {
+        value: name.to_owned(),
+        label: if english { name_en } else { name }.to_owned(),
+    }
+}
+
 /// A labelled `<select>` of names; the first option asks to choose.
 #[component]
 fn PlaceSelect(
     id: &'static str,
     label: T,
     value: RwSignal<String>,
-    #[prop(into)] options: Signal<Vec<String>>,
+    #[prop(into)] options: Signal<Vec<PlaceOption>>,
     error: Err,
     #[prop(optional)] on_change: Option<Callback<()>>,
 ) -> impl IntoView {
@@ -334,10 +505,9 @@ fn PlaceSelect(
                     options
                         .get()
                         .into_iter()
-                        .map(|name| {
-                            let n2 = name.clone();
-                            let n3 = name.clone();
-                            view! { <option value=name selected=move || value.with(|v| *v == n2)>{n3}</option> }
+                        .map(|o| {
+                            let n2 = o.value.clone();
+                            view! { <option value=o.value selected=move || value.with(|v| *v == n2)>{o.label}</option> }
                         })
                         .collect_view()
                 }}
@@ -349,27 +519,35 @@ fn PlaceSelect(
 #[component]
 fn HouseholdStep(f: Form) -> impl IntoView {
     let i = use_i18n();
+    // The options: the official Chinese name as the value (what the check sends), shown in
+    // the page's language (the registry's romanisation in English).
     let counties = Signal::derive(move || {
+        let lang = i.get();
         f.places
             .with(|p| {
-                p.as_ref()
-                    .map(|p| p.iter().map(|c| c.name.clone()).collect())
+                p.as_ref().map(|p| {
+                    p.iter()
+                        .map(|c| place_option(&c.name, &c.name_en, lang))
+                        .collect()
+                })
             })
             .unwrap_or_default()
     });
     let townships = Signal::derive(move || {
-        let county = f.county.get();
+        let (county, lang) = (f.county.get(), i.get());
         f.places
             .with(|p| {
-                p.as_ref()?
-                    .iter()
-                    .find(|c| c.name == county)
-                    .map(|c| c.townships.iter().map(|t| t.name.clone()).collect())
+                p.as_ref()?.iter().find(|c| c.name == county).map(|c| {
+                    c.townships
+                        .iter()
+                        .map(|t| place_option(&t.name, &t.name_en, lang))
+                        .collect()
+                })
             })
             .unwrap_or_default()
     });
     let villages = Signal::derive(move || {
-        let (county, township) = (f.county.get(), f.township.get());
+        let (county, township, lang) = (f.county.get(), f.township.get(), i.get());
         f.places
             .with(|p| {
                 p.as_ref()?
@@ -378,7 +556,14 @@ fn HouseholdStep(f: Form) -> impl IntoView {
                     .townships
                     .iter()
                     .find(|t| t.name == township)
-                    .map(|t| t.villages.clone())
+                    .map(|t| {
+                        let en = t.villages_en.iter().map(String::as_str);
+                        t.villages
+                            .iter()
+                            .zip(en.chain(std::iter::repeat("")))
+                            .map(|(v, e)| place_option(v, e, lang))
+                            .collect()
+                    })
             })
             .unwrap_or_default()
     });
@@ -525,6 +710,13 @@ fn PasswordStep(f: Form) -> impl IntoView {
             .await
             {
                 Ok(r) => {
+                    // Registered: nothing typed is kept any longer, only what the pending
+                    // page shows (a reload shows it again).
+                    for v in f.kept() {
+                        v.set(String::new());
+                    }
+                    f.agreed.set(false);
+                    f.card_fp.set(None);
                     f.email_masked.set(r.email_masked);
                     f.go(5);
                 }
@@ -540,10 +732,11 @@ fn PasswordStep(f: Form) -> impl IntoView {
         }
         let password = f.password.get_untracked();
         let person = f.person();
-        let mut problems = policy.check_rules(&password, &person);
-        if let Some(s) = f.meter.strength() {
-            problems = policy.judge(problems, s).problems;
-        }
+        // The meter's judgement (`PasswordPolicy::assess`), so the two cannot disagree.
+        let problems = policy
+            .assess(&password, &person, f.meter.strength())
+            .verdict
+            .problems;
         f.e_password.set(problems.first().map(|p| Msg::Problem(*p)));
         let same = password == f.password2.get_untracked();
         f.e_password2
@@ -600,6 +793,53 @@ fn PasswordStep(f: Form) -> impl IntoView {
                 <SubmitButton label=T::Submit busy id="submit" />
             </div>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_resumes_where_it_can() {
+        // Terms not agreed: the start, whatever the address says.
+        assert_eq!(resume_at(3, false, false, false), (1, None));
+        // A reload on steps 3 and 4: the card is read again first, then on to the step.
+        assert_eq!(resume_at(3, true, false, false), (2, Some(3)));
+        assert_eq!(resume_at(4, true, false, false), (2, Some(4)));
+        // Back and Forward keep the card (in memory).
+        assert_eq!(resume_at(4, true, true, false), (4, None));
+        assert_eq!(resume_at(2, true, false, false), (2, None));
+        // The pending page needs no card; without a registration it is step 4.
+        assert_eq!(resume_at(5, true, false, true), (5, None));
+        assert_eq!(resume_at(5, true, true, false), (4, None));
+        assert_eq!(resume_at(0, false, false, false), (1, None));
+        assert_eq!(resume_at(99, true, true, false), (4, None));
+    }
+
+    /// Issue 17: the English page showed the places in Chinese only.
+    #[test]
+    fn places_are_shown_in_the_pages_language() {
+        let en = place_option("daan-zh", "Da'an District", Lang::En);
+        assert_eq!(
+            (en.value.as_str(), en.label.as_str()),
+            ("daan-zh", "Da'an District")
+        );
+        let zh = place_option("daan-zh", "Da'an District", Lang::ZhTw);
+        assert_eq!(
+            (zh.value.as_str(), zh.label.as_str()),
+            ("daan-zh", "daan-zh")
+        );
+        let none = place_option("daan-zh", "", Lang::En);
+        assert_eq!(none.label, "daan-zh");
+    }
+
+    #[test]
+    fn the_card_fingerprint_is_not_the_number() {
+        let a = card_fingerprint("000012345678");
+        assert_eq!(a, card_fingerprint("000012345678"));
+        assert_ne!(a, card_fingerprint("000012345679"));
+        assert!(!a.contains("12345678"));
     }
 }
 

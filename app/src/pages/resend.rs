@@ -77,7 +77,7 @@ pub fn Resend() -> impl IntoView {
             when=move || done.get()
             fallback=move || view! {
                 <p class="lead">{move || i.t(T::ResendIntro)}</p>
-                <CardReader card error=card_error />
+                <CardReader card error=card_error page_error=error />
                 <form on:submit=submit novalidate>
                     <Field id="email" label=T::Email hint=T::EmailHint value=email error=e_email kind="email" autocomplete="email" required=true />
                     <MessageBox msg=error />

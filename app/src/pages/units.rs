@@ -72,10 +72,10 @@ pub fn file_problem(f: &Failure) -> Option<Msg> {
     Some(Msg::Key(key))
 }
 
-/// Unix seconds as local date and time in the current language.
-pub fn when(i: I18n, unix: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix as f64 * 1000.0));
-    String::from(d.to_locale_string(i.get().tag(), &wasm_bindgen::JsValue::UNDEFINED))
+/// Unix seconds as every page shows a moment (`nhi_protocol::date::show_time`).
+pub fn when(_i: I18n, unix: i64) -> String {
+    // The one format of every page and mail (issue 17): `2026-11-26 14:05`, Taiwan time.
+    nhi_protocol::date::show_time(unix)
 }
 
 /// What a page load's failure shows: the login gate for a 401 (`true`), else the message.

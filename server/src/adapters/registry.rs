@@ -235,6 +235,34 @@ impl HouseholdRegistry for HttpRegistry {
 mod tests {
     use super::*;
 
+    /// Issue 17: place names had no English. Every county, township and village of the
+    /// sample has its official romanisation.
+    #[test]
+    fn every_sample_place_has_its_english_name() -> Result<(), RegistryError> {
+        let data = SampleData::bundled()?;
+        let english = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphabetic() || " '-".contains(c))
+        };
+        let mut n = 0;
+        for c in &data.places {
+            assert!(english(&c.name_en), "{}: {:?}", c.name, c.name_en);
+            for t in &c.townships {
+                assert!(english(&t.name_en), "{}: {:?}", t.name, t.name_en);
+                assert_eq!(t.villages.len(), t.villages_en.len(), "{}", t.name);
+                for (v, en) in t.villages.iter().zip(&t.villages_en) {
+                    assert!(en.ends_with(" Village") && english(en), "{v}: {en:?}");
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 40);
+        let taipei = data.places.iter().find(|c| c.name == "臺北市");
+        assert_eq!(taipei.map(|c| c.name_en.as_str()), Some("Taipei City"));
+        Ok(())
+    }
+
     #[test]
     fn bundled_sample_has_every_virtual_card_holder_exactly() {
         let data = SampleData::bundled().expect("bundled data parses");

@@ -11,7 +11,7 @@ use crate::storage::accounts::AccountRow;
 use crate::storage::applications::{self as store, Filter, NewApplication};
 use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{self, health_bank};
-use nhi_protocol::mask::mask_middle;
+use nhi_protocol::mask::{mask_card_number, mask_national_id};
 use nhi_protocol::online::{
     Application, ApplicationKind, ApplicationStatus, CardReplacementRequest, OperatorStatusRequest,
     ReplacementReason, StatusEvent,
@@ -203,7 +203,7 @@ impl Services {
         let from = ApplicationStatus::parse(&from).ok_or(ServiceError::ApplicationNotFound)?;
         let detail = format!(
             "id={id} owner={} from={} to={}",
-            mask_middle(&owner, 0, 4),
+            mask_card_number(&owner),
             from.as_str(),
             req.status.as_str()
         );
@@ -279,7 +279,7 @@ impl Services {
         let data = CertificateData {
             certificate_no: format!("NHI-{:08}", app.id),
             name: account.name.clone(),
-            national_id_masked: mask_middle(&account.national_id, 3, 3),
+            national_id_masked: mask_national_id(&account.national_id),
             birth_date: birth_date_of(account),
             issued_on,
             enrolments: rows

@@ -82,23 +82,12 @@ pub async fn load_font(path: &Path, index: u32) -> ServiceResult<CertificateFont
 
 /// `中華民國115年11月26日`.
 pub fn roc_long(d: Date) -> String {
-    match RocDate::from_date(d) {
-        Ok(r) => format!(
-            "中華民國{}年{:02}月{:02}日",
-            r.roc_year(),
-            r.month(),
-            r.day()
-        ),
-        Err(_) => super::online::iso(d),
-    }
+    RocDate::from_date(d).map_or_else(|_| super::online::iso(d), RocDate::formal)
 }
 
 /// `084/03/01`.
 pub fn roc_short(d: Date) -> String {
-    match RocDate::from_date(d) {
-        Ok(r) => format!("{:03}/{:02}/{:02}", r.roc_year(), r.month(), r.day()),
-        Err(_) => super::online::iso(d),
-    }
+    RocDate::from_date(d).map_or_else(|_| super::online::iso(d), RocDate::formal_short)
 }
 
 const PAGE_W: f32 = 595.28;

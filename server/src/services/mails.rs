@@ -2,7 +2,6 @@
 
 use nhi_protocol::api::CONFIRM_PATH;
 use nhi_protocol::mask::mask_name;
-use time::{OffsetDateTime, UtcOffset};
 
 use super::{mask_email, random_token};
 use crate::storage::outbox::{self, NewMail};
@@ -71,20 +70,10 @@ pub(crate) fn escape(s: &str) -> String {
         .collect()
 }
 
-/// `YYYY-MM-DD HH:MM` in Taiwan time (UTC+8).
+/// `YYYY-MM-DD HH:MM` in Taiwan time (UTC+8): the one format of every page and mail
+/// (`nhi_protocol::date::show_time`).
 pub(crate) fn taipei_time(unix: i64) -> String {
-    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    let t = OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    nhi_protocol::date::show_time(unix)
 }
 
 /// The F2 link; the ticket travels in the fragment (issue 10).

@@ -43,7 +43,7 @@ pub fn parse_iso(s: &str) -> Option<Date> {
 }
 
 pub fn iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    nhi_protocol::date::show_date(d)
 }
 
 /// Parses `name:sha256hex,name:sha256hex` (whitespace ignored); bad entries are skipped with

@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use nhi_protocol::api::{AccountStatus, LoginRequest, ProofPurpose, UserInfo};
-use nhi_protocol::mask::{mask_middle, mask_name};
+use nhi_protocol::mask::{mask_card_number, mask_name, mask_national_id};
 
 use super::{mask_email, random_token, token_hash, Caller, ServiceError, ServiceResult, Services};
 use crate::storage::accounts::{self, AccountRow};
@@ -18,9 +18,9 @@ pub struct NewSession {
 
 pub fn user_info(a: &AccountRow) -> UserInfo {
     UserInfo {
-        card_number_masked: mask_middle(&a.card_number, 0, 4),
+        card_number_masked: mask_card_number(&a.card_number),
         name_masked: mask_name(&a.name),
-        national_id_masked: mask_middle(&a.national_id, 3, 3),
+        national_id_masked: mask_national_id(&a.national_id),
         email_masked: mask_email(&a.email),
         status: if a.status == accounts::ACTIVE {
             AccountStatus::Active
@@ -235,6 +235,34 @@ impl Services {
             drop(conn);
             self.audit(caller, None, "logout", "ok", None).await;
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17: /home masked the card number `********5678`, the card page `0000****5678`.
+    #[test]
+    fn home_masks_as_the_card_page_does() -> Result<(), Box<dyn std::error::Error>> {
+        let card: nhi_protocol::CardNumber = "000012345678".parse()?;
+        let id: nhi_protocol::NationalId = "A123456789".parse()?;
+        let row = AccountRow {
+            id: 1,
+            card_number: card.as_str().to_owned(),
+            national_id: id.as_str().to_owned(),
+            name: "王小明".into(),
+            birth_date: "0790101".into(),
+            email: "wang@example.com".into(),
+            password_hash: String::new(),
+            status: accounts::ACTIVE.into(),
+            created_at: 0,
+        };
+        let me = user_info(&row);
+        assert_eq!(me.card_number_masked, card.masked());
+        assert_eq!(me.national_id_masked, id.masked());
+        assert_eq!(me.card_number_masked, "0000****5678");
         Ok(())
     }
 }
