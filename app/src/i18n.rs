@@ -371,6 +371,8 @@ pub enum Msg {
     Api(ApiCode, Option<u64>),
     Problem(PasswordProblem),
     Pending(String),
+    /// A message with the line of a file at fault (its `$line`).
+    AtLine(T, u64),
 }
 
 impl Msg {
@@ -382,6 +384,7 @@ impl Msg {
             Msg::Api(c, r) => api_error(i, *c, *r),
             Msg::Problem(p) => password_problem(i, *p),
             Msg::Pending(e) => pending_text(i, e),
+            Msg::AtLine(k, line) => i.t_args(*k, &[("line", &line.to_string())]),
         }
     }
 }

@@ -76,6 +76,7 @@ un-status-failed = Failed
 un-file-too-large = The file is over the size limit; split it.
 un-file-empty = The file has no data lines.
 un-file-encoding = The file's encoding is not recognised; save it as a UTF-8 or Big5 CSV/TXT.
+un-file-encoding-at = Line { $line } of the file cannot be read as UTF-8 or Big5; save it as a UTF-8 or Big5 CSV/TXT.
 un-file-unreadable = This spreadsheet cannot be read; save it as .xlsx or CSV.
 un-file-too-many-rows = The file has too many lines; split it.
 un-file-unsupported = This file type (e.g. old .xls) is not supported; save it as .xlsx or CSV.

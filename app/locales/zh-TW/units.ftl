@@ -76,6 +76,7 @@ un-status-failed = 處理失敗
 un-file-too-large = 檔案超過大小上限，請分批上傳。
 un-file-empty = 檔案沒有資料列。
 un-file-encoding = 無法辨識檔案編碼，請存成 UTF-8 或 Big5 的 CSV/TXT。
+un-file-encoding-at = 檔案第 { $line } 行無法以 UTF-8 或 Big5 讀取，請存成 UTF-8 或 Big5 的 CSV/TXT。
 un-file-unreadable = 無法讀取此試算表檔案，請另存為 .xlsx 或 CSV。
 un-file-too-many-rows = 檔案資料列過多，請分批上傳。
 un-file-unsupported = 不支援此檔案類型（例如舊版 .xls），請另存為 .xlsx 或 CSV。

@@ -63,13 +63,15 @@ pub fn file_problem(f: &Failure) -> Option<Msg> {
             T::UnFileTooLargeDecompressed,
         ),
         (FileProblem::Busy, T::UnFileBusy),
+        (FileProblem::NotText, T::UnFileNotText),
     ]
     .into_iter()
     .find(|(p, _)| p.code() == e.message)
-    .map(|(_, k)| k)
-    // Issue 17: `not_text` (FileProblem::NotText, added with the binary-file check).
-    .or_else(|| (e.message == "not_text").then_some(T::UnFileNotText))?;
-    Some(Msg::Key(key))
+    .map(|(_, k)| k)?;
+    Some(match (key, e.line) {
+        (T::UnFileEncoding, Some(line)) => Msg::AtLine(T::UnFileEncodingAt, line),
+        _ => Msg::Key(key),
+    })
 }
 
 /// Unix seconds as every page shows a moment (`nhi_protocol::date::show_time`).
@@ -148,5 +150,45 @@ pub fn Units() -> impl IntoView {
             }.into_any()
         })}
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nhi_protocol::api::{ApiError, ErrorCode};
+
+    use super::*;
+
+    fn refused(problem: FileProblem, line: Option<u64>) -> Failure {
+        let mut e = ApiError::new(ErrorCode::BadRequest, problem.code());
+        e.field = Some("file".into());
+        e.line = line;
+        Failure::Api(e)
+    }
+
+    #[test]
+    fn a_refused_file_names_its_line_and_binary_files_have_their_own_message() {
+        assert_eq!(
+            file_problem(&refused(FileProblem::Encoding, Some(7))),
+            Some(Msg::AtLine(T::UnFileEncodingAt, 7))
+        );
+        assert_eq!(
+            file_problem(&refused(FileProblem::NotText, None)),
+            Some(Msg::Key(T::UnFileNotText))
+        );
+        // Every problem has its own message.
+        for p in [
+            FileProblem::TooLarge,
+            FileProblem::Empty,
+            FileProblem::Unreadable,
+            FileProblem::TooManyRows,
+            FileProblem::UnsupportedType,
+            FileProblem::TooManyColumns,
+            FileProblem::FieldTooLong,
+            FileProblem::TooLargeDecompressed,
+            FileProblem::Busy,
+        ] {
+            assert!(file_problem(&refused(p, None)).is_some(), "{p:?}");
+        }
     }
 }
