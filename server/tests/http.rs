@@ -228,3 +228,96 @@ async fn operations_endpoints() {
     }
     assert!(doc.json["components"]["schemas"]["RegisterRequest"].is_object());
 }
+
+both_engines!(
+    a_loopback_alias_of_the_origin_is_sent_to_the_configured_address,
+    |h: Harness| async move {
+        // The test origin is http://localhost:8080.
+        for host in ["127.0.0.1:8080", "[::1]:8080"] {
+            let r = h
+                .request(Method::GET, "/register?step=2", None, &[("host", host)])
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::TEMPORARY_REDIRECT,
+                "{host}: {}",
+                r.text
+            );
+            assert_eq!(
+                r.headers[header::LOCATION],
+                format!("{ORIGIN}/register?step=2"),
+                "{host}"
+            );
+            // API calls: a code the SPA explains, naming the address to use.
+            let r = h
+                .request(
+                    Method::POST,
+                    "/api/v1/card-proof/nonce",
+                    Some(json!({ "purpose": "login" })),
+                    &[("host", host), ("origin", &format!("http://{host}"))],
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::MISDIRECTED_REQUEST, "wrong_origin"),
+                "{host}: {}",
+                r.text
+            );
+            assert!(r.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(ORIGIN)));
+            let r = h
+                .request(Method::GET, "/api/v1/places", None, &[("host", host)])
+                .await;
+            assert_eq!(r.code(), "wrong_origin");
+            // A form post elsewhere: a page that says which address to use.
+            let r = h
+                .request(Method::POST, "/register", None, &[("host", host)])
+                .await;
+            assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
+            assert!(r.text.contains(ORIGIN), "{}", r.text);
+            // Health checks answer under any name.
+            let r = h
+                .request(Method::GET, "/healthz", None, &[("host", host)])
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{host}");
+        }
+        // The configured name, and another port (a port mapping), are served as before.
+        for host in ["localhost:8080", "127.0.0.1:9999"] {
+            let r = h
+                .request(
+                    Method::POST,
+                    "/api/v1/card-proof/nonce",
+                    Some(json!({ "purpose": "login" })),
+                    &[("host", host)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{host}: {}", r.text);
+        }
+    }
+);
+
+#[tokio::test]
+async fn a_default_port_origin_redirects_every_port_form() {
+    let h = Harness::new(Engine::Sqlite, |c| {
+        c.public_origin = "http://localhost".into()
+    })
+    .await
+    .expect("harness");
+    for host in ["127.0.0.1", "127.0.0.1:80", "[::1]"] {
+        let r = h
+            .request(Method::GET, "/login", None, &[("host", host)])
+            .await;
+        assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "{host}");
+        assert_eq!(r.headers[header::LOCATION], "http://localhost/login");
+    }
+    let r = h
+        .request(
+            Method::GET,
+            "/api/v1/places",
+            None,
+            &[("host", "localhost:80")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

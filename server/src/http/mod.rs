@@ -198,6 +198,10 @@ pub fn router(services: Arc<Services>) -> Router {
         .fallback_service(spa)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            security::loopback_alias,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             security::headers,
         ))
         .layer(CompressionLayer::new())
