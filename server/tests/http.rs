@@ -321,3 +321,75 @@ async fn a_default_port_origin_redirects_every_port_form() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn download_offers_the_configured_files_with_their_sha256() {
+    use sha2::Digest as _;
+    let folder = tempfile::tempdir().expect("tempdir");
+    let bridge = b"\x7fELF not really a bridge binary".to_vec();
+    let zip = b"PK\x03\x04 not really a zip".to_vec();
+    std::fs::write(folder.path().join("nhi-bridge"), &bridge).expect("write");
+    std::fs::write(folder.path().join("nhi-extension.zip"), &zip).expect("write");
+    std::fs::write(folder.path().join(".hidden"), b"x").expect("write");
+    std::fs::create_dir(folder.path().join("sub")).expect("dir");
+    let dir = folder.path().to_path_buf();
+    let h = Harness::new(Engine::Sqlite, |c| c.downloads_dir = Some(dir))
+        .await
+        .expect("harness");
+    let r = h.get("/api/v1/downloads").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let files = r.json["files"].as_array().expect("files").clone();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["nhi-bridge", "nhi-extension.zip"],
+        "no hidden file, no folder"
+    );
+    for (f, bytes, kind) in [
+        (&files[0], &bridge, "bridge"),
+        (&files[1], &zip, "extension"),
+    ] {
+        assert_eq!(f["kind"], kind);
+        assert_eq!(f["bytes"], bytes.len());
+        assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(bytes)));
+        let url = f["url"].as_str().expect("url");
+        let req = axum::http::Request::builder()
+            .uri(url)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        let disposition = resp.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(disposition.starts_with("attachment"), "{disposition}");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], &bytes[..], "{url}");
+    }
+    for bad in [
+        "/api/v1/downloads/.hidden",
+        "/api/v1/downloads/sub",
+        "/api/v1/downloads/missing.zip",
+        "/api/v1/downloads/..%2Fnhi.db",
+    ] {
+        let r = h.get(bad).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{bad}"
+        );
+    }
+
+    // Without a folder: nothing offered (the page says so).
+    let h = Harness::new(Engine::Sqlite, |_| {}).await.expect("harness");
+    let r = h.get("/api/v1/downloads").await;
+    assert_eq!(r.json, json!({ "files": [] }));
+    assert_eq!(
+        h.get("/api/v1/downloads/nhi-bridge").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
