@@ -216,6 +216,17 @@ impl ApplicationStatus {
         }
     }
 
+    /// Whether an application in this status is still being processed (a card replacement
+    /// in it blocks another one: the server's partial unique index lists the same statuses).
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            ApplicationStatus::Submitted
+                | ApplicationStatus::InReview
+                | ApplicationStatus::CardProduction
+        )
+    }
+
     /// The path an application of `kind` normally takes (for the status timeline).
     pub fn path(kind: ApplicationKind) -> &'static [ApplicationStatus] {
         use ApplicationStatus as S;
