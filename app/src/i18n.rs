@@ -442,7 +442,7 @@ mod tests {
             .collect()
     }
 
-    const API: [ApiCode; 23] = [
+    const API: [ApiCode; 25] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
@@ -466,6 +466,8 @@ mod tests {
         ApiCode::NotFound,
         ApiCode::Forbidden,
         ApiCode::Internal,
+        ApiCode::ApplicationPending,
+        ApiCode::WrongOrigin,
     ];
 
     /// A new server error code fails to compile here until it is added to [`API`] (and so
@@ -494,7 +496,9 @@ mod tests {
             | ApiCode::Unauthenticated
             | ApiCode::NotFound
             | ApiCode::Forbidden
-            | ApiCode::Internal => API.contains(&code),
+            | ApiCode::Internal
+            | ApiCode::ApplicationPending
+            | ApiCode::WrongOrigin => API.contains(&code),
         }
     }
 

@@ -241,6 +241,78 @@ pub struct Options {
     pub dry_run: bool,
 }
 
+/// The options of `install` / `uninstall` from the command line. The scope is per user
+/// unless `--system` is given — also when run as root (a system-wide registration writes into
+/// /etc, /usr/lib or HKLM and must be asked for). `--profile` alone registers only in those
+/// folders (tests); add `--browser` to do both.
+pub fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        scope: Scope::User,
+        browsers: Browser::ALL.to_vec(),
+        profile_dirs: Vec::new(),
+        dry_run: false,
+    };
+    let mut only_profiles = false;
+    let mut browsers_given = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--user" => opts.scope = Scope::User,
+            "--system" => opts.scope = Scope::System,
+            "--dry-run" => opts.dry_run = true,
+            "--browser" => {
+                let list = it
+                    .next()
+                    .ok_or("--browser needs a list, e.g. chrome,firefox")?;
+                let mut bs = Vec::new();
+                for name in list.split(',') {
+                    bs.push(Browser::parse(name).ok_or_else(|| {
+                        format!("unknown browser {name:?} (chrome, chromium, edge, firefox)")
+                    })?);
+                }
+                opts.browsers = bs;
+                browsers_given = true;
+            }
+            "--profile" => {
+                let dir = it.next().ok_or("--profile needs a folder")?;
+                opts.profile_dirs.push(PathBuf::from(dir));
+                only_profiles = true;
+            }
+            "--profile-only" => only_profiles = true,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if only_profiles && !browsers_given {
+        opts.browsers.clear();
+    }
+    Ok(opts)
+}
+
+/// The line said before anything is written: which scope, and where.
+pub fn announcement(opts: &Options, remove: bool) -> String {
+    let verb = if remove {
+        "unregistering"
+    } else {
+        "registering"
+    };
+    let whom = match opts.scope {
+        Scope::User => "for this user only (folders in the home folder; --system for all users)",
+        Scope::System => "SYSTEM-WIDE for all users (needs administrator rights)",
+    };
+    let names: Vec<&str> = opts.browsers.iter().map(|b| b.name()).collect();
+    let mut line = format!("nhi-bridge: {verb} the native-messaging host {whom}");
+    if !names.is_empty() {
+        line.push_str(&format!(": {}", names.join(", ")));
+    }
+    if !opts.profile_dirs.is_empty() {
+        line.push_str(&format!(
+            " (+{} profile folder(s))",
+            opts.profile_dirs.len()
+        ));
+    }
+    line
+}
+
 pub fn roots(scope: Scope) -> Result<Roots, InstallError> {
     let home = std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
@@ -407,6 +479,54 @@ mod tests {
             .into_iter()
             .map(|t| t.manifest.to_string_lossy().into_owned())
             .collect()
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_default_is_per_user_and_system_wide_needs_the_flag() {
+        // Whoever runs it (root included): per user unless --system.
+        let o = parse_args(&[]).expect("no options");
+        assert_eq!(o.scope, Scope::User);
+        assert_eq!(o.browsers, Browser::ALL);
+        assert!(!o.dry_run);
+        assert_eq!(
+            parse_args(&args(&["--system"])).map(|o| o.scope),
+            Ok(Scope::System)
+        );
+        let o = parse_args(&args(&["--dry-run", "--browser", "chromium,firefox"])).expect("ok");
+        assert_eq!((o.scope, o.dry_run), (Scope::User, true));
+        assert_eq!(o.browsers, [Browser::Chromium, Browser::Firefox]);
+        let o = parse_args(&args(&["--profile", "/tmp/p"])).expect("ok");
+        assert!(o.browsers.is_empty(), "--profile alone: only there");
+        assert!(parse_args(&args(&["--browser", "netscape"])).is_err());
+        assert!(parse_args(&args(&["--everywhere"])).is_err());
+        let said = announcement(&parse_args(&[]).expect("ok"), false);
+        assert!(said.contains("for this user only"), "{said}");
+        assert!(said.contains("Chrome, Chromium, Edge, Firefox"), "{said}");
+        let said = announcement(&parse_args(&args(&["--system"])).expect("ok"), false);
+        assert!(said.contains("SYSTEM-WIDE"), "{said}");
+    }
+
+    #[test]
+    fn per_user_paths_stay_in_the_home_folder_on_every_os() {
+        for os in [Os::Linux, Os::MacOs, Os::Windows] {
+            let t = plan(os, Scope::User, &Browser::ALL, &roots());
+            assert_eq!(t.len(), 4);
+            for target in &t {
+                let m = target.manifest.to_string_lossy();
+                assert!(
+                    m.starts_with("/home/u/") || m.starts_with(r"C:\Users\u\"),
+                    "{os:?} {:?}: {m}",
+                    target.browser
+                );
+                if let Some(key) = &target.registry_key {
+                    assert!(key.starts_with(r"HKCU\"), "{key}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -349,6 +349,11 @@ pub enum ErrorCode {
     Forbidden,
     /// Something failed on the server; nothing was half-done. Try again.
     Internal,
+    /// A card replacement of this person is still being processed: only one may be pending.
+    ApplicationPending,
+    /// The page was opened under another address of this computer (127.0.0.1 for localhost,
+    /// say) than the site's configured one: open the configured address (`message` names it).
+    WrongOrigin,
 }
 
 /// The body of every error answer.

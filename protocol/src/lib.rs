@@ -30,6 +30,7 @@ pub mod card;
 pub mod card_proof;
 pub mod contact;
 pub mod date;
+pub mod downloads;
 pub mod household;
 pub mod id;
 pub mod mask;

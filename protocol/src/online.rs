@@ -216,6 +216,17 @@ impl ApplicationStatus {
         }
     }
 
+    /// Whether an application in this status is still being processed (a card replacement
+    /// in it blocks another one: the server's partial unique index lists the same statuses).
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            ApplicationStatus::Submitted
+                | ApplicationStatus::InReview
+                | ApplicationStatus::CardProduction
+        )
+    }
+
     /// The path an application of `kind` normally takes (for the status timeline).
     pub fn path(kind: ApplicationKind) -> &'static [ApplicationStatus] {
         use ApplicationStatus as S;
@@ -314,9 +325,43 @@ pub struct StatusEvent {
     pub status: ApplicationStatus,
     /// Unix seconds.
     pub at: i64,
-    /// A note from the operator (for example why it was rejected).
+    /// A note from the operator to the person (for example why it was rejected): only notes
+    /// given with [`NoteVisibility::Citizen`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A note for staff only ([`NoteVisibility::Internal`]). Only the operator API fills it;
+    /// the citizen API never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_note: Option<String>,
+}
+
+/// Who may read an operator's note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NoteVisibility {
+    /// Staff only (the default: a note is never shown to the person by accident).
+    #[default]
+    Internal,
+    /// Shown to the person on their application's timeline.
+    Citizen,
+}
+
+impl NoteVisibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::Citizen => "citizen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "internal" => Some(Self::Internal),
+            "citizen" => Some(Self::Citizen),
+            _ => None,
+        }
+    }
 }
 
 /// An application and its timeline (oldest event first).
@@ -354,6 +399,9 @@ pub struct OperatorStatusRequest {
     pub status: ApplicationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who may read `note`: `internal` (staff only, the default) or `citizen`.
+    #[serde(default)]
+    pub visibility: NoteVisibility,
 }
 
 #[cfg(test)]

@@ -85,14 +85,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         None => SampleData::bundled()?,
     });
     let db = Db::connect(&config.database_url, config.database_max_connections).await?;
-    match &config.units_file {
-        Some(path) => {
-            crate::services::units::seed_units(&db, &std::fs::read_to_string(path)?).await?
-        }
-        None => {
-            crate::services::units::seed_units(&db, crate::services::units::BUNDLED_UNITS).await?
-        }
+    let units_json = match &config.units_file {
+        Some(path) => std::fs::read_to_string(path)?,
+        None => crate::services::units::BUNDLED_UNITS.to_owned(),
     };
+    crate::services::units::seed_units(&db, &units_json).await?;
     let registry = match overrides.registry {
         Some(r) => r,
         None => build_registry(&config, &sample)?,
@@ -108,9 +105,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
             &sample,
         )),
     };
-    let claims = overrides
-        .claims
-        .unwrap_or_else(|| Arc::new(SampleClaims) as Arc<dyn ClaimsSource>);
+    let claims = match overrides.claims {
+        Some(c) => c,
+        // The current enrolment of a unit's insured person is that unit (the certificate).
+        None => Arc::new(SampleClaims::with_units(&units_json)?) as Arc<dyn ClaimsSource>,
+    };
     let hasher = Hasher::new(
         config.argon2_memory_kib,
         config.argon2_iterations,
@@ -176,7 +175,10 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> anyho
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, origin = app.services.config.origin(), "listening");
+    let origin = app.services.config.origin();
+    // The address to open, first: the listen address is not necessarily it (127.0.0.1 is not
+    // localhost to the browser's Origin rule).
+    tracing::info!(%listen, origin, "open {origin} in the browser (listening on {listen})");
     let service = app
         .router
         .into_make_service_with_connect_info::<std::net::SocketAddr>();

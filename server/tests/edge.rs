@@ -134,6 +134,11 @@ async fn the_request_log_has_paths_but_no_secrets() {
         assert!(text.contains(path), "{path} not logged:\n{text}");
     }
     assert!(text.contains("serving /metrics"), "{text}");
+    // The startup line names the address to open, not only the listen address.
+    assert!(
+        text.contains(&format!("open {} in the browser", common::ORIGIN)),
+        "{text}"
+    );
 }
 
 /// A nonce and card answer for `origin` (the harness helpers use the http test origin).

@@ -238,3 +238,168 @@ async fn operations_endpoints() {
     }
     assert!(doc.json["components"]["schemas"]["RegisterRequest"].is_object());
 }
+
+both_engines!(
+    a_loopback_alias_of_the_origin_is_sent_to_the_configured_address,
+    |h: Harness| async move {
+        // The test origin is http://localhost:8080.
+        for host in ["127.0.0.1:8080", "[::1]:8080"] {
+            let r = h
+                .request(Method::GET, "/register?step=2", None, &[("host", host)])
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::TEMPORARY_REDIRECT,
+                "{host}: {}",
+                r.text
+            );
+            assert_eq!(
+                r.headers[header::LOCATION],
+                format!("{ORIGIN}/register?step=2"),
+                "{host}"
+            );
+            // API calls: a code the SPA explains, naming the address to use.
+            let r = h
+                .request(
+                    Method::POST,
+                    "/api/v1/card-proof/nonce",
+                    Some(json!({ "purpose": "login" })),
+                    &[("host", host), ("origin", &format!("http://{host}"))],
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::MISDIRECTED_REQUEST, "wrong_origin"),
+                "{host}: {}",
+                r.text
+            );
+            assert!(r.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(ORIGIN)));
+            let r = h
+                .request(Method::GET, "/api/v1/places", None, &[("host", host)])
+                .await;
+            assert_eq!(r.code(), "wrong_origin");
+            // A form post elsewhere: a page that says which address to use.
+            let r = h
+                .request(Method::POST, "/register", None, &[("host", host)])
+                .await;
+            assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
+            assert!(r.text.contains(ORIGIN), "{}", r.text);
+            // Health checks answer under any name.
+            let r = h
+                .request(Method::GET, "/healthz", None, &[("host", host)])
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{host}");
+        }
+        // The configured name, and another port (a port mapping), are served as before.
+        for host in ["localhost:8080", "127.0.0.1:9999"] {
+            let r = h
+                .request(
+                    Method::POST,
+                    "/api/v1/card-proof/nonce",
+                    Some(json!({ "purpose": "login" })),
+                    &[("host", host)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{host}: {}", r.text);
+        }
+    }
+);
+
+#[tokio::test]
+async fn a_default_port_origin_redirects_every_port_form() {
+    let h = Harness::new(Engine::Sqlite, |c| {
+        c.public_origin = "http://localhost".into()
+    })
+    .await
+    .expect("harness");
+    for host in ["127.0.0.1", "127.0.0.1:80", "[::1]"] {
+        let r = h
+            .request(Method::GET, "/login", None, &[("host", host)])
+            .await;
+        assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "{host}");
+        assert_eq!(r.headers[header::LOCATION], "http://localhost/login");
+    }
+    let r = h
+        .request(
+            Method::GET,
+            "/api/v1/places",
+            None,
+            &[("host", "localhost:80")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn download_offers_the_configured_files_with_their_sha256() {
+    use sha2::Digest as _;
+    let folder = tempfile::tempdir().expect("tempdir");
+    let bridge = b"\x7fELF not really a bridge binary".to_vec();
+    let zip = b"PK\x03\x04 not really a zip".to_vec();
+    std::fs::write(folder.path().join("nhi-bridge"), &bridge).expect("write");
+    std::fs::write(folder.path().join("nhi-extension.zip"), &zip).expect("write");
+    std::fs::write(folder.path().join(".hidden"), b"x").expect("write");
+    std::fs::create_dir(folder.path().join("sub")).expect("dir");
+    let dir = folder.path().to_path_buf();
+    let h = Harness::new(Engine::Sqlite, |c| c.downloads_dir = Some(dir))
+        .await
+        .expect("harness");
+    let r = h.get("/api/v1/downloads").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let files = r.json["files"].as_array().expect("files").clone();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["nhi-bridge", "nhi-extension.zip"],
+        "no hidden file, no folder"
+    );
+    for (f, bytes, kind) in [
+        (&files[0], &bridge, "bridge"),
+        (&files[1], &zip, "extension"),
+    ] {
+        assert_eq!(f["kind"], kind);
+        assert_eq!(f["bytes"], bytes.len());
+        assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(bytes)));
+        let url = f["url"].as_str().expect("url");
+        let req = axum::http::Request::builder()
+            .uri(url)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let resp = h.app.router.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        let disposition = resp.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(disposition.starts_with("attachment"), "{disposition}");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], &bytes[..], "{url}");
+    }
+    for bad in [
+        "/api/v1/downloads/.hidden",
+        "/api/v1/downloads/sub",
+        "/api/v1/downloads/missing.zip",
+        "/api/v1/downloads/..%2Fnhi.db",
+    ] {
+        let r = h.get(bad).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{bad}"
+        );
+    }
+
+    // Without a folder: nothing offered (the page says so).
+    let h = Harness::new(Engine::Sqlite, |_| {}).await.expect("harness");
+    let r = h.get("/api/v1/downloads").await;
+    assert_eq!(r.json, json!({ "files": [] }));
+    assert_eq!(
+        h.get("/api/v1/downloads/nhi-bridge").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

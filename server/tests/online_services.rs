@@ -50,7 +50,7 @@ async fn operator(h: &Harness, id: i64, status: &str, token: &str) -> Resp {
     h.request(
         Method::POST,
         &format!("/api/v1/operator/applications/{id}/status"),
-        Some(json!({ "status": status, "note": "checked" })),
+        Some(json!({ "status": status, "note": "checked", "visibility": "citizen" })),
         &[
             ("authorization", &auth),
             ("x-nhi-request", "0"),
@@ -375,6 +375,10 @@ online_test!(
             "中華民國",
             "衛生福利部中央健康保險署",
             "迄今",
+            // The current unit is the person's unit in the sample units data (王小明 is
+            // insured by 好健康股份有限公司, 12345678).
+            "好健康股份有限公司",
+            "12345678",
         ] {
             assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
         }
@@ -393,3 +397,186 @@ async fn pdf_bytes(h: &Harness, path: &str, cookie: &str) -> Vec<u8> {
         .expect("request");
     common::raw(h, req).await.2
 }
+
+/// An operator's status change with a note of `visibility` (None: the field left out).
+async fn operator_note(
+    h: &Harness,
+    id: i64,
+    status: &str,
+    note: &str,
+    visibility: Option<&str>,
+) -> Resp {
+    let mut body = json!({ "status": status, "note": note });
+    if let Some(v) = visibility {
+        body["visibility"] = json!(v);
+    }
+    h.request(
+        Method::POST,
+        &format!("/api/v1/operator/applications/{id}/status"),
+        Some(body),
+        &[("authorization", &format!("Bearer {OPERATOR_TOKEN}"))],
+    )
+    .await
+}
+
+const ADDRESS: &str = "臺北市大安區信義路三段140號";
+
+online_test!(
+    one_pending_card_replacement_at_a_time,
+    |h: Harness| async move {
+        let a = logged_in(&h, 0).await;
+        let path = "/api/v1/applications/card-replacement";
+        let form = json!({"reason": "lost", "postal_code": "106", "mailing_address": ADDRESS});
+        let r = post_as(&h, &a, path, form.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let first = r.json["id"].as_i64().expect("id");
+        let r = post_as(&h, &a, path, form.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "application_pending"),
+            "{}",
+            r.text
+        );
+        // A certificate is another kind: allowed meanwhile.
+        let r = post_as(
+            &h,
+            &a,
+            "/api/v1/applications/enrolment-certificate",
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        // Still pending while in review and in production; free again once mailed.
+        for s in ["in_review", "card_production"] {
+            assert_eq!(
+                operator(&h, first, s, OPERATOR_TOKEN).await.status,
+                StatusCode::OK
+            );
+            let r = post_as(&h, &a, path, form.clone()).await;
+            assert_eq!(r.code(), "application_pending", "{s}");
+        }
+        assert_eq!(
+            operator(&h, first, "mailed", OPERATOR_TOKEN).await.status,
+            StatusCode::OK
+        );
+        let r = post_as(&h, &a, path, form.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "after mailing: {}", r.text);
+        let second = r.json["id"].as_i64().expect("id");
+        assert_eq!(
+            operator(&h, second, "rejected", OPERATOR_TOKEN)
+                .await
+                .status,
+            StatusCode::OK
+        );
+
+        // 20 concurrent submissions of another person: exactly one is accepted.
+        let b = logged_in(&h, 1).await;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let router = h.app.router.clone();
+            let req = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header("cookie", &b)
+                .header("x-nhi-request", "1")
+                .header("origin", common::ORIGIN)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(form.to_string()))
+                .expect("request");
+            set.spawn(async move {
+                use tower::ServiceExt as _;
+                router.oneshot(req).await.expect("infallible").status()
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(s) = set.join_next().await {
+            statuses.push(s.expect("task"));
+        }
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let conflicts = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((created, conflicts), (1, 19), "{statuses:?}");
+        let r = get_as(&h, &b, "/api/v1/applications").await;
+        assert_eq!(r.json["applications"].as_array().expect("apps").len(), 1);
+
+        // The database itself refuses a second pending replacement (not only the service).
+        let account: i64 = common::count(
+            &h,
+            "SELECT account_id FROM applications WHERE kind = 'card_replacement' AND status = 'submitted'",
+        )
+        .await;
+        let insert = format!(
+            "INSERT INTO applications (account_id, kind, status, created_at, updated_at) \
+             VALUES ({account}, 'card_replacement', 'in_review', 1, 1)"
+        );
+        let refused = sqlx::query(&insert).execute(h.app.services.db.pool()).await;
+        assert!(refused.is_err(), "the partial unique index refuses it");
+        h.exec(&format!(
+            "INSERT INTO applications (account_id, kind, status, created_at, updated_at) \
+             VALUES ({account}, 'card_replacement', 'mailed', 1, 1)"
+        ))
+        .await;
+    }
+);
+
+online_test!(
+    internal_operator_notes_never_reach_the_citizen,
+    |h: Harness| async move {
+        let a = logged_in(&h, 0).await;
+        let r = post_as(
+            &h,
+            &a,
+            "/api/v1/applications/card-replacement",
+            json!({"reason": "damaged", "postal_code": "106", "mailing_address": ADDRESS}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let id = r.json["id"].as_i64().expect("id");
+        let secret = "STAFF-ONLY photo looks odd, call the township office";
+        let r = operator_note(&h, id, "in_review", secret, Some("everyone")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "unknown visibility");
+        let r = operator_note(&h, id, "in_review", secret, Some("internal")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            r.json["timeline"][1]["internal_note"], secret,
+            "operators see it"
+        );
+        assert!(r.json["timeline"][1].get("note").is_none());
+        let default_secret = "STAFF-ONLY default visibility";
+        let r = operator_note(&h, id, "card_production", default_secret, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json["timeline"][2]["internal_note"], default_secret);
+        let shown = "Your new card is on its way";
+        let r = operator_note(&h, id, "mailed", shown, Some("citizen")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json["timeline"][3]["note"], shown);
+
+        // The operator listing has every note.
+        let r = h
+            .request(
+                Method::GET,
+                "/api/v1/operator/applications",
+                None,
+                &[("authorization", &format!("Bearer {OPERATOR_TOKEN}"))],
+            )
+            .await;
+        assert!(r.text.contains(secret) && r.text.contains(default_secret));
+
+        // The citizen's JSON: the visible note, never an internal one, in both answers.
+        for path in [
+            "/api/v1/applications".to_owned(),
+            format!("/api/v1/applications/{id}"),
+        ] {
+            let r = get_as(&h, &a, &path).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            assert!(r.text.contains(shown), "{path}: {}", r.text);
+            assert!(!r.text.contains("STAFF-ONLY"), "{path} leaks: {}", r.text);
+            assert!(!r.text.contains("internal_note"), "{path}: {}", r.text);
+        }
+    }
+);

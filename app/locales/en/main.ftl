@@ -48,6 +48,16 @@ get-extension = Get the browser extension
 get-bridge = Download the card reader component
 check-live = Check results
 download-title = Downloads
+download-files-title = Files to download
+download-col-file = File
+download-col-kind = What it is
+download-col-size = Size
+download-kind-bridge = Card reader component (nhi-bridge, as built by this server)
+download-kind-extension = Browser extension (zip: unpack it, then Load unpacked)
+download-kind-other = Other file
+download-checksum-hint = Check the SHA-256 after downloading: on Linux/macOS run “sha256sum FILE”, on Windows “certutil -hashfile FILE SHA256”.
+download-none = This server offers no files to download (downloads_dir is not set); install from the source as described below.
+download-unavailable = The list of downloads cannot be fetched right now. Please try again later.
 download-ext-title = Browser extension
 download-ext-body = Chrome, Edge: open the extensions page, turn on Developer mode, choose Load unpacked and pick the bridge/extension folder. Firefox: load manifest.json in about:debugging.
 download-bridge-title = Card reader component (nhi-bridge)
@@ -264,6 +274,8 @@ remedy-no-reader-other = No card reader found: plug in the reader and, if needed
 # Insured units (F4–F7, issue 6)
 un-nav = Insured units
 api-forbidden = You do not have the permission for this.
+api-application-pending = A card replacement you applied for is still being processed. You can apply again once it has been mailed or rejected.
+api-wrong-origin = This page was opened under another address of this computer than the site's own (for example 127.0.0.1 instead of localhost). Open the address the server printed when it started, then try again.
 
 session-expired = Your session has expired, or you are not logged in. Please log in again; what you entered on this page is kept.
 relogin = Log in again

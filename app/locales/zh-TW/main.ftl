@@ -48,6 +48,16 @@ get-extension = 取得瀏覽器擴充功能
 get-bridge = 下載讀卡元件
 check-live = 檢測結果
 download-title = 下載元件
+download-files-title = 可下載的檔案
+download-col-file = 檔案
+download-col-kind = 內容
+download-col-size = 大小
+download-kind-bridge = 讀卡元件（nhi-bridge，本伺服器建置的版本）
+download-kind-extension = 瀏覽器擴充功能（zip，解壓縮後「載入未封裝項目」）
+download-kind-other = 其他檔案
+download-checksum-hint = 下載後可比對 SHA-256：Linux/macOS 執行「sha256sum 檔名」，Windows 執行「certutil -hashfile 檔名 SHA256」。
+download-none = 本伺服器目前未提供可下載的檔案（未設定 downloads_dir）；請依下列說明從原始碼安裝。
+download-unavailable = 目前無法取得下載清單，請稍後再試。
 download-ext-title = 瀏覽器擴充功能
 download-ext-body = Chrome、Edge：開啟擴充功能頁面，啟用「開發人員模式」，選擇「載入未封裝項目」並指定 bridge/extension 資料夾。Firefox：在 about:debugging 載入 manifest.json。
 download-bridge-title = 讀卡元件（nhi-bridge）
@@ -264,6 +274,8 @@ remedy-no-reader-other = 找不到讀卡機：請接上讀卡機，必要時安�
 # Insured units (F4–F7, issue 6)
 un-nav = 投保單位作業
 api-forbidden = 您沒有此項作業的權限。
+api-application-pending = 您已申請的換補發健保卡仍在處理中，待寄出或退件後才能再次申請。
+api-wrong-origin = 您開啟本頁的網址不是本網站設定的網址（例如用了 127.0.0.1 而非 localhost）。請改用伺服器啟動時列出的網址開啟，再試一次。
 
 session-expired = 您的登入已逾時或尚未登入，請重新登入；您在本頁輸入的資料會保留。
 relogin = 重新登入

@@ -160,6 +160,18 @@ pub fn Applications() -> impl IntoView {
     };
 
     let reason_described = move || e_reason.with(Option::is_some).then_some("reason-error");
+    // One card replacement at a time: while one is pending the form says so.
+    let replacement_pending = move || {
+        apps.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .is_some_and(|list| {
+                    list.iter().any(|a| {
+                        a.kind == ApplicationKind::CardReplacement && a.status.is_pending()
+                    })
+                })
+        })
+    };
     view! {
         <PageTitle key=T::AppsTitle />
         <p class="lead">{move || i.t(T::AppsIntro)}</p>
@@ -189,6 +201,9 @@ pub fn Applications() -> impl IntoView {
 
         <section aria-labelledby="replace-title">
             <h2 id="replace-title">{move || i.t(T::ReplaceTitle)}</h2>
+            <p class="notice" id="replace-pending" hidden=move || !replacement_pending()>
+                {move || i.t(T::ReplacePending)}
+            </p>
             <form id="replace-form" on:submit=submit novalidate>
                 <fieldset class="field" aria-describedby=reason_described>
                     <legend>
@@ -303,7 +318,9 @@ fn ApplicationCard(
                             " "
                             <span class="visually-hidden">{move || i.t(state_key)}</span>
                             {at.map(|t| view! { <span class="timeline-time">{local_time(t)}</span> })}
-                            {note.map(|n| view! { <span class="timeline-note">{n}</span> })}
+                            // Only notes the operator marked citizen-visible reach this page
+                            // (the citizen API never carries an internal one).
+                            {note.map(|n| view! { <span class="timeline-note">{move || i.t(T::AppsNote)}" "{n}</span> })}
                         </li>
                     }
                 }).collect_view()}

@@ -9,11 +9,10 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use nhi_bridge::config::{Caller, Config};
-use nhi_bridge::install::{self, Browser, Options, Scope};
+use nhi_bridge::install::{self, Scope};
 use nhi_bridge::{doctor, framing, host, logging, session};
 use nhi_protocol::bridge::{ErrorCode, MAX_REPLY_FRAME};
 
@@ -91,72 +90,16 @@ fn refuse(code: ErrorCode, message: &str) {
     }
 }
 
-fn is_root() -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
-}
-
 fn install_cmd(args: &[String], remove: bool) -> i32 {
-    let mut opts = Options {
-        scope: if is_root() {
-            Scope::System
-        } else {
-            Scope::User
-        },
-        browsers: Browser::ALL.to_vec(),
-        profile_dirs: Vec::new(),
-        dry_run: false,
-    };
-    let mut only_profiles = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--user" => opts.scope = Scope::User,
-            "--system" => opts.scope = Scope::System,
-            "--dry-run" => opts.dry_run = true,
-            "--browser" => {
-                let Some(list) = it.next() else {
-                    eprintln!("--browser needs a list, e.g. chrome,firefox");
-                    return 2;
-                };
-                let mut bs = Vec::new();
-                for name in list.split(',') {
-                    match Browser::parse(name) {
-                        Some(b) => bs.push(b),
-                        None => {
-                            eprintln!("unknown browser {name:?} (chrome, chromium, edge, firefox)");
-                            return 2;
-                        }
-                    }
-                }
-                opts.browsers = bs;
-            }
-            "--profile" => {
-                let Some(dir) = it.next() else {
-                    eprintln!("--profile needs a folder");
-                    return 2;
-                };
-                opts.profile_dirs.push(PathBuf::from(dir));
-                only_profiles = true;
-            }
-            "--profile-only" => only_profiles = true,
-            other => {
-                eprintln!("unknown option {other:?}\n\n{USAGE}");
-                return 2;
-            }
+    let opts = match install::parse_args(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return 2;
         }
-    }
-    // `--profile` alone registers only there (tests); add --browser to do both.
-    if only_profiles && !args.iter().any(|a| a == "--browser") {
-        opts.browsers.clear();
-    }
+    };
+    // Said before anything is written.
+    eprintln!("{}", install::announcement(&opts, remove));
     let config = match Config::load() {
         Ok((c, _)) => c,
         Err(e) => {

@@ -8,7 +8,10 @@
 //! through `app::Overrides`, as it does the household registry. The sample source cannot fail;
 //! one that can (a network source) adds its error type and a `ServiceError` variant for it.
 
+use std::collections::HashMap;
+
 use nhi_protocol::online::Medication;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::{Date, Duration, Month};
 
@@ -59,18 +62,97 @@ pub trait ClaimsSource: Send + Sync {
     async fn claims(&self, person: ClaimsPerson<'_>, anchor: Date) -> Claims;
 }
 
-/// The embedded default: generated sample records.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SampleClaims;
+/// The embedded default: generated sample records. A person insured by one of the sample
+/// insured units (`server/data/sample-units.json`, or `units_file`) is currently enrolled with
+/// that unit, so the 投保證明 and the units pages tell the same story.
+#[derive(Debug, Clone, Default)]
+pub struct SampleClaims {
+    /// national ID → (unit name, unit code).
+    units: HashMap<String, (String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UnitsFile {
+    units: Vec<UnitEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UnitEntry {
+    unit_code: String,
+    name: String,
+    insured: Vec<InsuredEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InsuredEntry {
+    national_id: String,
+}
+
+impl SampleClaims {
+    /// Sample records whose current unit follows the units file (its JSON text).
+    pub fn with_units(units_json: &str) -> Result<Self, serde_json::Error> {
+        let file: UnitsFile = serde_json::from_str(units_json)?;
+        let mut units = HashMap::new();
+        for u in file.units {
+            for p in u.insured {
+                units
+                    .entry(p.national_id)
+                    .or_insert_with(|| (u.name.clone(), u.unit_code.clone()));
+            }
+        }
+        Ok(Self { units })
+    }
+}
 
 #[async_trait::async_trait]
 impl ClaimsSource for SampleClaims {
     async fn claims(&self, person: ClaimsPerson<'_>, anchor: Date) -> Claims {
+        let mut enrolments = sample_enrolments(person.national_id, person.birth_date, anchor);
+        if let Some((name, code)) = self.units.get(person.national_id) {
+            enrolments = currently_at(enrolments, name, code, anchor);
+        }
         Claims {
             visits: sample_visits(person.national_id, anchor),
-            enrolments: sample_enrolments(person.national_id, person.birth_date, anchor),
+            enrolments,
         }
     }
+}
+
+/// The history `e` whose current enrolment is with the unit `name` / `code`: a current
+/// employer is replaced by it; a current dependant's enrolment (or none) ends the day
+/// before the person joined it (up to half a year before `anchor`).
+pub fn currently_at(
+    mut e: Vec<ClaimEnrolment>,
+    name: &str,
+    code: &str,
+    anchor: Date,
+) -> Vec<ClaimEnrolment> {
+    const EMPLOYEE: &str = "第1類被保險人（受僱者）";
+    if let Some(last) = e.last_mut() {
+        if last.end.is_none() && last.category == EMPLOYEE {
+            last.unit_name = name.into();
+            last.unit_code = code.into();
+            return e;
+        }
+    }
+    let earliest = match e.last() {
+        Some(last) => last.end.unwrap_or(last.start) + Duration::days(1),
+        None => anchor - Duration::days(180),
+    };
+    let start = (anchor - Duration::days(180)).max(earliest).min(anchor);
+    if let Some(last) = e.last_mut() {
+        if last.end.is_none() {
+            last.end = Some((start - Duration::days(1)).max(last.start));
+        }
+    }
+    e.push(ClaimEnrolment {
+        unit_name: name.into(),
+        unit_code: code.into(),
+        category: EMPLOYEE.into(),
+        start,
+        end: None,
+    });
+    e
 }
 
 /// A small deterministic generator (SplitMix64) seeded from the person.
@@ -406,5 +488,38 @@ mod tests {
         let young = sample_enrolments("E102030403", d(2010, 11, 11), anchor);
         assert_eq!(young.len(), 1);
         assert!(young[0].end.is_none());
+    }
+
+    #[test]
+    fn a_sample_unit_member_is_currently_enrolled_with_that_unit() {
+        let anchor = d(2026, 11, 26);
+        let claims =
+            SampleClaims::with_units(crate::services::units::BUNDLED_UNITS).expect("bundled units");
+        for (id, birth, unit) in [
+            ("A123456789", d(1990, 1, 1), "12345678"),
+            ("F135792464", d(1981, 7, 4), "23456789"),
+            // Younger than 23 yet insured by a unit: the dependant's enrolment ends first.
+            ("E102030403", d(2010, 11, 11), "12345678"),
+        ] {
+            let (name, code) = claims.units.get(id).expect("in the units file").clone();
+            assert_eq!(code, unit);
+            let e = currently_at(sample_enrolments(id, birth, anchor), &name, &code, anchor);
+            let last = e.last().expect("an enrolment");
+            assert_eq!(
+                (last.unit_name.as_str(), last.unit_code.as_str()),
+                (name.as_str(), unit)
+            );
+            assert!(last.end.is_none(), "{id}: current");
+            assert_eq!(
+                e.iter().filter(|x| x.end.is_none()).count(),
+                1,
+                "{id}: {e:?}"
+            );
+            assert!(
+                e.windows(2)
+                    .all(|w| w[0].end.is_some_and(|end| end < w[1].start)),
+                "{id}: {e:?}"
+            );
+        }
     }
 }

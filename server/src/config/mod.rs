@@ -65,6 +65,9 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub dist_dir: PathBuf,
+    /// A folder whose files `/download` offers (the bridge host binary and the extension's
+    /// zip, say), each listed with its SHA-256; none when unset.
+    pub downloads_dir: Option<PathBuf>,
     /// 64 hex digits; the default is the public test key of the virtual card.
     pub card_master_key_hex: String,
     /// Start even though `card_master_key_hex` is the public test key on a non-loopback
@@ -168,6 +171,7 @@ impl Default for Config {
             database_url: "sqlite://.run/nhi.db?mode=rwc".into(),
             database_max_connections: 8,
             dist_dir: PathBuf::from("dist"),
+            downloads_dir: None,
             card_master_key_hex: nhi_protocol::card_proof::TEST_MASTER_KEY_HEX.into(),
             allow_test_card_key: false,
             registry: RegistryKind::Sample,

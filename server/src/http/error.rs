@@ -110,6 +110,9 @@ impl From<ServiceError> for HttpError {
             ServiceError::NotFound
             | ServiceError::ApplicationNotFound
             | ServiceError::CertificateNotIssued => HttpError::new(S::NOT_FOUND, C::NotFound, msg),
+            ServiceError::ApplicationPending => {
+                HttpError::new(S::CONFLICT, C::ApplicationPending, msg)
+            }
             ServiceError::File(FileProblem::Busy) => {
                 let mut e = HttpError::new(
                     S::SERVICE_UNAVAILABLE,

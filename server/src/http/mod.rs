@@ -2,7 +2,7 @@
 //! middleware, the SPA.
 //!
 //! Each flow's module (`card_proof`, `registration`, `session`, `units`, `uploads`,
-//! `bulk_registration`, `online`, `operators`, `ops`) owns a `routes()` that answers a
+//! `bulk_registration`, `online`, `operators`, `ops`, `downloads`) owns a `routes()` that answers a
 //! utoipa-axum [`OpenApiRouter`]: a route is registered from its handler's
 //! `#[utoipa::path]`, so the route and its OpenAPI operation are one declaration. [`router`]
 //! merges them (the OpenAPI document is what the merged routers carry); the route modules
@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod bulk_registration;
 pub mod card_proof;
+pub mod downloads;
 pub mod error;
 pub mod extract;
 pub mod online;
@@ -137,6 +138,7 @@ pub fn routes() -> Routes {
             .merge(uploads::routes())
             .merge(bulk_registration::routes())
             .merge(online::routes())
+            .merge(downloads::routes())
             .merge(ops::document_routes()),
         operators: operators::routes(),
         ops: ops::routes(),
@@ -196,6 +198,10 @@ pub fn router(services: Arc<Services>) -> Router {
     routes
         .layer(Extension(Arc::new(doc)))
         .fallback_service(spa)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::loopback_alias,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::headers,

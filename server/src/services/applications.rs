@@ -13,15 +13,26 @@ use crate::storage::audit::{self, AuditEntry};
 use crate::storage::{self, health_bank};
 use nhi_protocol::mask::{mask_card_number, mask_national_id};
 use nhi_protocol::online::{
-    Application, ApplicationKind, ApplicationStatus, CardReplacementRequest, OperatorStatusRequest,
-    ReplacementReason, StatusEvent,
+    Application, ApplicationKind, ApplicationStatus, CardReplacementRequest, NoteVisibility,
+    OperatorStatusRequest, ReplacementReason, StatusEvent,
 };
 
 /// Longest operator note kept.
 pub const MAX_NOTE_CHARS: usize = 500;
 
-/// The applications `filter` selects, with their timelines.
-async fn load_where(db: &storage::Db, filter: Filter<'_>) -> ServiceResult<Vec<Application>> {
+/// Who reads a listing: the person (citizen-visible notes only) or an operator (all notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Citizen,
+    Operator,
+}
+
+/// The applications `filter` selects, with their timelines as `reader` may see them.
+async fn load_where(
+    db: &storage::Db,
+    filter: Filter<'_>,
+    reader: Reader,
+) -> ServiceResult<Vec<Application>> {
     let mut conn = db.conn().await?;
     let rows = store::list(&mut conn, filter).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -45,10 +56,20 @@ async fn load_where(db: &storage::Db, filter: Filter<'_>) -> ServiceResult<Vec<A
             timeline: events
                 .into_iter()
                 .filter_map(|e| {
-                    ApplicationStatus::parse(&e.status).map(|status| StatusEvent {
+                    let status = ApplicationStatus::parse(&e.status)?;
+                    // Anything not marked citizen-visible is internal.
+                    let citizen =
+                        NoteVisibility::parse(&e.note_visibility) == Some(NoteVisibility::Citizen);
+                    let (note, internal_note) = match (citizen, reader) {
+                        (true, _) => (e.note, None),
+                        (false, Reader::Operator) => (None, e.note),
+                        (false, Reader::Citizen) => (None, None),
+                    };
+                    Some(StatusEvent {
                         status,
                         at: e.at,
-                        note: e.note,
+                        note,
+                        internal_note,
                     })
                 })
                 .collect(),
@@ -80,7 +101,24 @@ impl Services {
             postal_code: postal_code.as_deref(),
             mailing_address: mailing_address.as_deref(),
         };
-        let id = store::insert(&mut tx, &new, now).await?;
+        let id = match store::insert(&mut tx, &new, now).await {
+            Ok(id) => id,
+            // The database's partial unique index: one pending card replacement per person,
+            // also when two submissions race.
+            Err(e) if e.is_unique_violation() && kind == ApplicationKind::CardReplacement => {
+                drop(tx);
+                self.audit(
+                    caller,
+                    Some(&account.card_number),
+                    "application_submit",
+                    "pending",
+                    Some(&format!("kind={}", kind.as_str())),
+                )
+                .await;
+                return Err(ServiceError::ApplicationPending);
+            }
+            Err(e) => return Err(e.into()),
+        };
         store::insert_event(
             &mut tx,
             id,
@@ -88,6 +126,7 @@ impl Services {
             now,
             &account.card_number,
             None,
+            NoteVisibility::Internal.as_str(),
         )
         .await?;
         let detail = format!("id={id} kind={}", kind.as_str());
@@ -128,7 +167,7 @@ impl Services {
 
     /// The person's applications, newest first.
     pub async fn applications_of(&self, account: &AccountRow) -> ServiceResult<Vec<Application>> {
-        load_where(&self.db, Filter::Account(account.id)).await
+        load_where(&self.db, Filter::Account(account.id), Reader::Citizen).await
     }
 
     /// One of the person's applications; another person's is `NotFound`.
@@ -141,7 +180,7 @@ impl Services {
             id,
             account_id: account.id,
         };
-        load_where(&self.db, filter)
+        load_where(&self.db, filter, Reader::Citizen)
             .await?
             .pop()
             .ok_or(ServiceError::ApplicationNotFound)
@@ -156,7 +195,7 @@ impl Services {
             Some(s) => Filter::Status(s.as_str()),
             None => Filter::All,
         };
-        load_where(&self.db, filter).await
+        load_where(&self.db, filter, Reader::Operator).await
     }
 
     /// An operator moves an application on. Only the transitions of
@@ -236,7 +275,16 @@ impl Services {
                 "the application changed meanwhile; reload",
             ));
         }
-        store::insert_event(&mut tx, id, req.status.as_str(), now, &actor, note).await?;
+        store::insert_event(
+            &mut tx,
+            id,
+            req.status.as_str(),
+            now,
+            &actor,
+            note,
+            req.visibility.as_str(),
+        )
+        .await?;
         let entry = AuditEntry {
             actor: Some(&actor),
             action: "application_status",
@@ -245,7 +293,7 @@ impl Services {
             detail: Some(&detail),
         };
         audit::commit(tx, &entry, now).await?;
-        load_where(&self.db, Filter::Id(id))
+        load_where(&self.db, Filter::Id(id), Reader::Operator)
             .await?
             .pop()
             .ok_or(ServiceError::ApplicationNotFound)

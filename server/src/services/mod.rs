@@ -97,6 +97,9 @@ pub enum ServiceError {
     /// The certificate is not issued (yet).
     #[error("the certificate is not issued")]
     CertificateNotIssued,
+    /// A card replacement of this person is still pending (one at a time).
+    #[error("a card replacement is already being processed; wait for it to be mailed or rejected")]
+    ApplicationPending,
     /// The whole bulk file was refused; nothing was stored.
     #[error("the file was refused: {}", .0.code())]
     File(FileProblem),

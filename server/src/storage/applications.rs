@@ -23,6 +23,8 @@ pub struct EventRow {
     pub status: String,
     pub at: i64,
     pub note: Option<String>,
+    /// `internal` (staff only) or `citizen` (see `NoteVisibility`).
+    pub note_visibility: String,
 }
 
 /// What an operator's status change needs to know first.
@@ -113,14 +115,16 @@ pub async fn events(
     application_id: i64,
 ) -> Result<Vec<EventRow>, StorageError> {
     Ok(sqlx::query_as(
-        "SELECT status, at, note FROM application_events WHERE application_id = $1 ORDER BY id",
+        "SELECT status, at, note, note_visibility FROM application_events WHERE application_id = $1 ORDER BY id",
     )
     .bind(application_id)
     .fetch_all(conn)
     .await?)
 }
 
-/// A new application in status `submitted`; its id.
+/// A new application in status `submitted`; its id. A second pending card replacement of
+/// the same person breaks the unique index `applications_one_pending_replacement`
+/// ([`StorageError::is_unique_violation`]).
 pub async fn insert(
     conn: &mut AnyConnection,
     a: &NewApplication<'_>,
@@ -148,15 +152,17 @@ pub async fn insert_event(
     at: i64,
     actor: &str,
     note: Option<&str>,
+    note_visibility: &str,
 ) -> Result<(), StorageError> {
     sqlx::query(
-        "INSERT INTO application_events (application_id, status, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO application_events (application_id, status, at, actor, note, note_visibility) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(application_id)
     .bind(status)
     .bind(at)
     .bind(actor)
     .bind(note)
+    .bind(note_visibility)
     .execute(conn)
     .await?;
     Ok(())
