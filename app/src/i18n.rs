@@ -624,6 +624,7 @@ mod tests {
             "online.rs",
             "health_bank.rs",
             "applications.rs",
+            "download.rs",
         ];
         let main = ftl_file("zh-TW", "main.ftl");
         let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();

@@ -58,7 +58,6 @@ fn render_citizen(path: &str) -> Option<AnyView> {
         "/resend" => pages::resend::Resend().into_any(),
         "/login" => pages::login::Login().into_any(),
         "/home" => pages::home::Home().into_any(),
-        "/download" => pages::landing::Download().into_any(),
         _ => return None,
     })
 }
@@ -80,6 +79,7 @@ fn render_online(path: &str) -> Option<AnyView> {
     Some(match path {
         "/health-bank" => pages::health_bank::HealthBank().into_any(),
         "/applications" => pages::applications::Applications().into_any(),
+        "/download" => pages::download::Download().into_any(),
         _ => return None,
     })
 }

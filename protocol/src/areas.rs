@@ -11,12 +11,13 @@ pub enum Area {
     Citizen,
     /// F4–F7: insured units and bulk activation (`dist/units/`).
     Units,
-    /// F9: 健康存摺 and 線上申辦業務 (`dist/online/`).
+    /// F9: 健康存摺 and 線上申辦業務, and the downloads page (`dist/online/`): pages a
+    /// citizen reaches after the first screen.
     Online,
 }
 
 const UNITS_PREFIXES: &[&str] = &["/units", "/bulk-activate"];
-const ONLINE_PREFIXES: &[&str] = &["/health-bank", "/applications"];
+const ONLINE_PREFIXES: &[&str] = &["/health-bank", "/applications", "/download"];
 
 /// `path` is `prefix` or below it (`/units`, `/units/roles`; not `/unitsx`).
 fn under(path: &str, prefix: &str) -> bool {

@@ -69,3 +69,20 @@ cert-title = Apply for an insurance enrolment certificate
 cert-intro = The certificate lists your National Health Insurance enrolment history. Once issued, download it as a PDF under “My applications”.
 cert-submit = Apply for the certificate
 cert-done = Your certificate application was received. You can download it once it is issued.
+
+# /download (the online area hosts it: not a first-screen page)
+download-title = Downloads
+download-files-title = Files to download
+download-col-file = File
+download-col-kind = What it is
+download-col-size = Size
+download-kind-bridge = Card reader component (nhi-bridge, as built by this server)
+download-kind-extension = Browser extension (zip: unpack it, then Load unpacked)
+download-kind-other = Other file
+download-checksum-hint = Check the SHA-256 after downloading: on Linux/macOS run “sha256sum FILE”, on Windows “certutil -hashfile FILE SHA256”.
+download-none = This server offers no files to download (downloads_dir is not set); install from the source as described below.
+download-unavailable = The list of downloads cannot be fetched right now. Please try again later.
+download-ext-title = Browser extension
+download-ext-body = Chrome, Edge: open the extensions page, turn on Developer mode, choose Load unpacked and pick the bridge/extension folder. Firefox: load manifest.json in about:debugging.
+download-bridge-title = Card reader component (nhi-bridge)
+download-bridge-body = Download nhi-bridge, run “nhi-bridge install”, then restart the browser; “nhi-bridge doctor” explains every layer's state.

@@ -69,3 +69,20 @@ cert-title = 申請投保證明
 cert-intro = 投保證明列出您參加全民健康保險的投保紀錄；核發後可在「我的申請案件」下載 PDF 檔。
 cert-submit = 申請投保證明
 cert-done = 已受理您的投保證明申請，核發後即可下載。
+
+# /download (the online area hosts it: not a first-screen page)
+download-title = 下載元件
+download-files-title = 可下載的檔案
+download-col-file = 檔案
+download-col-kind = 內容
+download-col-size = 大小
+download-kind-bridge = 讀卡元件（nhi-bridge，本伺服器建置的版本）
+download-kind-extension = 瀏覽器擴充功能（zip，解壓縮後「載入未封裝項目」）
+download-kind-other = 其他檔案
+download-checksum-hint = 下載後可比對 SHA-256：Linux/macOS 執行「sha256sum 檔名」，Windows 執行「certutil -hashfile 檔名 SHA256」。
+download-none = 本伺服器目前未提供可下載的檔案（未設定 downloads_dir）；請依下列說明從原始碼安裝。
+download-unavailable = 目前無法取得下載清單，請稍後再試。
+download-ext-title = 瀏覽器擴充功能
+download-ext-body = Chrome、Edge：開啟擴充功能頁面，啟用「開發人員模式」，選擇「載入未封裝項目」並指定 bridge/extension 資料夾。Firefox：在 about:debugging 載入 manifest.json。
+download-bridge-title = 讀卡元件（nhi-bridge）
+download-bridge-body = 下載 nhi-bridge 後執行「nhi-bridge install」，再重新啟動瀏覽器；「nhi-bridge doctor」會逐項說明目前狀態。

@@ -5,6 +5,7 @@ pub mod bulk_activate;
 pub mod bulk_upload;
 pub mod check;
 pub mod confirm;
+pub mod download;
 pub mod health_bank;
 pub mod home;
 pub mod landing;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use nhi_protocol::mask::mask_middle;
+use nhi_protocol::mask::mask_national_id;
 use nhi_protocol::units::{
     FileEncoding, FileProblem, Permission, RowReason, UploadAccepted, UploadRecord,
     UploadRowResult, UploadRowsResponse, UploadStatus, UploadsResponse,
@@ -245,7 +245,7 @@ impl Services {
             .into_iter()
             .map(|r| UploadRowResult {
                 row_number: r.row_number,
-                national_id_masked: mask_middle(&r.national_id, 3, 3),
+                national_id_masked: mask_national_id(&r.national_id),
                 name: r.name,
                 reason: RowReason::from_code(&r.reason).unwrap_or(RowReason::MalformedLine),
             })

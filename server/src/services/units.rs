@@ -305,7 +305,7 @@ impl Services {
 
 /// The audit log names people by masked ID number.
 pub fn id_for_audit(national_id: &str) -> String {
-    nhi_protocol::mask::mask_middle(national_id, 3, 3)
+    nhi_protocol::mask::mask_national_id(national_id)
 }
 
 #[cfg(test)]

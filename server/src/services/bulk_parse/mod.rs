@@ -362,7 +362,7 @@ pub fn result_file(encoding: FileEncoding, lines: &[(i64, String, String, RowRea
         } else {
             "失敗"
         };
-        let masked = nhi_protocol::mask::mask_middle(id, 3, 3);
+        let masked = nhi_protocol::mask::mask_national_id(id);
         text.push_str(&format!(
             "{row},{},{},{outcome},{},{}\r\n",
             csv_field(&masked),
