@@ -108,7 +108,9 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
     let claims = match overrides.claims {
         Some(c) => c,
         // The current enrolment of a unit's insured person is that unit (the certificate).
-        None => Arc::new(SampleClaims::with_units(&units_json)?) as Arc<dyn ClaimsSource>,
+        None => Arc::new(SampleClaims::with_current_units(
+            crate::services::units::current_units(&units_json)?,
+        )) as Arc<dyn ClaimsSource>,
     };
     let hasher = Hasher::new(
         config.argon2_memory_kib,

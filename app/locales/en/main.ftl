@@ -259,7 +259,6 @@ remedy-no-reader-other = No card reader found: plug in the reader and, if needed
 # Insured units (F4–F7, issue 6)
 un-nav = Insured units
 api-forbidden = You do not have the permission for this.
-api-application-pending = A card replacement you applied for is still being processed. You can apply again once it has been mailed or rejected.
 api-wrong-origin = This page was opened under another address of this computer than the site's own (for example 127.0.0.1 instead of localhost). Open the address the server printed when it started, then try again.
 
 session-expired = Your session has expired, or you are not logged in. Please log in again; what you entered on this page is kept.

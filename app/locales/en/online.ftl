@@ -70,6 +70,9 @@ cert-intro = The certificate lists your National Health Insurance enrolment hist
 cert-submit = Apply for the certificate
 cert-done = Your certificate application was received. You can download it once it is issued.
 
+# The server's error only the applications page can meet (main.ftl has the others)
+api-application-pending = A card replacement you applied for is still being processed. You can apply again once it has been mailed or rejected.
+
 # /download (the online area hosts it: not a first-screen page)
 download-title = Downloads
 download-files-title = Files to download

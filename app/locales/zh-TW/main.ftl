@@ -259,7 +259,6 @@ remedy-no-reader-other = 找不到讀卡機：請接上讀卡機，必要時安�
 # Insured units (F4–F7, issue 6)
 un-nav = 投保單位作業
 api-forbidden = 您沒有此項作業的權限。
-api-application-pending = 您已申請的換補發健保卡仍在處理中，待寄出或退件後才能再次申請。
 api-wrong-origin = 您開啟本頁的網址不是本網站設定的網址（例如用了 127.0.0.1 而非 localhost）。請改用伺服器啟動時列出的網址開啟，再試一次。
 
 session-expired = 您的登入已逾時或尚未登入，請重新登入；您在本頁輸入的資料會保留。

@@ -70,6 +70,9 @@ cert-intro = 投保證明列出您參加全民健康保險的投保紀錄；核�
 cert-submit = 申請投保證明
 cert-done = 已受理您的投保證明申請，核發後即可下載。
 
+# The server's error only the applications page can meet (main.ftl has the others)
+api-application-pending = 您已申請的換補發健保卡仍在處理中，待寄出或退件後才能再次申請。
+
 # /download (the online area hosts it: not a first-screen page)
 download-title = 下載元件
 download-files-title = 可下載的檔案

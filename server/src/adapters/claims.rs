@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use nhi_protocol::online::Medication;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::{Date, Duration, Month};
 
@@ -71,36 +70,11 @@ pub struct SampleClaims {
     units: HashMap<String, (String, String)>,
 }
 
-#[derive(Debug, Deserialize)]
-struct UnitsFile {
-    units: Vec<UnitEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct UnitEntry {
-    unit_code: String,
-    name: String,
-    insured: Vec<InsuredEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct InsuredEntry {
-    national_id: String,
-}
-
 impl SampleClaims {
-    /// Sample records whose current unit follows the units file (its JSON text).
-    pub fn with_units(units_json: &str) -> Result<Self, serde_json::Error> {
-        let file: UnitsFile = serde_json::from_str(units_json)?;
-        let mut units = HashMap::new();
-        for u in file.units {
-            for p in u.insured {
-                units
-                    .entry(p.national_id)
-                    .or_insert_with(|| (u.name.clone(), u.unit_code.clone()));
-            }
-        }
-        Ok(Self { units })
+    /// Sample records whose current unit follows `units`: national ID → (unit name, unit
+    /// code), as `services::units::current_units` reads the units file.
+    pub fn with_current_units(units: HashMap<String, (String, String)>) -> Self {
+        Self { units }
     }
 }
 
@@ -493,8 +467,10 @@ mod tests {
     #[test]
     fn a_sample_unit_member_is_currently_enrolled_with_that_unit() {
         let anchor = d(2026, 11, 26);
-        let claims =
-            SampleClaims::with_units(crate::services::units::BUNDLED_UNITS).expect("bundled units");
+        let claims = SampleClaims::with_current_units(
+            crate::services::units::current_units(crate::services::units::BUNDLED_UNITS)
+                .expect("bundled units"),
+        );
         for (id, birth, unit) in [
             ("A123456789", d(1990, 1, 1), "12345678"),
             ("F135792464", d(1981, 7, 4), "23456789"),

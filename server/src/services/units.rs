@@ -77,6 +77,23 @@ struct PersonEntry {
 
 pub const BUNDLED_UNITS: &str = include_str!("../../data/sample-units.json");
 
+/// The units file's people and the unit each is insured by: national ID → (unit name, unit
+/// code); a person in two units keeps the first (what the sample claims enrol them with).
+pub fn current_units(
+    json: &str,
+) -> Result<std::collections::HashMap<String, (String, String)>, serde_json::Error> {
+    let file: UnitsFile = serde_json::from_str(json)?;
+    let mut units = std::collections::HashMap::new();
+    for u in file.units {
+        for p in u.insured {
+            units
+                .entry(p.national_id)
+                .or_insert_with(|| (u.name.clone(), u.unit_code.clone()));
+        }
+    }
+    Ok(units)
+}
+
 /// Loads sample units (idempotent: existing units and people are kept).
 pub async fn seed_units(db: &Db, json: &str) -> anyhow::Result<usize> {
     let file: UnitsFile = serde_json::from_str(json)?;
