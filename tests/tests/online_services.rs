@@ -324,6 +324,21 @@ async fn scenario(s: &Stack) -> Result<()> {
         );
     }
 
+    // One card replacement at a time (issue 17): the form says so while this one is in
+    // production; once it is mailed, the next may be asked for.
+    p.wait_js(
+        "document.getElementById('replace-pending')?.hidden === false",
+        "the pending replacement told above the form",
+    )
+    .await?;
+    operator(&server.origin, card_app, "mailed").await?;
+    p.click("#apps-refresh").await?;
+    p.wait_js(
+        "document.getElementById('replace-pending').hidden",
+        "the form free again once the card is mailed",
+    )
+    .await?;
+
     // ── Session expiry ───────────────────────────────────────────────────────────────────
     p.click("#reason-damaged").await?;
     p.fill("#postal-code", "40701").await?;
