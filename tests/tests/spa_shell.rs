@@ -18,7 +18,12 @@ async fn serve_dist() -> Result<std::net::SocketAddr> {
     );
     let service = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
     // What the real server's downloads_dir listing answers (server/tests/http.rs checks that).
+    // /download is a page of the online area: its bundle's index.html, as the server answers.
     let app = axum::Router::new()
+        .route_service(
+            "/download",
+            ServeFile::new(dist.join("online").join("index.html")),
+        )
         .route(
             "/api/v1/downloads",
             axum::routing::get(|| async { axum::Json(downloads_fixture()) }),
