@@ -11,6 +11,8 @@ use crate::components::PageTitle;
 use crate::i18n::{use_i18n, T};
 use crate::route::Link;
 
+use super::online::escape as esc;
+
 /// A size as people read it (KB / MB, one decimal).
 fn human_size(bytes: u64) -> String {
     let (unit, name) = if bytes >= 1024 * 1024 {
@@ -20,13 +22,6 @@ fn human_size(bytes: u64) -> String {
     };
     let tenths = (bytes * 10 + unit / 2) / unit;
     format!("{}.{} {name}", tenths / 10, tenths % 10)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The files offered as one HTML string (the table is static once loaded, as the health

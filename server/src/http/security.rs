@@ -168,12 +168,7 @@ pub fn is_loopback_alias(origin: &str, host_header: &str) -> bool {
 
 /// The page a non-GET request to a loopback alias gets: which address to open.
 fn use_origin_page(origin: &str, host: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = crate::services::mails::escape;
     let (origin, host) = (esc(origin), esc(host));
     format!(
         "<!doctype html><html lang=\"zh-TW\"><meta charset=\"utf-8\"><title>請改用 {origin}</title>\
