@@ -7,7 +7,9 @@ use nhi_protocol::online::{
     CardReplacementRequest, CertificateRequest, ReplacementReason,
 };
 
-use super::online::{guarded_download, local_time};
+use nhi_protocol::date::show_time;
+
+use super::online::guarded_download;
 use crate::api;
 use crate::components::{Field, MessageBox, PageTitle, SubmitButton};
 use crate::i18n::{use_i18n, Msg, T};
@@ -290,7 +292,7 @@ fn ApplicationCard(
             <h3 id=heading_id.clone()>{move || i.t(kind_key(kind))}</h3>
             <dl class="card-data">
                 <div class="card-row"><dt>{move || i.t(T::AppsNumber)}</dt><dd>{a.id}</dd></div>
-                <div class="card-row"><dt>{move || i.t(T::AppsSubmittedAt)}</dt><dd>{local_time(a.created_at)}</dd></div>
+                <div class="card-row"><dt>{move || i.t(T::AppsSubmittedAt)}</dt><dd>{show_time(a.created_at)}</dd></div>
                 <div class="card-row"><dt>{move || i.t(T::AppsStatus)}</dt>
                     <dd class="app-status">{move || i.t(status_key(current))}</dd></div>
                 {reason.map(|r| view! {
@@ -317,7 +319,7 @@ fn ApplicationCard(
                             <span class="timeline-status">{move || i.t(status_key(s))}</span>
                             " "
                             <span class="visually-hidden">{move || i.t(state_key)}</span>
-                            {at.map(|t| view! { <span class="timeline-time">{local_time(t)}</span> })}
+                            {at.map(|t| view! { <span class="timeline-time">{show_time(t)}</span> })}
                             // Only notes the operator marked citizen-visible reach this page
                             // (the citizen API never carries an internal one).
                             {note.map(|n| view! { <span class="timeline-note">{move || i.t(T::AppsNote)}" "{n}</span> })}

@@ -53,12 +53,6 @@ pub fn thousands(n: i64) -> String {
     }
 }
 
-/// Unix seconds → `YYYY-MM-DD HH:MM`, Taiwan time: the one format of every page and mail
-/// (`nhi_protocol::date::show_time`; the mails say 「臺灣時間」 too).
-pub fn local_time(unix: i64) -> String {
-    nhi_protocol::date::show_time(unix)
-}
-
 /// Escapes text for SVG/HTML markup.
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -75,8 +69,11 @@ mod tests {
     /// Taiwan's, the unit pages in the browser's locale format.
     #[test]
     fn times_are_shown_one_way() {
-        assert_eq!(local_time(0), "1970-01-01 08:00");
-        assert_eq!(local_time(1_795_673_100), "2026-11-26 14:05");
+        assert_eq!(nhi_protocol::date::show_time(0), "1970-01-01 08:00");
+        assert_eq!(
+            nhi_protocol::date::show_time(1_795_673_100),
+            "2026-11-26 14:05"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use nhi_protocol::units::{FileProblem, MyUnitsResponse, RowReason, UploadStatus}
 
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
-use crate::i18n::{use_i18n, I18n, Msg, T};
+use crate::i18n::{use_i18n, Msg, T};
 use crate::route::Link;
 use crate::session::{is_expired, SessionGate};
 
@@ -72,12 +72,6 @@ pub fn file_problem(f: &Failure) -> Option<Msg> {
         (T::UnFileEncoding, Some(line)) => Msg::AtLine(T::UnFileEncodingAt, line),
         _ => Msg::Key(key),
     })
-}
-
-/// Unix seconds as every page shows a moment (`nhi_protocol::date::show_time`).
-pub fn when(_i: I18n, unix: i64) -> String {
-    // The one format of every page and mail (issue 17): `2026-11-26 14:05`, Taiwan time.
-    nhi_protocol::date::show_time(unix)
 }
 
 /// What a page load's failure shows: the login gate for a 401 (`true`), else the message.

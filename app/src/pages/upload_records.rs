@@ -7,12 +7,13 @@
 //! paged, never loaded whole.
 
 use leptos::prelude::*;
+use nhi_protocol::date::show_time;
 use nhi_protocol::units::{RowsPage, UploadRowsResponse, UploadsResponse, ROWS_PAGE_DEFAULT};
 
 use crate::api::{self, Failure};
 use crate::components::{MessageBox, PageTitle};
 use crate::i18n::{use_i18n, I18n, T};
-use crate::pages::units::{failure_shown, reason_key, status_key, unit_param, when, BackToUnits};
+use crate::pages::units::{failure_shown, reason_key, status_key, unit_param, BackToUnits};
 use crate::session::SessionGate;
 
 /// Which page of which upload's rows to load.
@@ -135,7 +136,7 @@ pub fn UploadRecords() -> impl IntoView {
                             let created = u.created_at;
                             view! {
                                 <tr class="record">
-                                    <td>{move || when(i, created)}</td>
+                                    <td>{show_time(created)}</td>
                                     <td>{u.uploader_name.clone()}</td>
                                     <th scope="row" class="record-file">{u.file_name.clone()}</th>
                                     <td>{move || i.t(status_key(u.status))}</td>
