@@ -33,10 +33,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-/// The test citizen-certificate policy OID: under `2.999` (ITU-T X.660's arc for examples),
-/// so no production certificate carries it.
-pub const POLICY_OID: &str = "2.999.12.1.1";
-const POLICY_OID_ARCS: &[u64] = &[2, 999, 12, 1, 1];
+/// The test citizen-certificate policy OID: under IANA's enterprise number 32473, reserved for
+/// documentation and examples (RFC 5612), so no production certificate carries it.
+pub const POLICY_OID: &str = "1.3.6.1.4.1.32473.12.1";
+const POLICY_OID_ARCS: &[u64] = &[1, 3, 6, 1, 4, 1, 32473, 12, 1];
 
 /// The PIN of every test card (tests only).
 pub const PIN: &str = "123456";
@@ -96,17 +96,83 @@ pub enum Algorithm {
 
 /// The test cards: label, ID, name, status, algorithm.
 pub const CARDS: &[(&str, &str, &str, CardStatus, Algorithm)] = &[
-    ("wang", "A123456789", "王小明", CardStatus::Good, Algorithm::ES256),
-    ("huang", "S224680133", "黃淑芬", CardStatus::Good, Algorithm::ES256),
-    ("chen-revoked", "B223456719", "陳美麗", CardStatus::Revoked, Algorithm::ES256),
-    ("lin-expired", "F135792464", "林志豪", CardStatus::Expired, Algorithm::ES256),
-    ("chang-norole", "E102030403", "張家豪", CardStatus::Good, Algorithm::ES256),
-    ("wang-sibling", "A123456789", "王小明", CardStatus::Sibling, Algorithm::ES256),
-    ("wang-nopolicy", "A123456789", "王小明", CardStatus::NoPolicy, Algorithm::ES256),
-    ("wang-nods", "A123456789", "王小明", CardStatus::NoDigitalSignature, Algorithm::ES256),
-    ("wang-selfsigned", "A123456789", "王小明", CardStatus::SelfSigned, Algorithm::ES256),
-    ("wang-future", "A123456789", "王小明", CardStatus::NotYetValid, Algorithm::ES256),
-    ("huang-rsa", "S224680133", "黃淑芬", CardStatus::Good, Algorithm::RS256),
+    (
+        "wang",
+        "A123456789",
+        "王小明",
+        CardStatus::Good,
+        Algorithm::ES256,
+    ),
+    (
+        "huang",
+        "S224680133",
+        "黃淑芬",
+        CardStatus::Good,
+        Algorithm::ES256,
+    ),
+    (
+        "chen-revoked",
+        "B223456719",
+        "陳美麗",
+        CardStatus::Revoked,
+        Algorithm::ES256,
+    ),
+    (
+        "lin-expired",
+        "F135792464",
+        "林志豪",
+        CardStatus::Expired,
+        Algorithm::ES256,
+    ),
+    (
+        "chang-norole",
+        "E102030403",
+        "張家豪",
+        CardStatus::Good,
+        Algorithm::ES256,
+    ),
+    (
+        "wang-sibling",
+        "A123456789",
+        "王小明",
+        CardStatus::Sibling,
+        Algorithm::ES256,
+    ),
+    (
+        "wang-nopolicy",
+        "A123456789",
+        "王小明",
+        CardStatus::NoPolicy,
+        Algorithm::ES256,
+    ),
+    (
+        "wang-nods",
+        "A123456789",
+        "王小明",
+        CardStatus::NoDigitalSignature,
+        Algorithm::ES256,
+    ),
+    (
+        "wang-selfsigned",
+        "A123456789",
+        "王小明",
+        CardStatus::SelfSigned,
+        Algorithm::ES256,
+    ),
+    (
+        "wang-future",
+        "A123456789",
+        "王小明",
+        CardStatus::NotYetValid,
+        Algorithm::ES256,
+    ),
+    (
+        "huang-rsa",
+        "S224680133",
+        "黃淑芬",
+        CardStatus::Good,
+        Algorithm::RS256,
+    ),
 ];
 
 /// `pki.json`.
@@ -243,8 +309,9 @@ impl Card {
         match &self.key {
             CardKey::Ec(k) => {
                 use p256::ecdsa::signature::hazmat::PrehashSigner as _;
-                let sig: p256::ecdsa::Signature =
-                    k.sign_prehash(hash).map_err(|e| Error::Sign(e.to_string()))?;
+                let sig: p256::ecdsa::Signature = k
+                    .sign_prehash(hash)
+                    .map_err(|e| Error::Sign(e.to_string()))?;
                 Ok(sig.to_bytes().to_vec())
             }
             CardKey::Rsa(k) => k
@@ -340,7 +407,10 @@ impl TestPki {
             reason,
         };
         if manifest.version != VERSION {
-            return Err(invalid(format!("version {} (want {VERSION})", manifest.version)));
+            return Err(invalid(format!(
+                "version {} (want {VERSION})",
+                manifest.version
+            )));
         }
         if manifest.policy_oid != POLICY_OID {
             return Err(invalid(format!("policy OID {}", manifest.policy_oid)));
@@ -362,7 +432,9 @@ impl TestPki {
                     .components()
                     .any(|c| !matches!(c, std::path::Component::Normal(_)))
             {
-                return Err(invalid(format!("path {rel:?} is not inside the PKI directory")));
+                return Err(invalid(format!(
+                    "path {rel:?} is not inside the PKI directory"
+                )));
             }
             Ok(dir.join(rel_path))
         };
@@ -396,20 +468,17 @@ impl TestPki {
         }
         let mut cards = Vec::with_capacity(manifest.cards.len());
         for (mc, spec) in manifest.cards.iter().zip(CARDS) {
-            if (mc.national_id.as_str(), mc.status, mc.algorithm)
-                != (spec.1, spec.3, spec.4)
-            {
+            if (mc.national_id.as_str(), mc.status, mc.algorithm) != (spec.1, spec.3, spec.4) {
                 return Err(invalid(format!("card {} differs from the table", mc.label)));
             }
             let certificate_path = file(&mc.certificate)?;
             let der = cert(&mc.certificate)?;
             let key_path = file(&mc.key)?;
-            let key_der = pem_decode(&read(&key_path)?, "PRIVATE KEY").ok_or_else(|| {
-                Error::Invalid {
+            let key_der =
+                pem_decode(&read(&key_path)?, "PRIVATE KEY").ok_or_else(|| Error::Invalid {
                     path: key_path.clone(),
                     reason: "not a PKCS#8 PEM key".into(),
-                }
-            })?;
+                })?;
             let key = parse_card_key(mc.algorithm, &key_der).map_err(|reason| Error::Invalid {
                 path: key_path.clone(),
                 reason,
@@ -504,13 +573,21 @@ impl TestPki {
         let issuing = Issuer::new(issuing_params, &issuing_key);
 
         write(&dir.join("root.pem"), root_cert.pem().as_bytes(), false)?;
-        write(&dir.join("issuing-ca.pem"), issuing_cert.pem().as_bytes(), false)?;
+        write(
+            &dir.join("issuing-ca.pem"),
+            issuing_cert.pem().as_bytes(),
+            false,
+        )?;
         write(
             &dir.join("issuing-ca.key"),
             issuing_key.serialize_pem().as_bytes(),
             true,
         )?;
-        write(&dir.join("sibling-ca.pem"), sibling_cert.pem().as_bytes(), false)?;
+        write(
+            &dir.join("sibling-ca.pem"),
+            sibling_cert.pem().as_bytes(),
+            false,
+        )?;
 
         let mut rsa_thread = Some(rsa_thread);
         let mut manifest_cards = Vec::new();
@@ -584,8 +661,8 @@ impl TestPki {
         let table = IdTable {
             certificates: table,
         };
-        let table_json = serde_json::to_vec_pretty(&table)
-            .map_err(|e| Error::Key(format!("id table: {e}")))?;
+        let table_json =
+            serde_json::to_vec_pretty(&table).map_err(|e| Error::Key(format!("id table: {e}")))?;
         write(&dir.join("id-table.json"), &table_json, false)?;
 
         let manifest = Manifest {
@@ -709,7 +786,11 @@ fn write_crl_file(
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let revocation_time = created.min(this_update);
     let mut revoked_certs = Vec::new();
-    for card in manifest.cards.iter().filter(|c| c.status == CardStatus::Revoked) {
+    for card in manifest
+        .cards
+        .iter()
+        .filter(|c| c.status == CardStatus::Revoked)
+    {
         let serial = hex::decode(&card.serial).map_err(|_| Error::Invalid {
             path: PathBuf::from("pki.json"),
             reason: format!("card {}: serial is not hex", card.label),
@@ -802,7 +883,8 @@ fn leaf_params(
     };
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     if status != CardStatus::NoPolicy {
-        p.custom_extensions.push(certificate_policies(POLICY_OID_ARCS));
+        p.custom_extensions
+            .push(certificate_policies(POLICY_OID_ARCS));
     }
     p.use_authority_key_identifier_extension = status != CardStatus::SelfSigned;
     (p.not_before, p.not_after) = match status {
