@@ -320,6 +320,21 @@ impl Card {
         }
     }
 
+    /// The public key as the certificate carries it (EC point / RSA modulus).
+    fn public_key_bytes(&self) -> Vec<u8> {
+        match &self.key {
+            CardKey::Ec(k) => k
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+            CardKey::Rsa(k) => {
+                use rsa::traits::PublicKeyParts as _;
+                k.n().to_bytes_be()
+            }
+        }
+    }
+
     /// Verifies a signature of [`Card::sign`] over `data` with the card's public key.
     pub fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
         let hash = Sha256::digest(data);
@@ -504,6 +519,12 @@ impl TestPki {
                 serial,
                 key,
             };
+            if !contains(&card.der, &card.public_key_bytes()) {
+                return Err(Error::Invalid {
+                    path: key_path,
+                    reason: "the key is not the certificate's".into(),
+                });
+            }
             let probe = b"nhi-testpki key check";
             let ok = card
                 .sign_hash(&Sha256::digest(probe).into())
@@ -516,6 +537,26 @@ impl TestPki {
                 });
             }
             cards.push(card);
+        }
+        // The ID table names every card's certificate with its holder's ID.
+        let table_path = file(&manifest.id_table)?;
+        let table: IdTable =
+            serde_json::from_slice(&read(&table_path)?).map_err(|e| Error::Invalid {
+                path: table_path.clone(),
+                reason: format!("not an ID table ({e})"),
+            })?;
+        for card in &cards {
+            let sha = card.sha256_hex();
+            if !table
+                .certificates
+                .iter()
+                .any(|e| e.certificate_sha256 == sha && e.national_id == card.national_id)
+            {
+                return Err(Error::Invalid {
+                    path: table_path,
+                    reason: format!("card {} is not in the table", card.label),
+                });
+            }
         }
         Ok(TestPki {
             dir,
@@ -1013,6 +1054,10 @@ fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
     f.write_all(bytes).map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {

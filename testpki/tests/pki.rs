@@ -412,3 +412,26 @@ fn the_binary_inits_and_prints_the_env() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_key_of_another_card_or_a_wrong_table_is_noticed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::init(dir.path()).expect("init");
+    // wang's key swapped for huang's (both P-256: it still signs, but not for this certificate)
+    std::fs::copy(
+        &pki.card("huang").expect("huang").key_path,
+        &pki.card("wang").expect("wang").key_path,
+    )
+    .expect("copy");
+    let err = TestPki::load(dir.path()).expect_err("mismatch");
+    assert!(err.to_string().contains("not the certificate's"), "{err}");
+    TestPki::init(dir.path()).expect("regenerates");
+    // an ID table that maps a certificate to someone else
+    let path = dir.path().join("id-table.json");
+    let mut table: IdTable =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    table.certificates[0].national_id = "Z999999999".into();
+    std::fs::write(&path, serde_json::to_vec(&table).expect("json")).expect("write");
+    let err = TestPki::load(dir.path()).expect_err("table");
+    assert!(err.to_string().contains("not in the table"), "{err}");
+}
