@@ -350,6 +350,14 @@ impl Pcsc {
                 })
             })
         })
+        // The card read before the dialog is no longer there.
+        .map_err(|e| match e {
+            CardError::NoCard
+            | CardError::NoReader
+            | CardError::MuteCard
+            | CardError::NotCertificateCard { .. } => CardError::Removed,
+            e => e,
+        })
     }
 
     /// One APDU straight through PC/SC (for the benchmark's raw round trip).
