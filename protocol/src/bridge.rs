@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::CardBasicData;
 use crate::card_proof::{CardMac, CardRecord, Nonce};
+#[cfg(not(feature = "citizen-page"))]
 use crate::certificate::SignatureAlgorithm;
 
 /// The bridge protocol version every message carries. Version 2 (issue 10): the card proof
@@ -96,13 +97,16 @@ pub enum Command {
     Subscribe,
     /// Stop pushing events.
     Unsubscribe,
+    #[cfg(not(feature = "citizen-page"))]
     /// Read the citizen certificate card's (自然人憑證) authentication certificate; no PIN.
     Certificate,
+    #[cfg(not(feature = "citizen-page"))]
     /// Sign [`crate::certificate::signed_digest`] of the request's `origin` and `nonce` with
     /// the certificate card's authentication key. The host asks for the PIN in its own dialog
     /// (naming the origin), then verifies it and signs in one exclusive transaction that ends
     /// with a card reset.
     Authenticate { nonce: Nonce },
+    #[cfg(not(feature = "citizen-page"))]
     /// Cancel the running request `request` (closes its PIN dialog): this request answers
     /// `cancelled`, the cancelled one the error [`ErrorCode::Cancelled`].
     Cancel { request: RequestId },
@@ -118,8 +122,11 @@ impl Command {
             Command::CardProof { .. } => "card_proof",
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Certificate => "certificate",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Authenticate { .. } => "authenticate",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Cancel { .. } => "cancel",
         }
     }
@@ -254,12 +261,14 @@ pub enum Answer {
     /// Events follow; `status` is the state at the moment of subscribing.
     Subscribed(Status),
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
     /// The citizen certificate card's authentication certificate.
     Certificate {
         reader: String,
         /// DER, standard base64.
         certificate: String,
     },
+    #[cfg(not(feature = "citizen-page"))]
     /// The card's signature over [`crate::certificate::signed_data`] of `origin` and the nonce.
     Authenticate {
         reader: String,
@@ -271,6 +280,7 @@ pub enum Answer {
         signature: String,
         algorithm: SignatureAlgorithm,
     },
+    #[cfg(not(feature = "citizen-page"))]
     /// The request named by `cancel` was cancelled (or had already finished).
     Cancelled,
 }
@@ -302,10 +312,13 @@ struct AnswerWire {
     record: Option<CardRecord>,
     #[serde(default)]
     mac: Option<CardMac>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     certificate: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     signature: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     algorithm: Option<SignatureAlgorithm>,
 }
@@ -319,8 +332,11 @@ enum AnswerKind {
     CardProof,
     Subscribed,
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
     Certificate,
+    #[cfg(not(feature = "citizen-page"))]
     Authenticate,
+    #[cfg(not(feature = "citizen-page"))]
     Cancelled,
 }
 
@@ -356,10 +372,12 @@ impl TryFrom<AnswerWire> for Answer {
                 mac: need(w.mac, "mac")?,
             },
             AnswerKind::Unsubscribed => Answer::Unsubscribed,
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Certificate => Answer::Certificate {
                 reader: need(w.reader, "reader")?,
                 certificate: need(w.certificate, "certificate")?,
             },
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Authenticate => Answer::Authenticate {
                 reader: need(w.reader, "reader")?,
                 origin: need(w.origin, "origin")?,
@@ -367,6 +385,7 @@ impl TryFrom<AnswerWire> for Answer {
                 signature: need(w.signature, "signature")?,
                 algorithm: need(w.algorithm, "algorithm")?,
             },
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Cancelled => Answer::Cancelled,
         })
     }
