@@ -144,7 +144,6 @@ pub async fn post_file<T: DeserializeOwned>(
 /// `POST` of a file with the result email (F5, a certificate login without an NHI account):
 /// `multipart/form-data` with the parts `file` and `result_email`, the name also in
 /// `x-file-name`.
-#[cfg(not(feature = "citizen"))]
 pub async fn post_file_with_email<T: DeserializeOwned>(
     path: &str,
     file: &web_sys::File,
