@@ -518,6 +518,7 @@ pub struct BridgeError {
     #[serde(default)]
     pub message: String,
     /// PIN tries left, for [`ErrorCode::PinWrong`].
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<u8>,
 }
@@ -527,11 +528,13 @@ impl BridgeError {
         Self {
             code,
             message: message.into(),
+            #[cfg(not(feature = "citizen-page"))]
             tries_left: None,
         }
     }
 
     /// [`ErrorCode::PinWrong`] with the tries the card has left.
+    #[cfg(not(feature = "citizen-page"))]
     pub fn pin_wrong(tries_left: u8) -> Self {
         Self {
             tries_left: Some(tries_left),
@@ -579,19 +582,25 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A bug or an unexpected environment failure inside the bridge.
     Internal,
+    #[cfg(not(feature = "citizen-page"))]
     /// The card in the reader is not a citizen certificate card (an NHI card, say).
     NotCertificateCard,
+    #[cfg(not(feature = "citizen-page"))]
     /// The PIN was wrong; `tries_left` says how many tries the card still allows.
     PinWrong,
+    #[cfg(not(feature = "citizen-page"))]
     /// The PIN is blocked (too many wrong tries): only the issuer can unblock it.
     PinBlocked,
+    #[cfg(not(feature = "citizen-page"))]
     /// The person closed the PIN dialog, or the page cancelled the request.
     Cancelled,
+    #[cfg(not(feature = "citizen-page"))]
     /// The host could not show its PIN dialog (no pinentry, no desktop session).
     PinDialogUnavailable,
 }
 
 impl ErrorCode {
+    #[cfg(not(feature = "citizen-page"))]
     pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ExtensionMissing,
         ErrorCode::ExtensionVersion,
@@ -615,6 +624,26 @@ impl ErrorCode {
         ErrorCode::Cancelled,
         ErrorCode::PinDialogUnavailable,
     ];
+    /// The codes of the citizen page's build (without the certificate card's).
+    #[cfg(feature = "citizen-page")]
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::ExtensionMissing,
+        ErrorCode::ExtensionVersion,
+        ErrorCode::BridgeMissing,
+        ErrorCode::BridgeVersion,
+        ErrorCode::PcscNotRunning,
+        ErrorCode::NoReader,
+        ErrorCode::NoCard,
+        ErrorCode::NotNhiCard,
+        ErrorCode::CardBusy,
+        ErrorCode::CardRemoved,
+        ErrorCode::CardError,
+        ErrorCode::Timeout,
+        ErrorCode::BadRequest,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::Internal,
+    ];
 
     /// The wire name (`"no_card"`).
     pub fn as_str(self) -> &'static str {
@@ -635,10 +664,15 @@ impl ErrorCode {
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::Internal => "internal",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::NotCertificateCard => "not_certificate_card",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinWrong => "pin_wrong",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinBlocked => "pin_blocked",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::Cancelled => "cancelled",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinDialogUnavailable => "pin_dialog_unavailable",
         }
     }
@@ -646,6 +680,13 @@ impl ErrorCode {
     /// Whether trying again after the user acted (inserted the card, closed the other
     /// program) can succeed without reinstalling anything.
     pub fn is_user_fixable(self) -> bool {
+        #[cfg(not(feature = "citizen-page"))]
+        if matches!(
+            self,
+            ErrorCode::NotCertificateCard | ErrorCode::PinWrong | ErrorCode::Cancelled
+        ) {
+            return true;
+        }
         matches!(
             self,
             ErrorCode::NoReader
@@ -654,9 +695,6 @@ impl ErrorCode {
                 | ErrorCode::CardBusy
                 | ErrorCode::CardRemoved
                 | ErrorCode::Timeout
-                | ErrorCode::NotCertificateCard
-                | ErrorCode::PinWrong
-                | ErrorCode::Cancelled
         )
     }
 }
