@@ -163,7 +163,6 @@ impl Pcsc {
                     .map(|s| ReaderStatus {
                         name: s.name().to_string_lossy().into_owned(),
                         card: presence(s.event_state()),
-                        kind: None,
                     })
                     .collect(),
             }),

@@ -105,26 +105,6 @@ fn generic_advice(code: ErrorCode) -> (&'static str, &'static str) {
             "此網站不是健保署網路服務，讀卡元件拒絕服務。",
             "This website is not the NHI online service; the card component refuses to serve it.",
         ),
-        ErrorCode::NotCertificateCard => (
-            "讀卡機內的卡片不是自然人憑證，請插入自然人憑證卡後再試一次。",
-            "The card in the reader is not a citizen digital certificate. Insert the certificate card and try again.",
-        ),
-        ErrorCode::PinWrong => (
-            "PIN 碼錯誤，請確認後重新輸入；連續輸入錯誤 3 次將鎖卡。",
-            "Wrong PIN. Check it and try again; three wrong tries in a row lock the card.",
-        ),
-        ErrorCode::PinBlocked => (
-            "PIN 碼已鎖住，請持卡至戶政事務所或依內政部憑證管理中心說明解鎖。",
-            "The PIN is blocked. Have it unblocked at a household registration office or as the MOICA certificate authority explains.",
-        ),
-        ErrorCode::Cancelled => (
-            "已取消輸入 PIN 碼，需要時請再試一次。",
-            "The PIN entry was cancelled. Try again when you are ready.",
-        ),
-        ErrorCode::PinDialogUnavailable => (
-            "讀卡元件無法開啟 PIN 碼輸入視窗，請重新安裝讀卡元件（Linux 需安裝 pinentry）。",
-            "The card component could not open its PIN dialog. Reinstall the component (on Linux, install pinentry).",
-        ),
     }
 }
 

@@ -207,7 +207,7 @@ fn watch(
                         if !quiet {
                             let reader = lossy(&entry.0);
                             emit(if present {
-                                Event::CardInserted { reader, kind: None }
+                                Event::CardInserted { reader }
                             } else {
                                 Event::CardRemoved { reader }
                             });

@@ -115,10 +115,6 @@ impl Session {
             },
             Command::Subscribe => Job::Subscribe,
             Command::Unsubscribe => Job::Unsubscribe,
-            // Issue 12 (the certificate card) lands these; until then they are refused.
-            Command::Certificate | Command::Authenticate { .. } | Command::Cancel { .. } => {
-                return fail(ErrorCode::BadRequest, "not supported by this bridge yet")
-            }
         };
         Step::Run { id, job }
     }
