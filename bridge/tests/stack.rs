@@ -653,12 +653,12 @@ mod certificate {
         let id = authenticate(&mut host, &Nonce([2; 32]));
         let r = host.reply_to(id, Duration::from_secs(20));
         assert_eq!(r["result"]["err"]["tries_left"], 1, "{r}");
-        // The dialog said so.
+        // The second dialog said how many tries were left before it.
         let shown = read_text(&stack.pin_log());
         assert!(
             shown
                 .lines()
-                .any(|l| l.starts_with("SETERROR ") && l.contains('1')),
+                .any(|l| l.starts_with("SETERROR ") && l.contains("2 tries left")),
             "{shown}"
         );
         stack.queue_pin("pin 222222");
