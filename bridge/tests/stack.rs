@@ -321,6 +321,7 @@ fn events_for_card_insert_remove_and_service_stop() {
     let sub = host.request(json!({"type": "subscribe"}));
     assert_eq!(ok(&sub)["type"], "subscribed");
     assert_eq!(ok(&sub)["readers"][0]["card"], "present");
+    assert_eq!(ok(&sub)["readers"][0]["kind"], "nhi");
     stack.ctl("remove");
     let ev = host.recv();
     assert_eq!(
@@ -331,7 +332,7 @@ fn events_for_card_insert_remove_and_service_stop() {
     let ev = host.recv();
     assert_eq!(
         ev["event"],
-        json!({"type": "card_inserted", "reader": "Virtual PCD 00 00"})
+        json!({"type": "card_inserted", "reader": "Virtual PCD 00 00", "kind": "nhi"})
     );
     stack.stop_pcscd();
     let seen = events_until(&mut host, "service_stopped");
@@ -530,6 +531,14 @@ mod certificate {
         assert_eq!(ok(&r)["reader"], "Virtual PCD 00 00");
         // An NHI command on the certificate card.
         assert_eq!(err_code(&read(&mut host)), "not_nhi_card");
+        // The doctor recognises the certificate card.
+        let (code, text) = stack.doctor();
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("自然人憑證卡可讀取"), "{text}");
+        assert!(
+            text.contains("citizen certificate card is readable"),
+            "{text}"
+        );
 
         // Swap in an NHI card: the event and the status say which card it is.
         ok(&host.request(json!({"type": "subscribe"})));
