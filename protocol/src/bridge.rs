@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::CardBasicData;
 use crate::card_proof::{CardMac, CardRecord, Nonce};
+#[cfg(not(feature = "citizen-page"))]
 use crate::certificate::SignatureAlgorithm;
 
 /// The bridge protocol version every message carries. Version 2 (issue 10): the card proof
@@ -96,13 +97,16 @@ pub enum Command {
     Subscribe,
     /// Stop pushing events.
     Unsubscribe,
+    #[cfg(not(feature = "citizen-page"))]
     /// Read the citizen certificate card's (自然人憑證) authentication certificate; no PIN.
     Certificate,
+    #[cfg(not(feature = "citizen-page"))]
     /// Sign [`crate::certificate::signed_digest`] of the request's `origin` and `nonce` with
     /// the certificate card's authentication key. The host asks for the PIN in its own dialog
     /// (naming the origin), then verifies it and signs in one exclusive transaction that ends
     /// with a card reset.
     Authenticate { nonce: Nonce },
+    #[cfg(not(feature = "citizen-page"))]
     /// Cancel the running request `request` (closes its PIN dialog): this request answers
     /// `cancelled`, the cancelled one the error [`ErrorCode::Cancelled`].
     Cancel { request: RequestId },
@@ -118,8 +122,11 @@ impl Command {
             Command::CardProof { .. } => "card_proof",
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Certificate => "certificate",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Authenticate { .. } => "authenticate",
+            #[cfg(not(feature = "citizen-page"))]
             Command::Cancel { .. } => "cancel",
         }
     }
@@ -254,12 +261,14 @@ pub enum Answer {
     /// Events follow; `status` is the state at the moment of subscribing.
     Subscribed(Status),
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
     /// The citizen certificate card's authentication certificate.
     Certificate {
         reader: String,
         /// DER, standard base64.
         certificate: String,
     },
+    #[cfg(not(feature = "citizen-page"))]
     /// The card's signature over [`crate::certificate::signed_data`] of `origin` and the nonce.
     Authenticate {
         reader: String,
@@ -271,6 +280,7 @@ pub enum Answer {
         signature: String,
         algorithm: SignatureAlgorithm,
     },
+    #[cfg(not(feature = "citizen-page"))]
     /// The request named by `cancel` was cancelled (or had already finished).
     Cancelled,
 }
@@ -302,10 +312,13 @@ struct AnswerWire {
     record: Option<CardRecord>,
     #[serde(default)]
     mac: Option<CardMac>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     certificate: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     signature: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default)]
     algorithm: Option<SignatureAlgorithm>,
 }
@@ -319,8 +332,11 @@ enum AnswerKind {
     CardProof,
     Subscribed,
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
     Certificate,
+    #[cfg(not(feature = "citizen-page"))]
     Authenticate,
+    #[cfg(not(feature = "citizen-page"))]
     Cancelled,
 }
 
@@ -356,10 +372,12 @@ impl TryFrom<AnswerWire> for Answer {
                 mac: need(w.mac, "mac")?,
             },
             AnswerKind::Unsubscribed => Answer::Unsubscribed,
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Certificate => Answer::Certificate {
                 reader: need(w.reader, "reader")?,
                 certificate: need(w.certificate, "certificate")?,
             },
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Authenticate => Answer::Authenticate {
                 reader: need(w.reader, "reader")?,
                 origin: need(w.origin, "origin")?,
@@ -367,6 +385,7 @@ impl TryFrom<AnswerWire> for Answer {
                 signature: need(w.signature, "signature")?,
                 algorithm: need(w.algorithm, "algorithm")?,
             },
+            #[cfg(not(feature = "citizen-page"))]
             AnswerKind::Cancelled => Answer::Cancelled,
         })
     }
@@ -499,6 +518,7 @@ pub struct BridgeError {
     #[serde(default)]
     pub message: String,
     /// PIN tries left, for [`ErrorCode::PinWrong`].
+    #[cfg(not(feature = "citizen-page"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<u8>,
 }
@@ -508,11 +528,13 @@ impl BridgeError {
         Self {
             code,
             message: message.into(),
+            #[cfg(not(feature = "citizen-page"))]
             tries_left: None,
         }
     }
 
     /// [`ErrorCode::PinWrong`] with the tries the card has left.
+    #[cfg(not(feature = "citizen-page"))]
     pub fn pin_wrong(tries_left: u8) -> Self {
         Self {
             tries_left: Some(tries_left),
@@ -560,19 +582,25 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A bug or an unexpected environment failure inside the bridge.
     Internal,
+    #[cfg(not(feature = "citizen-page"))]
     /// The card in the reader is not a citizen certificate card (an NHI card, say).
     NotCertificateCard,
+    #[cfg(not(feature = "citizen-page"))]
     /// The PIN was wrong; `tries_left` says how many tries the card still allows.
     PinWrong,
+    #[cfg(not(feature = "citizen-page"))]
     /// The PIN is blocked (too many wrong tries): only the issuer can unblock it.
     PinBlocked,
+    #[cfg(not(feature = "citizen-page"))]
     /// The person closed the PIN dialog, or the page cancelled the request.
     Cancelled,
+    #[cfg(not(feature = "citizen-page"))]
     /// The host could not show its PIN dialog (no pinentry, no desktop session).
     PinDialogUnavailable,
 }
 
 impl ErrorCode {
+    #[cfg(not(feature = "citizen-page"))]
     pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ExtensionMissing,
         ErrorCode::ExtensionVersion,
@@ -596,6 +624,26 @@ impl ErrorCode {
         ErrorCode::Cancelled,
         ErrorCode::PinDialogUnavailable,
     ];
+    /// The codes of the citizen page's build (without the certificate card's).
+    #[cfg(feature = "citizen-page")]
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::ExtensionMissing,
+        ErrorCode::ExtensionVersion,
+        ErrorCode::BridgeMissing,
+        ErrorCode::BridgeVersion,
+        ErrorCode::PcscNotRunning,
+        ErrorCode::NoReader,
+        ErrorCode::NoCard,
+        ErrorCode::NotNhiCard,
+        ErrorCode::CardBusy,
+        ErrorCode::CardRemoved,
+        ErrorCode::CardError,
+        ErrorCode::Timeout,
+        ErrorCode::BadRequest,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::Internal,
+    ];
 
     /// The wire name (`"no_card"`).
     pub fn as_str(self) -> &'static str {
@@ -616,10 +664,15 @@ impl ErrorCode {
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::Internal => "internal",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::NotCertificateCard => "not_certificate_card",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinWrong => "pin_wrong",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinBlocked => "pin_blocked",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::Cancelled => "cancelled",
+            #[cfg(not(feature = "citizen-page"))]
             ErrorCode::PinDialogUnavailable => "pin_dialog_unavailable",
         }
     }
@@ -627,6 +680,13 @@ impl ErrorCode {
     /// Whether trying again after the user acted (inserted the card, closed the other
     /// program) can succeed without reinstalling anything.
     pub fn is_user_fixable(self) -> bool {
+        #[cfg(not(feature = "citizen-page"))]
+        if matches!(
+            self,
+            ErrorCode::NotCertificateCard | ErrorCode::PinWrong | ErrorCode::Cancelled
+        ) {
+            return true;
+        }
         matches!(
             self,
             ErrorCode::NoReader
@@ -635,9 +695,6 @@ impl ErrorCode {
                 | ErrorCode::CardBusy
                 | ErrorCode::CardRemoved
                 | ErrorCode::Timeout
-                | ErrorCode::NotCertificateCard
-                | ErrorCode::PinWrong
-                | ErrorCode::Cancelled
         )
     }
 }
