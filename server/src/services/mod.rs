@@ -5,6 +5,7 @@ pub mod applications;
 pub mod bulk_activation;
 pub mod bulk_parse;
 pub mod bulk_upload;
+pub mod certificate;
 pub mod certificate_login;
 pub mod certificate_pdf;
 pub mod health_bank;
