@@ -562,7 +562,9 @@ mod tests {
         use axum::response::IntoResponse;
         use axum::routing::post;
 
-        let seen: Arc<Mutex<Vec<(Option<String>, IdQuery)>>> = Arc::new(Mutex::new(Vec::new()));
+        // (Authorization header, body) of every request
+        type Seen = Arc<Mutex<Vec<(Option<String>, IdQuery)>>>;
+        let seen: Seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let table = Arc::new(TableIdVerifier::from_file(&test_pki().id_table_path())?);
         let app = axum::Router::new()

@@ -422,7 +422,7 @@ async fn fetch(client: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<u8>, 
 fn parse_crl(bytes: &[u8], trust: &TrustConfig) -> Result<Crl, RevocationError> {
     let der = crl_der(bytes)?;
     let crl = match CertificateRevocationList::from_der(&der) {
-        Ok((rest, crl)) if rest.is_empty() => crl,
+        Ok(([], crl)) => crl,
         Ok(_) => return Err(RevocationError::Unparsable("bytes after the CRL".into())),
         Err(e) => return Err(RevocationError::Unparsable(e.to_string())),
     };
