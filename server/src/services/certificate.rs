@@ -195,7 +195,7 @@ impl TrustConfig {
             return Err(CertificateProblem::Unreadable);
         }
         let cert = match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => cert,
+            Ok(([], cert)) => cert,
             _ => return Err(CertificateProblem::Unreadable),
         };
         if cert.version() != X509Version::V3 {
@@ -224,9 +224,9 @@ impl TrustConfig {
         let has_policy = cert.extensions().iter().any(|ext| {
             ext.oid == OID_X509_EXT_CERTIFICATE_POLICIES
                 && match ext.parsed_extension() {
-                    ParsedExtension::CertificatePolicies(list) => list
-                        .iter()
-                        .any(|p| self.policies.iter().any(|want| *want == p.policy_id)),
+                    ParsedExtension::CertificatePolicies(list) => {
+                        list.iter().any(|p| self.policies.contains(&p.policy_id))
+                    }
                     _ => false,
                 }
         });
@@ -298,7 +298,7 @@ impl TrustConfig {
 fn parse_ca(index: usize, der: &[u8]) -> Result<IssuingCa, TrustConfigError> {
     let unparsable = |reason: String| TrustConfigError::Unparsable { index, reason };
     let cert = match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => cert,
+        Ok(([], cert)) => cert,
         Ok(_) => return Err(unparsable("bytes after the certificate".into())),
         Err(e) => return Err(unparsable(e.to_string())),
     };
