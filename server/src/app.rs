@@ -10,14 +10,14 @@ use tokio::sync::{watch, Notify};
 
 use crate::adapters::card_authority::{CardAuthority, MasterKeyAuthority};
 use crate::adapters::claims::{ClaimsSource, SampleClaims};
+use crate::adapters::id_verification::{HttpIdVerifier, IdVerifier, TableIdVerifier};
 use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer, SmtpSettings};
 use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
-use crate::adapters::id_verification::{HttpIdVerifier, IdVerifier, TableIdVerifier};
 use crate::adapters::revocation::{CrlChecker, RevocationChecker};
 use crate::config::{Config, IdVerificationKind, MailerKind, RegistryKind};
+use crate::metrics::Metrics;
 use crate::services::certificate::TrustConfig;
 use crate::services::certificate_login::CertificateLogin;
-use crate::metrics::Metrics;
 use crate::services::passwords::Hasher;
 use crate::services::Services;
 use crate::storage::Db;
@@ -39,10 +39,10 @@ fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLog
         .filter(|o| !o.is_empty())
         .map(str::to_owned)
         .collect();
-    let trust = Arc::new(
-        TrustConfig::new(&pem, &oids)
-            .map_err(|e| anyhow::anyhow!("certificate_issuing_cas / certificate_policy_oids: {e}"))?,
-    );
+    let trust =
+        Arc::new(TrustConfig::new(&pem, &oids).map_err(|e| {
+            anyhow::anyhow!("certificate_issuing_cas / certificate_policy_oids: {e}")
+        })?);
     // https for the CRL and the ID service: the system's roots plus certificate_tls_ca_file.
     let http = || -> anyhow::Result<reqwest::Client> {
         let roots = crate::adapters::tls::TrustRoots::load(&cfg.certificate_trust())?;
@@ -51,10 +51,9 @@ fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLog
             .timeout(Duration::from_secs(10))
             .build()?)
     };
-    let crl = cfg
-        .certificate_crl
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("certificate_crl is required with certificate_issuing_cas"))?;
+    let crl = cfg.certificate_crl.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("certificate_crl is required with certificate_issuing_cas")
+    })?;
     let client = if crl.starts_with("https://") {
         Some(http()?)
     } else {
@@ -65,15 +64,23 @@ fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLog
     let ids: Arc<dyn IdVerifier> = match cfg.certificate_id_verification {
         IdVerificationKind::Table => {
             let table = cfg.certificate_id_table.as_deref().ok_or_else(|| {
-                anyhow::anyhow!("certificate_id_table is required with certificate_id_verification = \"table\"")
+                anyhow::anyhow!(
+                    "certificate_id_table is required with certificate_id_verification = \"table\""
+                )
             })?;
-            Arc::new(TableIdVerifier::load(table)?)
+            Arc::new(TableIdVerifier::from_file(table)?)
         }
         IdVerificationKind::Http => {
             let url = cfg.certificate_id_url.as_deref().ok_or_else(|| {
-                anyhow::anyhow!("certificate_id_url is required with certificate_id_verification = \"http\"")
+                anyhow::anyhow!(
+                    "certificate_id_url is required with certificate_id_verification = \"http\""
+                )
             })?;
-            Arc::new(HttpIdVerifier::new(url, cfg.certificate_id_token.clone(), http()?)?)
+            Arc::new(HttpIdVerifier::new(
+                url,
+                cfg.certificate_id_token.clone(),
+                &cfg.certificate_trust(),
+            )?)
         }
     };
     Ok(Some(CertificateLogin {

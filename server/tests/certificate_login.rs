@@ -94,12 +94,15 @@ fn refused(r: &Resp, status: StatusCode, code: &str, message: Option<&str>) {
     if let Some(m) = message {
         assert_eq!(r.json["message"], m, "{}", r.text);
     }
-    assert!(r.headers.get(header::SET_COOKIE).is_none(), "no session on a refusal");
+    assert!(
+        r.headers.get(header::SET_COOKIE).is_none(),
+        "no session on a refusal"
+    );
 }
 
 /// A multipart upload (`file` + `result_email`), as the SPA sends it for a certificate login
 /// of someone without an NHI account.
-fn multipart_upload(cookie: &str, unit: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Request<Body> {
+fn multipart_upload(cookie: &str, unit: &str, parts: &[Part<'_>]) -> Request<Body> {
     let boundary = "----nhi-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, file_name, data) in parts {
@@ -134,6 +137,9 @@ fn multipart_upload(cookie: &str, unit: &str, parts: &[(&str, Option<&str>, &[u8
         .expect("request")
 }
 
+/// A multipart part: name, file name (a file part), content.
+type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
 const CSV: &[u8] = "B223456719,陳美麗,0850315,chen@example.com\n".as_bytes();
 
 both_engines_with!(
@@ -147,8 +153,14 @@ both_engines_with!(
         assert_eq!(r.json["email"], "", "王小明 has no NHI account here");
         assert_eq!(r.json["units"][0]["unit_code"], UNIT);
         assert_eq!(r.json["units"][0]["is_admin"], true);
-        let sc = r.headers[header::SET_COOKIE].to_str().expect("cookie").to_owned();
-        assert!(sc.contains("HttpOnly") && sc.contains("SameSite=Strict"), "{sc}");
+        let sc = r.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("cookie")
+            .to_owned();
+        assert!(
+            sc.contains("HttpOnly") && sc.contains("SameSite=Strict"),
+            "{sc}"
+        );
         let cookie = session_pair(&r);
 
         // The unit pages accept it …
@@ -156,7 +168,9 @@ both_engines_with!(
         assert_eq!(units.status, StatusCode::OK, "{}", units.text);
         assert_eq!(units.json["login_method"], "citizen_certificate");
         assert_eq!(
-            get_as(&h, &cookie, &format!("/api/v1/units/{UNIT}/roles")).await.status,
+            get_as(&h, &cookie, &format!("/api/v1/units/{UNIT}/roles"))
+                .await
+                .status,
             StatusCode::OK
         );
         // … the citizen's own pages do not.
@@ -166,12 +180,20 @@ both_engines_with!(
         }
 
         // No account email: the upload needs the result email, and checks it.
-        let (status, body, _) = raw(&h, common::upload_request(&cookie, "a.csv", CSV.to_vec())).await;
+        let (status, body, _) =
+            raw(&h, common::upload_request(&cookie, "a.csv", CSV.to_vec())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["field"], "result_email");
         let (status, body, _) = raw(
             &h,
-            multipart_upload(&cookie, UNIT, &[("file", Some("a.csv"), CSV), ("result_email", None, b"not-an-email")]),
+            multipart_upload(
+                &cookie,
+                UNIT,
+                &[
+                    ("file", Some("a.csv"), CSV),
+                    ("result_email", None, b"not-an-email"),
+                ],
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -181,7 +203,10 @@ both_engines_with!(
             multipart_upload(
                 &cookie,
                 UNIT,
-                &[("file", Some("a.csv"), CSV), ("result_email", None, b"clerk@unit.example")],
+                &[
+                    ("file", Some("a.csv"), CSV),
+                    ("result_email", None, b"clerk@unit.example"),
+                ],
             ),
         )
         .await;
@@ -189,16 +214,20 @@ both_engines_with!(
         let id = body["upload_id"].as_i64().expect("id");
         let rec = get_as(&h, &cookie, &format!("/api/v1/units/{UNIT}/uploads/{id}")).await;
         assert_eq!(rec.status, StatusCode::OK, "{}", rec.text);
-        let stored: (String,) = sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
-            .bind(id)
-            .fetch_one(h.app.services.db.pool())
-            .await
-            .expect("row");
+        let stored: (String,) =
+            sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
+                .bind(id)
+                .fetch_one(h.app.services.db.pool())
+                .await
+                .expect("row");
         assert_eq!(stored.0, "clerk@unit.example");
 
         // Audited with the certificate's fingerprint, never more.
         let audit = h.audit_actions().await;
-        assert!(audit.contains(&("certificate_login".into(), "success".into())), "{audit:?}");
+        assert!(
+            audit.contains(&("certificate_login".into(), "success".into())),
+            "{audit:?}"
+        );
 
         // Logout ends it.
         let out = request_as(&h, Method::DELETE, &cookie, "/api/v1/session", None).await;
@@ -231,17 +260,21 @@ both_engines_with!(
             multipart_upload(
                 &cookie,
                 HUANG_UNIT,
-                &[("file", Some("a.csv"), CSV), ("result_email", None, b"other@evil.example")],
+                &[
+                    ("file", Some("a.csv"), CSV),
+                    ("result_email", None, b"other@evil.example"),
+                ],
             ),
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let id = body["upload_id"].as_i64().expect("id");
-        let stored: (String,) = sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
-            .bind(id)
-            .fetch_one(h.app.services.db.pool())
-            .await
-            .expect("row");
+        let stored: (String,) =
+            sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
+                .bind(id)
+                .fetch_one(h.app.services.db.pool())
+                .await
+                .expect("row");
         assert_eq!(stored.0, "huang@example.com");
     }
 );
@@ -255,12 +288,22 @@ async fn every_refusal_has_its_own_answer() {
 
     // A page of another origin got the card to sign over *its* origin.
     let body = login_body(&h, "wang", "A123456789", "https://nhi.example.evil").await;
-    refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("bad_signature"));
+    refused(
+        &h.post(LOGIN, body).await,
+        unauthorized,
+        "certificate_rejected",
+        Some("bad_signature"),
+    );
 
     // A replayed nonce (the first use succeeded).
     let body = login_body(&h, "wang", "A123456789", ORIGIN).await;
     assert_eq!(h.post(LOGIN, body.clone()).await.status, StatusCode::OK);
-    refused(&h.post(LOGIN, body).await, StatusCode::BAD_REQUEST, "nonce_invalid", None);
+    refused(
+        &h.post(LOGIN, body).await,
+        StatusCode::BAD_REQUEST,
+        "nonce_invalid",
+        None,
+    );
 
     // A nonce issued for another flow, and one never issued.
     let mut body = login_body(&h, "wang", "A123456789", ORIGIN).await;
@@ -268,9 +311,19 @@ async fn every_refusal_has_its_own_answer() {
     let card = pki().card("wang").expect("card");
     body["nonce"] = json!(other);
     body["signature"] = json!(STANDARD.encode(card.sign(&signed_data(ORIGIN, &other))));
-    refused(&h.post(LOGIN, body.clone()).await, StatusCode::BAD_REQUEST, "nonce_invalid", None);
+    refused(
+        &h.post(LOGIN, body.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "nonce_invalid",
+        None,
+    );
     body["nonce"] = json!("ab".repeat(32));
-    refused(&h.post(LOGIN, body).await, StatusCode::BAD_REQUEST, "nonce_invalid", None);
+    refused(
+        &h.post(LOGIN, body).await,
+        StatusCode::BAD_REQUEST,
+        "nonce_invalid",
+        None,
+    );
 
     // The certificates.
     for (label, id, problem) in [
@@ -288,17 +341,32 @@ async fn every_refusal_has_its_own_answer() {
     }
     // An issuer nobody configured (another root and issuing CA altogether).
     let body = login_body_from(&h, stranger_pki(), "wang", "A123456789", ORIGIN).await;
-    refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("untrusted_issuer"));
+    refused(
+        &h.post(LOGIN, body).await,
+        unauthorized,
+        "certificate_rejected",
+        Some("untrusted_issuer"),
+    );
 
     // The ID number is a claim: 王小明's certificate with 黃淑芬's ID (she administers a unit).
-    refused(&login(&h, "wang", "S224680133").await, unauthorized, "id_mismatch", None);
+    refused(
+        &login(&h, "wang", "S224680133").await,
+        unauthorized,
+        "id_mismatch",
+        None,
+    );
     // Not an ID number at all.
     let r = login(&h, "wang", "A12345678X").await;
     refused(&r, StatusCode::BAD_REQUEST, "bad_request", None);
     assert_eq!(r.json["field"], "national_id");
 
     // A good certificate of someone who acts for no unit.
-    refused(&login(&h, "chang-norole", "E102030403").await, StatusCode::FORBIDDEN, "no_unit_role", None);
+    refused(
+        &login(&h, "chang-norole", "E102030403").await,
+        StatusCode::FORBIDDEN,
+        "no_unit_role",
+        None,
+    );
 
     // Garbage: not base64, base64 of garbage, a truncated certificate, a huge body.
     let good = login_body(&h, "wang", "A123456789", ORIGIN).await;
@@ -312,20 +380,42 @@ async fn every_refusal_has_its_own_answer() {
     ] {
         let mut body = login_body(&h, "wang", "A123456789", ORIGIN).await;
         body["certificate"] = json!(garbage);
-        refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("unreadable"));
+        refused(
+            &h.post(LOGIN, body).await,
+            unauthorized,
+            "certificate_rejected",
+            Some("unreadable"),
+        );
     }
     // A signature that is not one, a flipped bit, the wrong algorithm for the key.
     let mut body = good.clone();
     body["signature"] = json!("%%%");
-    refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("bad_signature"));
+    refused(
+        &h.post(LOGIN, body).await,
+        unauthorized,
+        "certificate_rejected",
+        Some("bad_signature"),
+    );
     let mut body = login_body(&h, "wang", "A123456789", ORIGIN).await;
-    let mut sig = STANDARD.decode(body["signature"].as_str().expect("sig")).expect("b64");
+    let mut sig = STANDARD
+        .decode(body["signature"].as_str().expect("sig"))
+        .expect("b64");
     sig[10] ^= 1;
     body["signature"] = json!(STANDARD.encode(sig));
-    refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("bad_signature"));
+    refused(
+        &h.post(LOGIN, body).await,
+        unauthorized,
+        "certificate_rejected",
+        Some("bad_signature"),
+    );
     let mut body = login_body(&h, "huang-rsa", "S224680133", ORIGIN).await;
     body["algorithm"] = json!("ES256");
-    refused(&h.post(LOGIN, body).await, unauthorized, "certificate_rejected", Some("wrong_algorithm"));
+    refused(
+        &h.post(LOGIN, body).await,
+        unauthorized,
+        "certificate_rejected",
+        Some("wrong_algorithm"),
+    );
     // Unknown fields are refused (the body is a contract, not a bag).
     let mut body = login_body(&h, "wang", "A123456789", ORIGIN).await;
     body["name"] = json!("someone else");
@@ -338,7 +428,16 @@ async fn every_refusal_has_its_own_answer() {
         .filter(|(a, o)| a == "certificate_login" && o != "success")
         .count();
     assert!(refusals >= 20, "{refusals} refusals audited: {audit:?}");
-    for outcome in ["bad_signature", "nonce_invalid", "revoked", "expired", "untrusted_issuer", "id_mismatch", "no_unit_role", "unreadable"] {
+    for outcome in [
+        "bad_signature",
+        "nonce_invalid",
+        "revoked",
+        "expired",
+        "untrusted_issuer",
+        "id_mismatch",
+        "no_unit_role",
+        "unreadable",
+    ] {
         assert!(
             audit.contains(&("certificate_login".into(), outcome.into())),
             "{outcome} not audited: {audit:?}"
@@ -353,13 +452,20 @@ async fn an_unknown_revocation_status_refuses_the_login() {
     let stale = TestPki::init(dir.path()).expect("pki");
     let day = std::time::Duration::from_secs(86_400);
     let now = std::time::SystemTime::now();
-    stale.write_crl(now - 3 * day, now - day).expect("stale CRL");
+    stale
+        .write_crl(now - 3 * day, now - day)
+        .expect("stale CRL");
     let h = Harness::new(common::Engine::Sqlite, |c| configure(c, &stale))
         .await
         .expect("harness");
     let body = login_body_from(&h, &stale, "wang", "A123456789", ORIGIN).await;
     let r = h.post(LOGIN, body).await;
-    refused(&r, StatusCode::SERVICE_UNAVAILABLE, "revocation_unavailable", None);
+    refused(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "revocation_unavailable",
+        None,
+    );
     assert!(r.headers.get(header::RETRY_AFTER).is_some());
 
     // The CRL file gone: the same.
@@ -369,7 +475,12 @@ async fn an_unknown_revocation_status_refuses_the_login() {
     })
     .await
     .expect("harness");
-    refused(&login(&h, "wang", "A123456789").await, StatusCode::SERVICE_UNAVAILABLE, "revocation_unavailable", None);
+    refused(
+        &login(&h, "wang", "A123456789").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "revocation_unavailable",
+        None,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,9 +502,16 @@ async fn an_unreachable_id_service_refuses_the_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_is_off_unless_configured() {
-    let h = Harness::new(common::Engine::Sqlite, |_| {}).await.expect("harness");
+    let h = Harness::new(common::Engine::Sqlite, |_| {})
+        .await
+        .expect("harness");
     let body = login_body(&h, "wang", "A123456789", ORIGIN).await;
-    refused(&h.post(LOGIN, body).await, StatusCode::NOT_FOUND, "not_found", None);
+    refused(
+        &h.post(LOGIN, body).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,12 +575,36 @@ async fn multipart_uploads_are_bounded() {
     // Too large a file, too long an email, an unknown part, two files, no file.
     let big = vec![b'A'; 10_000];
     let long = vec![b'a'; 5000];
-    let cases: Vec<(Vec<(&str, Option<&str>, &[u8])>, StatusCode, &str)> = vec![
-        (vec![("file", Some("a.csv"), &big), ("result_email", None, email)], StatusCode::PAYLOAD_TOO_LARGE, "file"),
-        (vec![("file", Some("a.csv"), CSV), ("result_email", None, &long)], StatusCode::BAD_REQUEST, "result_email"),
-        (vec![("file", Some("a.csv"), CSV), ("other", None, email)], StatusCode::BAD_REQUEST, "file"),
-        (vec![("file", Some("a.csv"), CSV), ("file", Some("b.csv"), CSV), ("result_email", None, email)], StatusCode::BAD_REQUEST, "file"),
-        (vec![("result_email", None, email)], StatusCode::BAD_REQUEST, "file"),
+    let cases: Vec<(Vec<Part<'_>>, StatusCode, &str)> = vec![
+        (
+            vec![("file", Some("a.csv"), &big), ("result_email", None, email)],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file",
+        ),
+        (
+            vec![("file", Some("a.csv"), CSV), ("result_email", None, &long)],
+            StatusCode::BAD_REQUEST,
+            "result_email",
+        ),
+        (
+            vec![("file", Some("a.csv"), CSV), ("other", None, email)],
+            StatusCode::BAD_REQUEST,
+            "file",
+        ),
+        (
+            vec![
+                ("file", Some("a.csv"), CSV),
+                ("file", Some("b.csv"), CSV),
+                ("result_email", None, email),
+            ],
+            StatusCode::BAD_REQUEST,
+            "file",
+        ),
+        (
+            vec![("result_email", None, email)],
+            StatusCode::BAD_REQUEST,
+            "file",
+        ),
     ];
     for (parts, status, field) in cases {
         let (got, body, _) = raw(&h, multipart_upload(&cookie, UNIT, &parts)).await;
@@ -470,6 +612,10 @@ async fn multipart_uploads_are_bounded() {
         assert_eq!(body["field"], field, "{body}");
     }
     // Without a session nothing is read at all.
-    let (got, _, _) = raw(&h, multipart_upload("nhi_session=nope", UNIT, &[("file", Some("a.csv"), CSV)])).await;
+    let (got, _, _) = raw(
+        &h,
+        multipart_upload("nhi_session=nope", UNIT, &[("file", Some("a.csv"), CSV)]),
+    )
+    .await;
     assert_eq!(got, StatusCode::UNAUTHORIZED);
 }

@@ -268,7 +268,10 @@ mod tests {
             let mut all = vec![
                 ("NHI_CERTIFICATE_ISSUING_CAS", "/etc/nhi/moica.pem"),
                 ("NHI_CERTIFICATE_POLICY_OIDS", "2.16.886.101.0.3.3"),
-                ("NHI_CERTIFICATE_CRL", "https://moica.nat.gov.tw/repository/MOICA/CRL2/complete.crl"),
+                (
+                    "NHI_CERTIFICATE_CRL",
+                    "https://moica.nat.gov.tw/repository/MOICA/CRL2/complete.crl",
+                ),
                 ("NHI_CERTIFICATE_ID_TABLE", "/etc/nhi/id-table.json"),
             ];
             all.extend_from_slice(extra);

@@ -71,7 +71,11 @@ impl Config {
             key,
             message: message.into(),
         };
-        if self.certificate_policy_oids.split(',').all(|o| o.trim().is_empty()) {
+        if self
+            .certificate_policy_oids
+            .split(',')
+            .all(|o| o.trim().is_empty())
+        {
             return Err(invalid(
                 "certificate_policy_oids",
                 "required with certificate_issuing_cas: the citizen certificate policy OID(s)",
@@ -86,15 +90,20 @@ impl Config {
                 ))
             }
             Some(url) if url.starts_with("http://") => {
-                return Err(invalid("certificate_crl", "must be a file or an https:// URL"))
+                return Err(invalid(
+                    "certificate_crl",
+                    "must be a file or an https:// URL",
+                ))
             }
             Some(_) => {}
         }
         match self.certificate_id_verification {
-            super::IdVerificationKind::Table if self.certificate_id_table.is_none() => Err(invalid(
-                "certificate_id_table",
-                "required with certificate_id_verification = \"table\"",
-            )),
+            super::IdVerificationKind::Table if self.certificate_id_table.is_none() => {
+                Err(invalid(
+                    "certificate_id_table",
+                    "required with certificate_id_verification = \"table\"",
+                ))
+            }
             super::IdVerificationKind::Http
                 if !self
                     .certificate_id_url

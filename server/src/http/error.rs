@@ -115,7 +115,8 @@ impl From<ServiceError> for HttpError {
                 HttpError::new(S::UNAUTHORIZED, C::CertificateRejected, problem.code())
             }
             ServiceError::RevocationUnavailable => {
-                HttpError::new(S::SERVICE_UNAVAILABLE, C::RevocationUnavailable, msg).retry_after(60)
+                HttpError::new(S::SERVICE_UNAVAILABLE, C::RevocationUnavailable, msg)
+                    .retry_after(60)
             }
             ServiceError::IdMismatch => HttpError::new(S::UNAUTHORIZED, C::IdMismatch, msg),
             ServiceError::IdVerificationUnavailable => {

@@ -117,9 +117,7 @@ impl Services {
         match login.revocation.status(&verified).await {
             RevocationStatus::Good => {}
             RevocationStatus::Revoked => {
-                return Err(self
-                    .rejected(caller, fp, CertificateProblem::Revoked)
-                    .await)
+                return Err(self.rejected(caller, fp, CertificateProblem::Revoked).await)
             }
             RevocationStatus::Unknown => {
                 return Err(self
@@ -150,12 +148,7 @@ impl Services {
             IdMatch::Match => {}
             IdMatch::NoMatch => {
                 return Err(self
-                    .certificate_refused(
-                        caller,
-                        fp,
-                        "id_mismatch",
-                        ServiceError::IdMismatch,
-                    )
+                    .certificate_refused(caller, fp, "id_mismatch", ServiceError::IdMismatch)
                     .await)
             }
             IdMatch::Unavailable => {
@@ -188,10 +181,14 @@ impl Services {
             (None, Some(cn)) => cn,
             (None, None) => {
                 let mut conn = self.db.conn().await?;
-                unit_store::insured_person(&mut conn, &memberships[0].unit_code, national_id.as_str())
-                    .await?
-                    .map(|p| p.name)
-                    .unwrap_or_default()
+                unit_store::insured_person(
+                    &mut conn,
+                    &memberships[0].unit_code,
+                    national_id.as_str(),
+                )
+                .await?
+                .map(|p| p.name)
+                .unwrap_or_default()
             }
         };
         let principal = Principal {
@@ -231,8 +228,14 @@ impl Services {
         self.metrics.inc(&self.metrics.logins);
         let actor = format!("id:{}", id_for_audit(&principal.national_id));
         let detail = format!("certificate={}", fingerprint(cert.der()));
-        self.audit(caller, Some(&actor), "certificate_login", "success", Some(&detail))
-            .await;
+        self.audit(
+            caller,
+            Some(&actor),
+            "certificate_login",
+            "success",
+            Some(&detail),
+        )
+        .await;
         let units = self.my_units(&principal).await?;
         Ok(CertificateSession {
             token: URL_SAFE_NO_PAD.encode(raw),
@@ -242,7 +245,10 @@ impl Services {
     }
 
     /// The principal of a certificate session (none: `SessionExpired`).
-    pub(crate) async fn certificate_principal(&self, token: Option<&str>) -> ServiceResult<Principal> {
+    pub(crate) async fn certificate_principal(
+        &self,
+        token: Option<&str>,
+    ) -> ServiceResult<Principal> {
         let hash = token
             .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
             .filter(|raw| raw.len() == 32)
@@ -321,8 +327,14 @@ impl Services {
         self.metrics.inc(&self.metrics.logins_failed);
         tracing::info!(outcome, "certificate login refused");
         let detail = fp.map(|f| format!("certificate={f}"));
-        self.audit(caller, None, "certificate_login", outcome, detail.as_deref())
-            .await;
+        self.audit(
+            caller,
+            None,
+            "certificate_login",
+            outcome,
+            detail.as_deref(),
+        )
+        .await;
         e
     }
 }
