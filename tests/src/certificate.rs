@@ -210,9 +210,7 @@ impl CertStack {
 /// Fails if `needle` occurs in any of `sources`.
 pub fn ensure_absent(sources: &[(String, Vec<u8>)], needle: &str) -> Result<()> {
     for (what, bytes) in sources {
-        let at = bytes
-            .windows(needle.len())
-            .position(|w| w == needle.as_bytes());
+        let at = pin_position(bytes, needle);
         ensure!(
             at.is_none(),
             "the PIN {needle} occurs in the {what} at byte {}",
@@ -220,4 +218,30 @@ pub fn ensure_absent(sources: &[(String, Vec<u8>)], needle: &str) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// Where `pin` occurs in `bytes` as a number of its own: not inside a longer run of digits
+/// (the test PIN `123456` is also part of unit `12345678` and ID `A123456789`, which every log
+/// rightly has). A PIN leaking would stand alone: `"123456"`, `D 123456`, `pin=123456`.
+pub fn pin_position(bytes: &[u8], pin: &str) -> Option<usize> {
+    let n = pin.len();
+    bytes.windows(n).enumerate().find_map(|(i, w)| {
+        let before = i.checked_sub(1).and_then(|j| bytes.get(j));
+        let after = bytes.get(i + n);
+        let digit = |b: Option<&u8>| b.is_some_and(u8::is_ascii_digit);
+        (w == pin.as_bytes() && !digit(before) && !digit(after)).then_some(i)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pin_position;
+
+    #[test]
+    fn a_pin_is_found_alone_not_inside_longer_numbers() {
+        assert_eq!(pin_position(b"unit=12345678 id=A123456789", "123456"), None);
+        assert_eq!(pin_position(b"{\"pin\":\"123456\"}", "123456"), Some(8));
+        assert_eq!(pin_position(b"D 123456\n", "123456"), Some(2));
+        assert_eq!(pin_position(b"123456", "123456"), Some(0));
+    }
 }

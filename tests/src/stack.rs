@@ -117,10 +117,13 @@ impl VirtualCard {
 
     /// Swaps in the citizen certificate card `label` of the test PKI (its PIN counter
     /// persists while the virtual card runs, as a real card's does), and waits until PC/SC
-    /// sees it.
+    /// sees it. The old card is pulled first and PC/SC must see the reader empty: a swap in
+    /// one step can look "present" to PC/SC before it noticed the old card leave, and the next
+    /// command would then find no card at all.
     pub fn certificate(&self, label: &str) -> Result<()> {
+        self.remove()?;
         self.ctl(&["certificate", label])?;
-        self.wait_present()
+        self.insert()
     }
 
     /// Resets the PIN counter of the certificate card `label` (tests only).
