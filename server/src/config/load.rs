@@ -265,7 +265,9 @@ mod tests {
     fn bad_values_are_reported() {
         // The certificate login (issue 12) needs its policies, CRL and ID verification.
         let cert = |extra: &[(&'static str, &'static str)]| {
-            let mut all = vec![
+            // The extras first: they override the complete set ("" = unset).
+            let mut all = extra.to_vec();
+            all.extend_from_slice(&[
                 ("NHI_CERTIFICATE_ISSUING_CAS", "/etc/nhi/moica.pem"),
                 ("NHI_CERTIFICATE_POLICY_OIDS", "2.16.886.101.0.3.3"),
                 (
@@ -273,15 +275,11 @@ mod tests {
                     "https://moica.nat.gov.tw/repository/MOICA/CRL2/complete.crl",
                 ),
                 ("NHI_CERTIFICATE_ID_TABLE", "/etc/nhi/id-table.json"),
-            ];
-            all.extend_from_slice(extra);
-            let all: Vec<(String, String)> = all
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
+            ]);
             Config::load(None, move |k| {
-                all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+                all.iter()
+                    .find(|(n, _)| *n == k)
+                    .and_then(|(_, v)| (!v.is_empty()).then(|| (*v).to_owned()))
             })
         };
         let ok = cert(&[]).expect("a complete certificate login configuration");
