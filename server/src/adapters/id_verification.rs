@@ -49,7 +49,12 @@ pub trait IdVerifier: Send + Sync {
 pub enum IdVerificationError {
     /// The table file cannot be read.
     #[error("cannot read the ID table {path}: {message}")]
-    Read { path: String, message: String },
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
     /// The table is not `{"certificates":[{"certificate_sha256":…,"national_id":…}]}` with
     /// valid entries.
     #[error("the ID table is invalid: {0}")]

@@ -33,8 +33,9 @@
 //!
 //! Plain `http://` is refused when the checker is built, although CRLs are signed: the
 //! fetch would disclose to the network when staff log in, and the project's rule is TLS for
-//! every connection that leaves the machine. MOICA publishes its CRL over http; mirror it
-//! to a file (a timer running `curl`) or an https location.
+//! every connection that leaves the machine. CRL distribution points (MOICA's among them)
+//! are conventionally plain http: mirror the CRL to a file (a timer running `curl`; the
+//! file is re-read within [`DEFAULT_FILE_MAX_AGE`]) or to an https location.
 
 use std::collections::HashSet;
 use std::path::PathBuf;

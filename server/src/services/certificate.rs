@@ -27,14 +27,15 @@
 //!
 //! CA signature algorithms accepted on a login certificate: ecdsa-with-SHA256/SHA384 and
 //! sha256/384/512WithRSAEncryption, plus **sha1WithRSAEncryption** (1.2.840.113549.1.1.5)
-//! only because MOICA's own older issuing CA certificates and the certificates they issued
-//! use it; a collision-resistant hash would be preferable, and the card's own signature is
-//! always SHA-256. RSA-PSS, Ed25519 and everything else → `UntrustedIssuer`.
+//! only because MOICA's CA has signed certificates still in use with it; SHA-1 is not
+//! collision resistant, so drop it from the list once every certificate in use is signed
+//! with SHA-256 (the card's own signature is always SHA-256). RSA-PSS, Ed25519 and
+//! everything else → `UntrustedIssuer`.
 //!
-//! Not checked (deliberately, documented): unknown critical extensions (MOICA's profile has
-//! none the parser does not know), name constraints and policy mappings of the CA (there is
-//! no path beyond the one configured CA), extendedKeyUsage (MOICA's authentication
-//! certificates do not all carry clientAuth).
+//! Not checked (known, to be reviewed against a real MOICA certificate): unknown critical
+//! extensions (RFC 5280 says to refuse them; refusing would lock everyone out if MOICA marks
+//! one critical that the parser does not know), extendedKeyUsage (not required), name
+//! constraints and policy mappings (there is no path beyond the one configured CA).
 
 use nhi_protocol::certificate::{CertificateProblem, SignatureAlgorithm};
 use sha2::{Digest, Sha256};
@@ -73,10 +74,20 @@ pub enum TrustConfigError {
     #[error(
         "certificate {index} of the issuing CA bundle is not an X.509 v3 certificate: {reason}"
     )]
-    Unparsable { index: usize, reason: String },
+    Unparsable {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// What the parser said.
+        reason: String,
+    },
     /// A certificate of the bundle is not a CA (basicConstraints cA missing or false).
     #[error("certificate {index} of the issuing CA bundle ({subject}) is not a CA certificate")]
-    NotACa { index: usize, subject: String },
+    NotACa {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// Its subject (CN).
+        subject: String,
+    },
     /// A policy OID is not a dotted OID such as `2.16.886.101.0.3.3`.
     #[error("{0:?} is not a dotted object identifier")]
     InvalidOid(String),
