@@ -23,6 +23,9 @@ use crate::services::certificate::VerifiedCertificate;
 /// How long the HTTP service may take to answer (connection included).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The largest answer read from the HTTP service.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// What the ID verification says about (certificate, ID number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdMatch {
@@ -46,7 +49,12 @@ pub trait IdVerifier: Send + Sync {
 pub enum IdVerificationError {
     /// The table file cannot be read.
     #[error("cannot read the ID table {path}: {message}")]
-    Read { path: String, message: String },
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
     /// The table is not `{"certificates":[{"certificate_sha256":…,"national_id":…}]}` with
     /// valid entries.
     #[error("the ID table is invalid: {0}")]
@@ -297,10 +305,26 @@ impl HttpIdVerifier {
         if resp.status() != reqwest::StatusCode::OK {
             return Err(format!("status {}", resp.status()));
         }
-        let answer: IdAnswer = resp
-            .json()
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err("answer too large".into());
+        }
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| format!("bad answer: {}", error_chain(&e.without_url())))?;
+            .map_err(|e| error_chain(&e.without_url()))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err("answer too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let answer: IdAnswer =
+            serde_json::from_slice(&body).map_err(|e| format!("bad answer: {e}"))?;
         Ok(match answer.result {
             IdAnswerResult::Match => IdMatch::Match,
             IdAnswerResult::NoMatch => IdMatch::NoMatch,
@@ -610,6 +634,15 @@ mod tests {
             )
             .route("/html", post(|| async { "<html>ok</html>" }))
             .route(
+                "/huge",
+                post(|| async {
+                    let mut body = b"{\"result\":\"match\",\"pad\":\"".to_vec();
+                    body.resize(MAX_ANSWER_BYTES + 1, b'x');
+                    body.extend_from_slice(b"\"}");
+                    (StatusCode::OK, body).into_response()
+                }),
+            )
+            .route(
                 "/redirect",
                 post(|| async { (StatusCode::FOUND, [("location", "/verify")]).into_response() }),
             )
@@ -652,7 +685,14 @@ mod tests {
         assert_eq!(v.check(&wang, &a).await, IdMatch::Match);
         assert_eq!(seen.lock().map_err(|_| "lock")?[2].0, None);
 
-        for path in ["/down", "/garbage", "/html", "/redirect", "/missing"] {
+        for path in [
+            "/down",
+            "/garbage",
+            "/html",
+            "/huge",
+            "/redirect",
+            "/missing",
+        ] {
             let v = HttpIdVerifier::new(&format!("{}{path}", server.base), None, &server.trust())?;
             assert_eq!(v.check(&wang, &a).await, IdMatch::Unavailable, "{path}");
         }

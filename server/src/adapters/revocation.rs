@@ -33,8 +33,9 @@
 //!
 //! Plain `http://` is refused when the checker is built, although CRLs are signed: the
 //! fetch would disclose to the network when staff log in, and the project's rule is TLS for
-//! every connection that leaves the machine. MOICA publishes its CRL over http; mirror it
-//! to a file (a timer running `curl`) or an https location.
+//! every connection that leaves the machine. CRL distribution points (MOICA's among them)
+//! are conventionally plain http: mirror the CRL to a file (a timer running `curl`; the
+//! file is re-read within [`DEFAULT_FILE_MAX_AGE`]) or to an https location.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -174,7 +175,9 @@ pub struct CrlChecker {
     source: Source,
     trust: Arc<TrustConfig>,
     max_age: Duration,
-    state: tokio::sync::Mutex<State>,
+    state: std::sync::RwLock<State>,
+    /// Held while the source is read: one reload at a time.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for CrlChecker {
@@ -208,7 +211,7 @@ impl CrlChecker {
             }
             let client = match http {
                 Some(c) => c,
-                None => default_client()?,
+                None => https_client(&TrustSettings::default())?,
             };
             Source::Url { url, client }
         } else if source.trim().is_empty() {
@@ -224,7 +227,8 @@ impl CrlChecker {
             source,
             trust,
             max_age,
-            state: tokio::sync::Mutex::new(State::default()),
+            state: std::sync::RwLock::new(State::default()),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -237,24 +241,34 @@ impl CrlChecker {
     /// Reads the source now (ignoring `max_age`). Error: the CRL could not be used (a
     /// still-current cached one is kept).
     pub async fn refresh(&self) -> Result<(), RevocationError> {
-        let mut state = self.state.lock().await;
-        self.reload(&mut state, unix_now()).await
+        let _refreshing = self.refreshing.lock().await;
+        self.reload(unix_now()).await
     }
 
     /// The status of `cert` at `now` (Unix seconds): [`RevocationChecker::status`] with a
     /// given clock (tests, benchmarks).
+    ///
+    /// One reload at a time: while a current CRL is cached, a due reload is made by one
+    /// caller and the others answer from the cache meanwhile; without a current CRL every
+    /// caller waits for the reload in progress.
     pub async fn status_at(&self, cert: &VerifiedCertificate, now: i64) -> RevocationStatus {
-        let mut state = self.state.lock().await;
-        let current = state.crl.as_ref().is_some_and(|c| c.current_at(now));
-        let due = match state.last_attempt {
-            None => true,
-            Some(t) if current => t.elapsed() >= self.max_age,
-            Some(t) => t.elapsed() >= self.max_age.min(RETRY_AFTER_FAILURE),
-        };
-        if due {
-            // failures are logged there; the cached CRL (if any) stays
-            let _ = self.reload(&mut state, now).await;
+        let (current, due) = self.due(now);
+        if current {
+            if due {
+                if let Ok(_refreshing) = self.refreshing.try_lock() {
+                    // failures are logged there; the cached CRL stays
+                    let _ = self.reload(now).await;
+                }
+            }
+        } else {
+            // wait for a reload in progress (uncontended otherwise), then decide: another
+            // caller may have reloaded meanwhile
+            let _refreshing = self.refreshing.lock().await;
+            if self.due(now).1 {
+                let _ = self.reload(now).await;
+            }
         }
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let Some(crl) = &state.crl else {
             tracing::warn!(source = %self.source.describe(), "no usable CRL: revocation status unknown");
             return RevocationStatus::Unknown;
@@ -285,15 +299,33 @@ impl CrlChecker {
         }
     }
 
-    async fn reload(&self, state: &mut State, now: i64) -> Result<(), RevocationError> {
-        state.last_attempt = Some(Instant::now());
+    /// (a current CRL is cached, the source is due to be consulted)
+    fn due(&self, now: i64) -> (bool, bool) {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let current = state.crl.as_ref().is_some_and(|c| c.current_at(now));
+        let due = match state.last_attempt {
+            None => true,
+            Some(t) if current => t.elapsed() >= self.max_age,
+            Some(t) => t.elapsed() >= self.max_age.min(RETRY_AFTER_FAILURE),
+        };
+        (current, due)
+    }
+
+    /// Reads and applies the source (the caller holds `refreshing`).
+    async fn reload(&self, now: i64) -> Result<(), RevocationError> {
+        let previous_sha = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            state.last_attempt = Some(Instant::now());
+            state.crl.as_ref().and(state.crl_sha256)
+        };
         let result = self.read_source().await.and_then(|bytes| {
             let sha: [u8; 32] = Sha256::digest(&bytes).into();
-            if state.crl.is_some() && state.crl_sha256 == Some(sha) {
+            if previous_sha == Some(sha) {
                 return Ok(None);
             }
             parse_crl(&bytes, &self.trust).map(|crl| Some((crl, sha)))
         });
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(None) => Ok(()),
             Ok(Some((crl, sha))) => {
@@ -354,9 +386,10 @@ impl RevocationChecker for CrlChecker {
     }
 }
 
-fn default_client() -> Result<reqwest::Client, RevocationError> {
-    let roots = TrustRoots::load(&TrustSettings::default())
-        .map_err(|e| RevocationError::Setup(e.to_string()))?;
+/// A client for an https CRL source trusting `trust` (rustls, https only, [`FETCH_TIMEOUT`]):
+/// what [`CrlChecker::new`] uses with the system store when given no client.
+pub fn https_client(trust: &TrustSettings) -> Result<reqwest::Client, RevocationError> {
+    let roots = TrustRoots::load(trust).map_err(|e| RevocationError::Setup(e.to_string()))?;
     let tls = roots
         .client_config()
         .map_err(|e| RevocationError::Setup(e.to_string()))?;
@@ -1091,6 +1124,22 @@ mod tests {
         assert_eq!(c.status(&wang).await, RevocationStatus::Good);
         assert_eq!(c.status(&chen).await, RevocationStatus::Revoked);
         assert_eq!(hits.load(Ordering::SeqCst), 1, "cached: one fetch");
+
+        // concurrent first checks: one fetch, every answer from it
+        let c = Arc::new(CrlChecker::new(
+            &url,
+            trust.clone(),
+            Some(https_client(&server.trust())?),
+        )?);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (c, chen) = (c.clone(), chen.clone());
+            tasks.spawn(async move { c.status(&chen).await });
+        }
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status?, RevocationStatus::Revoked);
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "one more fetch");
 
         // without the test CA trusted: the TLS handshake fails → unknown
         let c = CrlChecker::new(&url, trust.clone(), None)?;

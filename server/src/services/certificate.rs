@@ -27,14 +27,15 @@
 //!
 //! CA signature algorithms accepted on a login certificate: ecdsa-with-SHA256/SHA384 and
 //! sha256/384/512WithRSAEncryption, plus **sha1WithRSAEncryption** (1.2.840.113549.1.1.5)
-//! only because MOICA's own older issuing CA certificates and the certificates they issued
-//! use it; a collision-resistant hash would be preferable, and the card's own signature is
-//! always SHA-256. RSA-PSS, Ed25519 and everything else → `UntrustedIssuer`.
+//! only because MOICA's CA has signed certificates still in use with it; SHA-1 is not
+//! collision resistant, so drop it from the list once every certificate in use is signed
+//! with SHA-256 (the card's own signature is always SHA-256). RSA-PSS, Ed25519 and
+//! everything else → `UntrustedIssuer`.
 //!
-//! Not checked (deliberately, documented): unknown critical extensions (MOICA's profile has
-//! none the parser does not know), name constraints and policy mappings of the CA (there is
-//! no path beyond the one configured CA), extendedKeyUsage (MOICA's authentication
-//! certificates do not all carry clientAuth).
+//! Not checked (known, to be reviewed against a real MOICA certificate): unknown critical
+//! extensions (RFC 5280 says to refuse them; refusing would lock everyone out if MOICA marks
+//! one critical that the parser does not know), extendedKeyUsage (not required), name
+//! constraints and policy mappings (there is no path beyond the one configured CA).
 
 use nhi_protocol::certificate::{CertificateProblem, SignatureAlgorithm};
 use sha2::{Digest, Sha256};
@@ -73,10 +74,20 @@ pub enum TrustConfigError {
     #[error(
         "certificate {index} of the issuing CA bundle is not an X.509 v3 certificate: {reason}"
     )]
-    Unparsable { index: usize, reason: String },
+    Unparsable {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// What the parser said.
+        reason: String,
+    },
     /// A certificate of the bundle is not a CA (basicConstraints cA missing or false).
     #[error("certificate {index} of the issuing CA bundle ({subject}) is not a CA certificate")]
-    NotACa { index: usize, subject: String },
+    NotACa {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// Its subject (CN).
+        subject: String,
+    },
     /// A policy OID is not a dotted OID such as `2.16.886.101.0.3.3`.
     #[error("{0:?} is not a dotted object identifier")]
     InvalidOid(String),
@@ -919,21 +930,25 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_p384_key_is_a_wrong_algorithm() -> R {
-        // A leaf with a P-384 key, issued by a CA we configure for this test (rcgen).
-        use rcgen::{
-            BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
-            KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
-        };
-        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut ca = CertificateParams::default();
-        ca.distinguished_name
-            .push(DnType::CommonName, "P-384 test CA");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca, &ca_key);
+    /// An RSA public key for rcgen (ring cannot sign with an RSA key below 2048 bits, but a
+    /// certificate only needs the public half).
+    struct RsaPublic(Vec<u8>);
+
+    impl rcgen::PublicKeyData for RsaPublic {
+        fn der_bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+            &rcgen::PKCS_RSA_SHA256
+        }
+    }
+
+    /// A leaf with `key`, the test policy and digitalSignature, signed by `issuer`.
+    fn leaf_with(
+        key: &impl rcgen::PublicKeyData,
+        issuer: &rcgen::Issuer<'_, impl rcgen::SigningKey>,
+    ) -> Result<Vec<u8>, rcgen::Error> {
+        use rcgen::{CertificateParams, CustomExtension, DnType, IsCa, KeyUsagePurpose};
         // certificatePolicies with the test OID (1.3.6.1.4.1.32473.12.1)
         let policy = CustomExtension::from_oid_content(
             &[2, 5, 29, 32],
@@ -942,30 +957,95 @@ mod tests {
                 0x0c, 0x01,
             ],
         );
-        let leaf = |alg: &'static rcgen::SignatureAlgorithm| -> Result<Vec<u8>, rcgen::Error> {
-            let key = KeyPair::generate_for(alg)?;
-            let mut p = CertificateParams::default();
-            p.distinguished_name.push(DnType::CommonName, "leaf");
-            p.is_ca = IsCa::ExplicitNoCa;
-            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            p.custom_extensions.push(policy.clone());
-            Ok(p.signed_by(&key, &issuer)?.der().to_vec())
-        };
-        let t = TrustConfig::new(ca_cert.pem().as_bytes(), &policy_list())?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::CommonName, "leaf");
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.custom_extensions.push(policy);
+        Ok(p.signed_by(key, issuer)?.der().to_vec())
+    }
+
+    /// A CA made here with `key` (its own name), and its PEM.
+    fn own_ca<'k>(
+        key: &'k rcgen::KeyPair,
+        name: &str,
+    ) -> Result<(rcgen::Issuer<'static, &'k rcgen::KeyPair>, String), rcgen::Error> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose};
+        let mut ca = CertificateParams::default();
+        ca.distinguished_name.push(DnType::CommonName, name);
+        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let pem = ca.self_signed(key)?.pem();
+        Ok((Issuer::new(ca, key), pem))
+    }
+
+    #[test]
+    fn unusual_keys_and_ca_algorithms() -> R {
+        use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
         let now = unix_now();
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let (issuer, pem) = own_ca(&ca_key, "P-256 test CA")?;
+        let t = TrustConfig::new(pem.as_bytes(), &policy())?;
         // the control: a P-256 leaf of the same CA passes
-        assert!(t.verify(&leaf(&PKCS_ECDSA_P256_SHA256)?, now).is_ok());
+        let p256 = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        assert_eq!(
+            ok(t.verify(&leaf_with(&p256, &issuer)?, now))?.algorithm(),
+            SignatureAlgorithm::ES256
+        );
+        // other curves, Ed25519
         for alg in [&PKCS_ECDSA_P384_SHA384, &PKCS_ED25519] {
+            let key = KeyPair::generate_for(alg)?;
             assert_eq!(
-                t.verify(&leaf(alg)?, now).map(|_| ()),
+                t.verify(&leaf_with(&key, &issuer)?, now).map(|_| ()),
                 Err(CertificateProblem::WrongAlgorithm)
             );
+        }
+        // RSA-1024
+        {
+            use rsa::pkcs1::EncodeRsaPublicKey as _;
+            let small = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024)?;
+            let der = small.to_public_key().to_pkcs1_der()?.as_bytes().to_vec();
+            assert_eq!(
+                t.verify(&leaf_with(&RsaPublic(der), &issuer)?, now)
+                    .map(|_| ()),
+                Err(CertificateProblem::WrongAlgorithm)
+            );
+        }
+
+        // a CA signing with RSA (sha256WithRSAEncryption): huang-rsa's RSA-2048 key as the
+        // CA key, an EC leaf
+        let rsa_ca_key = KeyPair::try_from(card("huang-rsa")?.key_pkcs8_der()?.as_slice())?;
+        let (rsa_issuer, rsa_pem) = own_ca(&rsa_ca_key, "RSA test CA")?;
+        let t = TrustConfig::new(rsa_pem.as_bytes(), &policy())?;
+        assert!(t.verify(&leaf_with(&p256, &rsa_issuer)?, now).is_ok());
+
+        // a CA signing with Ed25519: not an algorithm we accept on a login certificate
+        let ed_key = KeyPair::generate_for(&PKCS_ED25519)?;
+        let (ed_issuer, ed_pem) = own_ca(&ed_key, "Ed25519 test CA")?;
+        let t = TrustConfig::new(ed_pem.as_bytes(), &policy())?;
+        let leaf = leaf_with(&p256, &ed_issuer)?;
+        assert_eq!(
+            t.verify(&leaf, now).map(|_| ()),
+            Err(CertificateProblem::UntrustedIssuer)
+        );
+        // (its signature itself is fine: x509-parser verifies it)
+        {
+            use x509_parser::prelude::FromDer as _;
+            let ca_der = pem_der(&ed_pem)?;
+            let (_, ca) = X509Certificate::from_der(&ca_der)?;
+            let (_, cert) = X509Certificate::from_der(&leaf)?;
+            assert!(cert.verify_signature(Some(ca.public_key())).is_ok());
         }
         Ok(())
     }
 
-    fn policy_list() -> Vec<String> {
-        policy()
+    fn pem_der(pem: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        use rustls::pki_types::pem::PemObject as _;
+        Ok(
+            rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+        )
     }
 
     proptest::proptest! {
