@@ -13,7 +13,7 @@ use crate::adapters::claims::{ClaimsSource, SampleClaims};
 use crate::adapters::id_verification::{HttpIdVerifier, IdVerifier, TableIdVerifier};
 use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer, SmtpSettings};
 use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
-use crate::adapters::revocation::{CrlChecker, RevocationChecker};
+use crate::adapters::revocation::{https_client, CrlChecker, CrlSet, RevocationChecker};
 use crate::config::{Config, IdVerificationKind, MailerKind, RegistryKind};
 use crate::metrics::Metrics;
 use crate::services::certificate::TrustConfig;
@@ -43,24 +43,22 @@ fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLog
         Arc::new(TrustConfig::new(&pem, &oids).map_err(|e| {
             anyhow::anyhow!("certificate_issuing_cas / certificate_policy_oids: {e}")
         })?);
-    // https for the CRL and the ID service: the system's roots plus certificate_tls_ca_file.
-    let http = || -> anyhow::Result<reqwest::Client> {
-        let roots = crate::adapters::tls::TrustRoots::load(&cfg.certificate_trust())?;
-        Ok(reqwest::Client::builder()
-            .use_preconfigured_tls(roots.client_config()?)
-            .timeout(Duration::from_secs(10))
-            .build()?)
-    };
-    let crl = cfg.certificate_crl.as_deref().ok_or_else(|| {
-        anyhow::anyhow!("certificate_crl is required with certificate_issuing_cas")
-    })?;
-    let client = if crl.starts_with("https://") {
-        Some(http()?)
-    } else {
-        None
-    };
-    let revocation: Arc<dyn RevocationChecker> =
-        Arc::new(CrlChecker::new(crl, trust.clone(), client)?);
+    // https CRLs: the system's roots plus certificate_tls_ca_file. One checker per CRL
+    // (comma-separated: one per issuing CA).
+    let crls = cfg.certificate_crl.as_deref().unwrap_or_default();
+    let mut checkers = Vec::new();
+    for source in crls.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let client = if source.starts_with("https://") {
+            Some(https_client(&cfg.certificate_trust())?)
+        } else {
+            None
+        };
+        checkers.push(CrlChecker::new(source, trust.clone(), client)?);
+    }
+    if checkers.is_empty() {
+        anyhow::bail!("certificate_crl is required with certificate_issuing_cas");
+    }
+    let revocation: Arc<dyn RevocationChecker> = Arc::new(CrlSet::new(checkers));
     let ids: Arc<dyn IdVerifier> = match cfg.certificate_id_verification {
         IdVerificationKind::Table => {
             let table = cfg.certificate_id_table.as_deref().ok_or_else(|| {

@@ -481,6 +481,26 @@ async fn an_unknown_revocation_status_refuses_the_login() {
         "revocation_unavailable",
         None,
     );
+
+    // Two issuing CAs' CRLs, one unreadable: the certificate's own CA's CRL decides.
+    let h = Harness::new(common::Engine::Sqlite, |c| {
+        with_certificates(c);
+        c.certificate_crl = Some(format!(
+            "{}, {}",
+            dir.path().join("missing.crl").display(),
+            pki().crl_path().display()
+        ));
+    })
+    .await
+    .expect("harness");
+    assert_eq!(login(&h, "wang", "A123456789").await.status, StatusCode::OK);
+    let r = login(&h, "chen-revoked", "B223456719").await;
+    refused(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "certificate_rejected",
+        Some("revoked"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -386,6 +386,37 @@ impl RevocationChecker for CrlChecker {
     }
 }
 
+/// The CRLs of several issuing CAs (MOICA has had more than one issuing CA generation), one
+/// [`CrlChecker`] each: a certificate is revoked if any of them lists it, good only if a
+/// current CRL of its own issuing CA does not (a CRL of another CA says `Unknown` for it), and
+/// unknown otherwise — still failing closed.
+pub struct CrlSet(Vec<CrlChecker>);
+
+impl CrlSet {
+    pub fn new(checkers: Vec<CrlChecker>) -> Self {
+        Self(checkers)
+    }
+}
+
+#[async_trait::async_trait]
+impl RevocationChecker for CrlSet {
+    async fn status(&self, cert: &VerifiedCertificate) -> RevocationStatus {
+        let mut good = false;
+        for checker in &self.0 {
+            match checker.status(cert).await {
+                RevocationStatus::Revoked => return RevocationStatus::Revoked,
+                RevocationStatus::Good => good = true,
+                RevocationStatus::Unknown => {}
+            }
+        }
+        if good {
+            RevocationStatus::Good
+        } else {
+            RevocationStatus::Unknown
+        }
+    }
+}
+
 /// A client for an https CRL source trusting `trust` (rustls, https only, [`FETCH_TIMEOUT`]):
 /// what [`CrlChecker::new`] uses with the system store when given no client.
 pub fn https_client(trust: &TrustSettings) -> Result<reqwest::Client, RevocationError> {

@@ -169,7 +169,8 @@ pub struct Config {
     /// Comma-separated certificate policy OIDs a login certificate must carry (one of them).
     pub certificate_policy_oids: String,
     /// The issuing CA's CRL: a file path or an `https://` URL, DER or PEM (production: MOICA's
-    /// CRL distribution point). Required when `certificate_issuing_cas` is set; a CRL that
+    /// CRL distribution point, or a file a job mirrors it to); comma-separated, one per issuing
+    /// CA when there are several. Required when `certificate_issuing_cas` is set; a CRL that
     /// cannot be read, is not the CA's or is past its nextUpdate refuses every login (fail
     /// closed).
     pub certificate_crl: Option<String>,
