@@ -140,6 +140,29 @@ fn multipart_upload(cookie: &str, unit: &str, parts: &[Part<'_>]) -> Request<Bod
 /// A multipart part: name, file name (a file part), content.
 type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
 
+/// Uploads [`CSV`] to `unit` as multipart with `result_email`: the status and the answer.
+async fn upload_with_email(
+    h: &Harness,
+    cookie: &str,
+    unit: &str,
+    email: &[u8],
+) -> (StatusCode, Value) {
+    let parts = [("file", Some("a.csv"), CSV), ("result_email", None, email)];
+    let (status, body, _) = raw(h, multipart_upload(cookie, unit, &parts)).await;
+    (status, body)
+}
+
+/// The address an upload's result mail goes to, as stored.
+async fn uploader_email(h: &Harness, body: &Value) -> String {
+    let id = body["upload_id"].as_i64().expect("upload id");
+    let stored: (String,) = sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
+        .bind(id)
+        .fetch_one(h.app.services.db.pool())
+        .await
+        .expect("row");
+    stored.0
+}
+
 const CSV: &[u8] = "B223456719,陳美麗,0850315,chen@example.com\n".as_bytes();
 
 both_engines_with!(
@@ -184,43 +207,15 @@ both_engines_with!(
             raw(&h, common::upload_request(&cookie, "a.csv", CSV.to_vec())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["field"], "result_email");
-        let (status, body, _) = raw(
-            &h,
-            multipart_upload(
-                &cookie,
-                UNIT,
-                &[
-                    ("file", Some("a.csv"), CSV),
-                    ("result_email", None, b"not-an-email"),
-                ],
-            ),
-        )
-        .await;
+        let (status, body) = upload_with_email(&h, &cookie, UNIT, b"not-an-email").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["field"], "result_email");
-        let (status, body, _) = raw(
-            &h,
-            multipart_upload(
-                &cookie,
-                UNIT,
-                &[
-                    ("file", Some("a.csv"), CSV),
-                    ("result_email", None, b"clerk@unit.example"),
-                ],
-            ),
-        )
-        .await;
+        let (status, body) = upload_with_email(&h, &cookie, UNIT, b"clerk@unit.example").await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let id = body["upload_id"].as_i64().expect("id");
         let rec = get_as(&h, &cookie, &format!("/api/v1/units/{UNIT}/uploads/{id}")).await;
         assert_eq!(rec.status, StatusCode::OK, "{}", rec.text);
-        let stored: (String,) =
-            sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
-                .bind(id)
-                .fetch_one(h.app.services.db.pool())
-                .await
-                .expect("row");
-        assert_eq!(stored.0, "clerk@unit.example");
+        assert_eq!(uploader_email(&h, &body).await, "clerk@unit.example");
 
         // Audited with the certificate's fingerprint, never more.
         let audit = h.audit_actions().await;
@@ -255,27 +250,10 @@ both_engines_with!(
         assert_eq!(r.json["email"], "huang@example.com");
         assert_eq!(r.json["units"][0]["unit_code"], HUANG_UNIT);
         let cookie = session_pair(&r);
-        let (status, body, _) = raw(
-            &h,
-            multipart_upload(
-                &cookie,
-                HUANG_UNIT,
-                &[
-                    ("file", Some("a.csv"), CSV),
-                    ("result_email", None, b"other@evil.example"),
-                ],
-            ),
-        )
-        .await;
+        let (status, body) =
+            upload_with_email(&h, &cookie, HUANG_UNIT, b"other@evil.example").await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        let id = body["upload_id"].as_i64().expect("id");
-        let stored: (String,) =
-            sqlx::query_as("SELECT uploader_email FROM bulk_uploads WHERE id = $1")
-                .bind(id)
-                .fetch_one(h.app.services.db.pool())
-                .await
-                .expect("row");
-        assert_eq!(stored.0, "huang@example.com");
+        assert_eq!(uploader_email(&h, &body).await, "huang@example.com");
     }
 );
 

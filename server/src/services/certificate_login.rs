@@ -250,9 +250,7 @@ impl Services {
         token: Option<&str>,
     ) -> ServiceResult<Principal> {
         let hash = token
-            .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
-            .filter(|raw| raw.len() == 32)
-            .map(|raw| token_hash(&raw))
+            .and_then(super::session::session_hash)
             .ok_or(ServiceError::SessionExpired)?;
         let mut conn = self.db.conn().await?;
         let (national_id, name) = unit_sessions::holder_of(&mut conn, &hash, storage::now())

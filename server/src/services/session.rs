@@ -31,8 +31,8 @@ pub fn user_info(a: &AccountRow) -> UserInfo {
     }
 }
 
-/// Hash of a cookie token; None for garbage.
-fn session_hash(token: &str) -> Option<String> {
+/// Hash of a cookie token (what both session tables store); None for garbage.
+pub(crate) fn session_hash(token: &str) -> Option<String> {
     let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
     (raw.len() == 32).then(|| token_hash(&raw))
 }
