@@ -147,19 +147,6 @@ impl VirtualCard {
         );
         Ok(())
     }
-
-    fn wait_present(&self) -> Result<()> {
-        let out = StdCommand::new(&self.vcard)
-            .args(["wait", "--present", "--timeout-ms", "10000"])
-            .stdin(Stdio::null())
-            .output()?;
-        ensure!(
-            out.status.success(),
-            "nhi-vcard wait --present failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(())
-    }
 }
 
 /// The test PKI of the certificate login (`nhi-testpki init`), generated at run time into
