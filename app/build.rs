@@ -132,9 +132,16 @@ fn main() {
         let _ = writeln!(code, "        T::{},", camel(id));
     }
     code.push_str("    ];\n}\n\n");
+    // The ids of the messages another area carries are left out too (`""`: that area's
+    // coded messages are never looked up here), as their texts are.
     code.push_str("/// The FTL message ids, by key.\nstatic IDS: [&str; COUNT] = [\n");
     for id in &ids {
-        let _ = writeln!(code, "    {id:?},");
+        let shown = if left_out.contains(id) {
+            ""
+        } else {
+            id.as_str()
+        };
+        let _ = writeln!(code, "    {shown:?},");
     }
     code.push_str("];\n\n");
     for (n, (_, name)) in LANGS.iter().enumerate() {

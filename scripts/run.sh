@@ -3,6 +3,8 @@
 # as files in .run/mail (each mail as a readable .txt and as the raw .eml), the bundled sample
 # household registry, and the SPA (dist/) served by the server at http://localhost:8080.
 # On a machine with no card reader it also starts pcscd with the virtual NHI card.
+# The citizen digital certificate (自然人憑證) login of unit staff is on, with a test PKI
+# generated at run time into .run/pki (nhi-testpki; nothing secret is committed).
 # Installs what it needs first (scripts/tools.sh). Stop with Ctrl-C.
 #
 #   scripts/run.sh                 build (with progress), then run
@@ -13,6 +15,8 @@
 #
 #   NHI_VIRTUAL_CARD=auto|on|off   start pcscd + the virtual card: auto = when no reader (default)
 #   NHI_VCARD_HOLDER=A123456789    whom the virtual card plays (data/sample/card-holders.json)
+#   NHI_CERTIFICATE_ISSUING_CAS    set: your own certificate-login settings (server/README.md),
+#                                  no test PKI
 #   NHI_LISTEN, NHI_PUBLIC_ORIGIN, … every server setting: see server/README.md
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +28,7 @@ for arg in "$@"; do
   case $arg in
     --print) print_only=1 ;;
     --system-wide) scope=system ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,6 +85,30 @@ case $scope in
   system) install_note="SYSTEM-WIDE for all users (/etc/opt/chrome, /etc/chromium, /etc/opt/edge, /usr/lib/mozilla; needs root)" ;;
 esac
 
+# The citizen-certificate login: the test PKI (nhi-testpki) unless configured otherwise.
+pki_dir="$run_dir/pki"
+test_pki=0
+[ -n "${NHI_CERTIFICATE_ISSUING_CAS:-}" ] || test_pki=1
+
+# The test PKI's certificate cards worth trying by hand (all: $pki_dir/pki.json).
+certificate_lines() {
+  if [ "$test_pki" != 1 ]; then
+    echo "     Certificate login: as configured (NHI_CERTIFICATE_ISSUING_CAS=$NHI_CERTIFICATE_ISSUING_CAS)."
+    return
+  fi
+  cat <<CARDS
+     自然人憑證 (citizen certificate) login of unit staff, test PKI in $pki_dir
+     (PIN 123456 for every card; 3 wrong PINs block it: scripts/vcard.sh unblock LABEL):
+       wang          王小明 A123456789  admin of unit 12345678
+       huang         黃淑芬 S224680133  admin of unit 23456789
+       chen-revoked  陳美麗 B223456719  revoked (in the CRL)
+       lin-expired   林志豪 F135792464  expired
+       chang-norole  張家豪 E102030403  no unit role
+     Swap one into the virtual reader: scripts/vcard.sh certificate wang
+     (back to the NHI card: scripts/vcard.sh holder A123456789)
+CARDS
+}
+
 check_zh=$(label zh-TW nav-check) check_en=$(label en nav-check)
 register_zh=$(label zh-TW nav-register) register_en=$(label en nav-register)
 
@@ -94,6 +122,7 @@ instructions() {
   2. Open $NHI_PUBLIC_ORIGIN and follow 「$check_zh」 ($check_en),
      then 「$register_zh」 ($register_en).
 $(holder_lines)
+$(certificate_lines)
   3. Mails land in $NHI_MAIL_DIR: open the .txt file of each mail (it has the
      confirmation link; the .eml next to it is the raw MIME message).
   Check the card stack: target/release/nhi-bridge doctor
@@ -106,6 +135,7 @@ if [ "$print_only" = 1 ]; then
   say "would build the SPA, the server and the bridge, showing progress ($build_note)"
   say "would register the native-messaging host $install_note"
   say "would offer the built nhi-bridge and the extension zip on /download ($NHI_DOWNLOADS_DIR)"
+  [ "$test_pki" != 1 ] || say "would generate the test PKI of the certificate login into $pki_dir (nhi-testpki init)"
   operator_token="(a fresh token each run)"
   instructions >&2
   exit 0
@@ -117,10 +147,21 @@ source scripts/tools.sh
 say "building the SPA, the server and the bridge: $build_note"
 say "SPA (Trunk, release):"
 scripts/build-app.sh
-say "server and bridge (cargo, release):"
-cargo build --locked --release -p nhi-server -p nhi-bridge
+say "server, bridge and test PKI tool (cargo, release):"
+cargo build --locked --release -p nhi-server -p nhi-bridge -p nhi-testpki
 
 mkdir -p "$run_dir/mail"
+
+# The test PKI (reused when still valid) and the server's five certificate-login settings.
+if [ "$test_pki" = 1 ]; then
+  say "test PKI of the certificate login: $pki_dir"
+  target/release/nhi-testpki init "$pki_dir"
+  pki_env=$(target/release/nhi-testpki env "$pki_dir")
+  set -a
+  eval "$pki_env"
+  set +a
+  export NHI_VCARD_PKI="$pki_dir"
+fi
 
 virtual=${NHI_VIRTUAL_CARD:-auto}
 if [ "$virtual" = auto ]; then
@@ -130,7 +171,7 @@ if [ "$virtual" = auto ]; then
   case $rc in 2 | 3) virtual=on ;; *) virtual=off ;; esac
 fi
 if [ "$virtual" = on ]; then
-  say "no card reader found: starting pcscd with the virtual NHI card"
+  say "no card reader found: starting pcscd with the virtual NHI card${NHI_VCARD_PKI:+ and the certificate cards of the test PKI}"
   export NHI_VCARD_BIN="$root/target/release/nhi-vcard"
   scripts/vcard.sh start ${NHI_VCARD_HOLDER:+--holder "$NHI_VCARD_HOLDER"}
   trap 'scripts/vcard.sh stop' EXIT

@@ -27,6 +27,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "protocol crate for wasm32"
 cargo build --locked -p nhi-protocol --target wasm32-unknown-unknown
 
+step "bridge for Windows (compile check of the CredUI PIN dialog)"
+cargo check --locked -p nhi-bridge --target x86_64-pc-windows-gnu
+
 step "SPA build (Trunk)"
 scripts/build-app.sh
 

@@ -34,10 +34,16 @@ tools_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# wasm32 for the SPA; x86_64-pc-windows-gnu for the compile check of the bridge's Windows
+# PIN dialog (CredUIPromptForWindowsCredentialsW; `cargo check` only, no linker needed).
 tools_rust_target() {
-  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && return 0
-  tools_say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  local t installed
+  installed=$(rustup target list --installed 2>/dev/null)
+  for t in wasm32-unknown-unknown x86_64-pc-windows-gnu; do
+    grep -qx "$t" <<<"$installed" && continue
+    tools_say "adding the $t target"
+    rustup target add "$t"
+  done
 }
 
 # tools_cargo_install CRATE VERSION BIN [--locked]

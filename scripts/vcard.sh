@@ -7,13 +7,18 @@
 #   scripts/vcard.sh status
 #   scripts/vcard.sh restart [nhi-vcard options]
 #   scripts/vcard.sh remove | insert | holder ID   (pull / put back / swap the virtual card)
+#   scripts/vcard.sh certificate LABEL             swap in a citizen-certificate card of the
+#                                                  test PKI (nhi-testpki; needs --pki at start)
+#   scripts/vcard.sh unblock LABEL                 reset that card's PIN counter (tests)
 #
 # Env: NHI_VCARD_OWNER_PID (stop everything when this process ends: test harnesses),
 #      NHI_RUN_DIR (state: pid files, logs, control socket; default <repo>/.run/vcard),
 #      NHI_VCARD_BIN (the nhi-vcard binary; default: built with cargo into target/debug),
 #      NHI_PCSCD_LOCK (machine-wide lock shared with `cargo test -p nhi-bridge`,
 #      default /tmp/nhi-pcscd.lock), NHI_VCARD_WAIT_MS (presence wait, default 10000),
-#      PCSCD_ARGS (extra pcscd options, e.g. "--debug --apdu").
+#      PCSCD_ARGS (extra pcscd options, e.g. "--debug --apdu"),
+#      NHI_VCARD_PKI (a test PKI directory made by `nhi-testpki init`: start passes
+#      --pki DIR to nhi-vcard, so `certificate LABEL` can swap in its cards).
 #
 # pcscd is a machine-wide singleton: this script starts it in the foreground (so the PID we
 # record is pcscd's), never with --auto-exit, stops it by PID, and holds the machine-wide lock
@@ -112,7 +117,9 @@ start() {
     done
     [ -S "$SOCK" ] || { say "no $SOCK after 5 s"; exec 9>&-; stop; return 1; }
 
-    setsid "$bin" --control "$RUN/card.sock" "$@" >"$RUN/card.log" 2>&1 </dev/null &
+    local pki=()
+    if [ -n "${NHI_VCARD_PKI:-}" ]; then pki=(--pki "$NHI_VCARD_PKI"); fi
+    setsid "$bin" --control "$RUN/card.sock" "${pki[@]}" "$@" >"$RUN/card.log" 2>&1 </dev/null &
     echo $! >"$RUN/card.pid"
     exec 9>&-
     if ! "$bin" wait --present --timeout-ms "$WAIT_MS" >"$RUN/wait.log" 2>&1; then
@@ -176,5 +183,11 @@ case "$cmd" in
     remove) ctl remove && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --absent --timeout-ms "$WAIT_MS" ;;
     insert) ctl insert && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
     holder) ctl holder "$@" && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
-    *) echo "usage: $0 start [nhi-vcard options] | stop | status | restart | remove | insert | holder ID" >&2; exit 2 ;;
+    certificate)
+        [ $# = 1 ] || { echo "usage: $0 certificate LABEL (a card of the test PKI's pki.json)" >&2; exit 2; }
+        ctl certificate "$1" && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
+    unblock)
+        [ $# = 1 ] || { echo "usage: $0 unblock LABEL" >&2; exit 2; }
+        ctl unblock "$1" ;;
+    *) echo "usage: $0 start [nhi-vcard options] | stop | status | restart | remove | insert | holder ID | certificate LABEL | unblock LABEL" >&2; exit 2 ;;
 esac

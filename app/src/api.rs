@@ -53,7 +53,10 @@ async fn fetch(
         let _ = headers.set(CSRF_HEADER, CSRF_HEADER_VALUE);
     }
     if let Some((content_type, b)) = body {
-        let _ = headers.set("content-type", content_type);
+        // A form's content type (with its boundary) is the browser's to set.
+        if !content_type.is_empty() {
+            let _ = headers.set("content-type", content_type);
+        }
         init.set_body(b);
     }
     if let Some((name, value)) = extra {
@@ -132,6 +135,30 @@ pub async fn post_file<T: DeserializeOwned>(
         "POST",
         path,
         Some(("application/octet-stream", file.as_ref())),
+        Some((nhi_protocol::units::FILE_NAME_HEADER, &name)),
+    )
+    .await?;
+    answer(status, &text)
+}
+
+/// `POST` of a file with the result email (F5, a certificate login without an NHI account):
+/// `multipart/form-data` with the parts `file` and `result_email`, the name also in
+/// `x-file-name`.
+pub async fn post_file_with_email<T: DeserializeOwned>(
+    path: &str,
+    file: &web_sys::File,
+    result_email: &str,
+) -> Result<T, Failure> {
+    let form = web_sys::FormData::new().map_err(|_| Failure::Network)?;
+    form.append_with_blob_and_filename("file", file, &file.name())
+        .map_err(|_| Failure::Network)?;
+    form.append_with_str("result_email", result_email)
+        .map_err(|_| Failure::Network)?;
+    let name = String::from(js_sys::encode_uri_component(&file.name()));
+    let (status, text) = fetch(
+        "POST",
+        path,
+        Some(("", form.as_ref())),
         Some((nhi_protocol::units::FILE_NAME_HEADER, &name)),
     )
     .await?;

@@ -173,6 +173,11 @@ struct Outgoing<'a> {
 /// Sends one command and waits for its answer (the extension enforces `timeout_ms`; the
 /// page adds its own guard in case the extension goes away).
 pub async fn request(cmd: Command) -> Reply {
+    request_with(cmd, DEFAULT_TIMEOUT_MS, |_| ()).await
+}
+
+/// [`request`] with its own timeout; `started` learns the request's id (for `cancel`).
+async fn request_with(cmd: Command, timeout_ms: u32, started: impl FnOnce(u32)) -> Reply {
     if !extension_present() {
         return Err(BridgeError::new(
             ErrorCode::ExtensionMissing,
@@ -188,12 +193,13 @@ pub async fn request(cmd: Command) -> Reply {
         s.pending.insert(id, tx);
         id
     });
+    started(id);
     let msg = serde_json::to_string(&Outgoing {
         channel: TO_EXT,
         v: PROTOCOL_VERSION,
         id,
         cmd: &cmd,
-        timeout_ms: DEFAULT_TIMEOUT_MS,
+        timeout_ms,
     });
     let posted = web_sys::window().is_some_and(|w| {
         let Some(js) = msg.ok().and_then(|m| js_sys::JSON::parse(&m).ok()) else {
@@ -208,7 +214,7 @@ pub async fn request(cmd: Command) -> Reply {
             Err(BridgeError::new(ErrorCode::Internal, "postMessage failed")),
         );
     }
-    crate::util::set_timeout(DEFAULT_TIMEOUT_MS + 2_000, move || {
+    crate::util::set_timeout(timeout_ms + 2_000, move || {
         settle(
             id,
             Err(BridgeError::new(
@@ -309,6 +315,62 @@ pub struct Subscription(u32);
 impl Subscription {
     pub fn cancel(self) {
         STATE.with(|s| s.borrow_mut().listeners.retain(|(k, _)| *k != self.0));
+    }
+}
+
+/// How long `authenticate` may take: the person types the PIN into the host's dialog (the
+/// host's own limit, `pin_timeout_ms`, is 120 s by default).
+#[cfg(not(feature = "citizen"))]
+pub const AUTHENTICATE_TIMEOUT_MS: u32 = 150_000;
+
+/// The citizen certificate card's authentication certificate (base64 DER); no PIN.
+#[cfg(not(feature = "citizen"))]
+pub async fn certificate() -> Result<String, BridgeError> {
+    match request(Command::Certificate).await? {
+        Answer::Certificate { certificate, .. } => Ok(certificate),
+        _ => Err(unexpected()),
+    }
+}
+
+/// The certificate card's signature over `SHA-256(origin) ‖ SHA-256(nonce)`, after the
+/// person typed the PIN into the host's own dialog: `(certificate, signature, algorithm)`.
+/// `started` learns the request id, for [`cancel`].
+#[cfg(not(feature = "citizen"))]
+pub async fn authenticate(
+    nonce: Nonce,
+    started: impl FnOnce(u32),
+) -> Result<
+    (
+        String,
+        String,
+        nhi_protocol::certificate::SignatureAlgorithm,
+    ),
+    BridgeError,
+> {
+    match request_with(
+        Command::Authenticate { nonce },
+        AUTHENTICATE_TIMEOUT_MS,
+        started,
+    )
+    .await?
+    {
+        Answer::Authenticate {
+            certificate,
+            signature,
+            algorithm,
+            ..
+        } => Ok((certificate, signature, algorithm)),
+        _ => Err(unexpected()),
+    }
+}
+
+/// Asks the host to cancel the running request `id` (closes its PIN dialog); that request
+/// then answers `cancelled`.
+#[cfg(not(feature = "citizen"))]
+pub async fn cancel(id: u32) -> Result<(), BridgeError> {
+    match request(Command::Cancel { request: id }).await? {
+        Answer::Cancelled => Ok(()),
+        _ => Err(unexpected()),
     }
 }
 

@@ -13,6 +13,7 @@
 use leptos::prelude::*;
 use nhi_protocol::api::ErrorCode as ApiCode;
 use nhi_protocol::bridge::ErrorCode as BridgeCode;
+use nhi_protocol::certificate::CertificateProblem;
 use nhi_protocol::password::{PasswordProblem, StrengthSuggestion, StrengthWarning};
 
 /// The two languages.
@@ -164,7 +165,7 @@ impl I18n {
     }
 
     /// The message with the FTL id `id` (coded messages); the id itself if there is none.
-    fn tr(&self, id: &str) -> String {
+    pub(crate) fn tr(&self, id: &str) -> String {
         self.tr_args(id, &[])
     }
 
@@ -294,7 +295,11 @@ pub fn api_error_id(code: ApiCode) -> String {
 pub fn api_error(i: I18n, code: ApiCode, retry_after: Option<u64>) -> String {
     let text = i.tr(&api_error_id(code));
     match code {
-        ApiCode::RegistryUnavailable | ApiCode::AccountLocked | ApiCode::RateLimited => {
+        ApiCode::RegistryUnavailable
+        | ApiCode::AccountLocked
+        | ApiCode::RateLimited
+        | ApiCode::RevocationUnavailable
+        | ApiCode::IdVerificationUnavailable => {
             let wait = match retry_after {
                 Some(s) => i.t_args(
                     T::RetryInMinutes,
@@ -306,6 +311,11 @@ pub fn api_error(i: I18n, code: ApiCode, retry_after: Option<u64>) -> String {
         }
         _ => text,
     }
+}
+
+/// The FTL id of a refused certificate's reason (the `message` of `certificate_rejected`).
+pub fn certificate_problem_id(p: CertificateProblem) -> String {
+    code_id("cert", p.code())
 }
 
 /// The FTL ids that make up the remedy for a failed layer on this OS and browser (F0).
@@ -373,6 +383,12 @@ pub enum Msg {
     Pending(String),
     /// A message with the line of a file at fault (its `$line`).
     AtLine(T, u64),
+    /// A wrong PIN, with the tries the card has left when the bridge said.
+    #[cfg(not(feature = "citizen"))]
+    PinWrong(Option<u8>),
+    /// Why the server refused a citizen certificate.
+    #[cfg(not(feature = "citizen"))]
+    Certificate(CertificateProblem),
 }
 
 impl Msg {
@@ -385,6 +401,10 @@ impl Msg {
             Msg::Problem(p) => password_problem(i, *p),
             Msg::Pending(e) => pending_text(i, e),
             Msg::AtLine(k, line) => i.t_args(*k, &[("line", &line.to_string())]),
+            #[cfg(not(feature = "citizen"))]
+            Msg::PinWrong(tries) => crate::pages::units_login::pin_wrong_text(i, *tries),
+            #[cfg(not(feature = "citizen"))]
+            Msg::Certificate(p) => i.tr(&certificate_problem_id(*p)),
         }
     }
 }
@@ -442,7 +462,7 @@ mod tests {
             .collect()
     }
 
-    const API: [ApiCode; 25] = [
+    const API: [ApiCode; 30] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
@@ -468,6 +488,11 @@ mod tests {
         ApiCode::Internal,
         ApiCode::ApplicationPending,
         ApiCode::WrongOrigin,
+        ApiCode::CertificateRejected,
+        ApiCode::RevocationUnavailable,
+        ApiCode::IdMismatch,
+        ApiCode::IdVerificationUnavailable,
+        ApiCode::NoUnitRole,
     ];
 
     /// A new server error code fails to compile here until it is added to [`API`] (and so
@@ -498,7 +523,12 @@ mod tests {
             | ApiCode::Forbidden
             | ApiCode::Internal
             | ApiCode::ApplicationPending
-            | ApiCode::WrongOrigin => API.contains(&code),
+            | ApiCode::WrongOrigin
+            | ApiCode::CertificateRejected
+            | ApiCode::RevocationUnavailable
+            | ApiCode::IdMismatch
+            | ApiCode::IdVerificationUnavailable
+            | ApiCode::NoUnitRole => API.contains(&code),
         }
     }
 
@@ -554,6 +584,7 @@ mod tests {
         ids.extend(referenced_in_ftl());
         ids.extend(API.iter().map(|c| api_error_id(*c)));
         ids.extend(BridgeCode::ALL.iter().map(|c| bridge_error_id(*c)));
+        ids.extend(CertificateProblem::ALL.map(certificate_problem_id));
         ids.extend(StrengthWarning::ALL.iter().map(|w| warning_id(*w)));
         ids.extend(StrengthSuggestion::ALL.iter().map(|s| suggestion_id(*s)));
         for p in [
@@ -601,9 +632,11 @@ mod tests {
     fn codes_and_advice_are_really_translated() {
         let (zh, en) = (ftl("zh-TW"), ftl("en"));
         let coded = used_ids().into_iter().filter(|id| {
-            ["api-", "bridge-", "pw-", "warn-", "sugg-", "remedy-"]
-                .iter()
-                .any(|p| id.starts_with(p))
+            [
+                "api-", "bridge-", "cert-", "pw-", "warn-", "sugg-", "remedy-",
+            ]
+            .iter()
+            .any(|p| id.starts_with(p))
         });
         for id in coded {
             assert!(has_cjk(&zh[&id]), "{id} in zh-TW: {}", zh[&id]);
@@ -625,6 +658,7 @@ mod tests {
             "health_bank.rs",
             "applications.rs",
             "download.rs",
+            "units_login.rs",
         ];
         let main = ftl_file("zh-TW", "main.ftl");
         let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();

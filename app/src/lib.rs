@@ -22,6 +22,8 @@ use crate::route::{provide_route, Link};
 /// The SPA area this bundle is (cargo features `units` / `online`; none = citizen).
 #[cfg(all(feature = "units", feature = "online"))]
 compile_error!("build one SPA area at a time: features `units` and `online` exclude each other");
+#[cfg(all(feature = "citizen", any(feature = "units", feature = "online")))]
+compile_error!("feature `citizen` is the citizen area's build: not with `units` or `online`");
 #[cfg(feature = "units")]
 pub const AREA: nhi_protocol::areas::Area = nhi_protocol::areas::Area::Units;
 #[cfg(all(feature = "online", not(feature = "units")))]
@@ -66,6 +68,7 @@ fn render_citizen(path: &str) -> Option<AnyView> {
 fn render_units(path: &str) -> Option<AnyView> {
     Some(match path {
         "/units" => pages::units::Units().into_any(),
+        "/units/login" => pages::units_login::UnitsLogin().into_any(),
         "/units/roles" => pages::unit_roles::UnitRoles().into_any(),
         "/units/upload" => pages::bulk_upload::BulkUpload().into_any(),
         "/units/records" => pages::upload_records::UploadRecords().into_any(),

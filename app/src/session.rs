@@ -117,6 +117,14 @@ pub fn take_return_path() -> String {
         .unwrap_or_else(|| "/home".into())
 }
 
+/// Where a login started elsewhere (the unit login's 「健保卡登入」) returns: the page already
+/// kept by a login gate, else `default`.
+pub fn remember_return(default: &str) {
+    if stash_get(RETURN_KEY).is_none() {
+        stash_set(RETURN_KEY, default);
+    }
+}
+
 /// True when a failure means "log in again".
 pub fn is_expired(f: &Failure) -> bool {
     f.api_code() == Some(ErrorCode::Unauthenticated)
@@ -131,6 +139,9 @@ pub fn SessionGate(
     #[prop(into)] shown: Signal<bool>,
     #[prop(optional)] message: Option<T>,
     #[prop(optional)] action: Option<T>,
+    /// The login page (the unit pages have their own, `/units/login`).
+    #[prop(optional)]
+    login: Option<&'static str>,
 ) -> impl IntoView {
     let i = use_i18n();
     let session = use_session();
@@ -144,7 +155,7 @@ pub fn SessionGate(
     });
     let relogin = move |_| {
         stash_set(RETURN_KEY, &here());
-        route.navigate("/login");
+        route.navigate(login.unwrap_or("/login"));
     };
     view! {
         <div role="alert" class=move || if shown.get() { "message message-error" } else { "message-empty" }>

@@ -7,7 +7,9 @@
   const EXT = "nhi-card-bridge:ext"; // extension -> page
   const PROTOCOL = 2; // nhi_protocol::bridge::PROTOCOL_VERSION (2: the card proof covers the card's record)
   const DEFAULT_TIMEOUT_MS = 20000;
-  const MAX_TIMEOUT_MS = 60000;
+  // authenticate waits for the PIN dialog (host pin_timeout_ms, 120 s by default) and the page
+  // asks for 150 s; nothing else needs more than 60 s.
+  const MAX_TIMEOUT_MS = 180000;
 
   let port = null;
   let nextId = 1; // ids towards the service worker / host (u32)
@@ -75,10 +77,20 @@
       replyError(pageId, "extension_version", `the extension speaks protocol ${PROTOCOL}`);
       return;
     }
-    const cmd = data.cmd;
+    let cmd = data.cmd;
     if (!cmd || typeof cmd !== "object" || typeof cmd.type !== "string") {
       replyError(pageId, "bad_request", "cmd.type missing");
       return;
+    }
+    if (cmd.type === "cancel") {
+      // The page names its own request id; the host knows ours. Only a request of this page
+      // (this content script's map) can be cancelled.
+      const target = [...pending.entries()].find(([, p]) => p.pageId === cmd.request);
+      if (!target) {
+        replyError(pageId, "bad_request", "no such request in flight");
+        return;
+      }
+      cmd = { type: "cancel", request: target[0] };
     }
     let timeout = Number(data.timeout_ms) || DEFAULT_TIMEOUT_MS;
     timeout = Math.min(Math.max(timeout, 100), MAX_TIMEOUT_MS);

@@ -9,11 +9,12 @@ use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
 use nhi_protocol::apdu::{self, split_response, StatusWord};
-use nhi_protocol::bridge::{CardPresence, ErrorCode, ReaderStatus, ServiceState, Status};
+use nhi_protocol::bridge::{CardKind, CardPresence, ErrorCode, ReaderStatus, ServiceState, Status};
 use nhi_protocol::card::RECORD_LEN;
 use nhi_protocol::card_proof::{self, CardMac, CardRecord, Nonce, MAC_LEN};
 use nhi_protocol::{CardBasicData, CardDataError};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use zeroize::Zeroizing;
 
 /// Every way a card operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,15 @@ pub enum CardError {
     Record(#[from] CardDataError),
     #[error("PC/SC error: {0}")]
     Pcsc(pcsc::Error),
+    #[error("the card is not a citizen certificate card (it answered {sw} to {command})")]
+    NotCertificateCard {
+        command: &'static str,
+        sw: StatusWord,
+    },
+    #[error("wrong PIN; {tries_left} tries left")]
+    PinWrong { tries_left: u8 },
+    #[error("the PIN is blocked")]
+    PinBlocked,
 }
 
 impl CardError {
@@ -65,6 +75,9 @@ impl CardError {
                 ErrorCode::CardError
             }
             CardError::Pcsc(_) => ErrorCode::CardError,
+            CardError::NotCertificateCard { .. } => ErrorCode::NotCertificateCard,
+            CardError::PinWrong { .. } => ErrorCode::PinWrong,
+            CardError::PinBlocked => ErrorCode::PinBlocked,
         }
     }
 
@@ -106,6 +119,37 @@ pub struct ProofRead {
     pub reader: String,
     pub record: CardRecord,
     pub mac: CardMac,
+}
+
+/// The certificate card's authentication certificate and what its PIN counter says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRead {
+    pub reader: String,
+    /// DER.
+    pub certificate: Vec<u8>,
+    /// Tries left before the PIN blocks (`None`: the card did not say).
+    pub tries_left: Option<u8>,
+}
+
+/// A signature made by the certificate card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRead {
+    pub reader: String,
+    pub certificate: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// Which card an ATR belongs to, for the cards this bridge knows; `None` when unknown.
+pub fn card_kind(atr: &[u8]) -> Option<CardKind> {
+    if atr.is_empty() {
+        None
+    } else if atr == crate::vcard::NHI_ATR {
+        Some(CardKind::Nhi)
+    } else if atr == crate::certcard::CERT_ATR {
+        Some(CardKind::Certificate)
+    } else {
+        None
+    }
 }
 
 /// The host's PC/SC connection.
@@ -160,9 +204,17 @@ impl Pcsc {
                 service: ServiceState::Running,
                 readers: states
                     .iter()
-                    .map(|s| ReaderStatus {
-                        name: s.name().to_string_lossy().into_owned(),
-                        card: presence(s.event_state()),
+                    .map(|s| {
+                        let card = presence(s.event_state());
+                        ReaderStatus {
+                            name: s.name().to_string_lossy().into_owned(),
+                            card,
+                            kind: if card == CardPresence::Empty {
+                                None
+                            } else {
+                                card_kind(s.atr())
+                            },
+                        }
                     })
                     .collect(),
             }),
@@ -178,7 +230,7 @@ impl Pcsc {
     pub fn read_basic_data(&mut self) -> Result<BasicDataRead, CardError> {
         let busy = self.busy_timeout;
         self.with_context(|ctx| {
-            on_first_nhi_card(ctx, busy, read_record)
+            on_first_card(ctx, busy, Disposition::LeaveCard, read_record)
                 .map(|(reader, data)| BasicDataRead { reader, data })
         })
     }
@@ -191,7 +243,7 @@ impl Pcsc {
         let challenge = card_proof::challenge(origin, nonce);
         let busy = self.busy_timeout;
         self.with_context(|ctx| {
-            on_first_nhi_card(ctx, busy, |card| {
+            on_first_card(ctx, busy, Disposition::LeaveCard, |card| {
                 let record = read_raw_record(card)?;
                 let (mac, sw) = exchange(
                     card,
@@ -218,6 +270,93 @@ impl Pcsc {
                 record,
                 mac,
             })
+        })
+    }
+
+    /// Reads the certificate card's authentication certificate and asks (empty VERIFY) how
+    /// many PIN tries it has left. No PIN.
+    pub fn certificate(&mut self) -> Result<CertificateRead, CardError> {
+        let busy = self.busy_timeout;
+        self.with_context(|ctx| {
+            on_first_card(ctx, busy, Disposition::LeaveCard, |card| {
+                let certificate = read_certificate(card)?;
+                let (_, sw) = exchange(card, &apdu::verify_pin(b""), "VERIFY")?;
+                let tries_left = if sw == StatusWord::PIN_BLOCKED {
+                    Some(0)
+                } else {
+                    sw.pin_tries_left()
+                };
+                Ok((certificate, tries_left))
+            })
+            .map(|(reader, (certificate, tries_left))| CertificateRead {
+                reader,
+                certificate,
+                tries_left,
+            })
+        })
+    }
+
+    /// VERIFY `pin` and sign `digest` on the certificate card in `reader`, in one exclusive
+    /// transaction that ends with a card reset (so the verified state dies with it). The card
+    /// must still hold `certificate` (a card swapped while the dialog was open is
+    /// [`CardError::Removed`]).
+    pub fn sign(
+        &mut self,
+        reader: &str,
+        certificate: &[u8],
+        pin: &[u8],
+        digest: &[u8; 32],
+    ) -> Result<SignatureRead, CardError> {
+        let busy = self.busy_timeout;
+        let name = CString::new(reader).map_err(|_| CardError::NoReader)?;
+        self.with_context(|ctx| {
+            with_card(ctx, &name, busy, Disposition::ResetCard, &mut |card| {
+                let now = read_certificate(card)?;
+                if now != certificate {
+                    return Err(CardError::Removed);
+                }
+                let verify = Zeroizing::new(apdu::verify_pin(pin));
+                let (_, sw) = exchange(card, &verify, "VERIFY")?;
+                drop(verify);
+                if sw == StatusWord::PIN_BLOCKED || sw.pin_tries_left() == Some(0) {
+                    return Err(CardError::PinBlocked);
+                }
+                if let Some(tries_left) = sw.pin_tries_left() {
+                    return Err(CardError::PinWrong { tries_left });
+                }
+                if !sw.is_ok() {
+                    return Err(CardError::Status {
+                        command: "VERIFY",
+                        sw,
+                    });
+                }
+                let (signature, sw) = exchange(card, &apdu::compute_signature(digest), "PSO")?;
+                if !sw.is_ok() {
+                    return Err(CardError::Status {
+                        command: "PSO COMPUTE DIGITAL SIGNATURE",
+                        sw,
+                    });
+                }
+                if signature.is_empty() {
+                    return Err(CardError::Malformed {
+                        command: "PSO COMPUTE DIGITAL SIGNATURE",
+                        len: 0,
+                    });
+                }
+                Ok(SignatureRead {
+                    reader: reader.to_string(),
+                    certificate: now,
+                    signature,
+                })
+            })
+        })
+        // The card read before the dialog is no longer there.
+        .map_err(|e| match e {
+            CardError::NoCard
+            | CardError::NoReader
+            | CardError::MuteCard
+            | CardError::NotCertificateCard { .. } => CardError::Removed,
+            e => e,
         })
     }
 
@@ -269,11 +408,13 @@ pub fn presence(state: State) -> CardPresence {
     }
 }
 
-/// Runs `op` on the first reader whose card answers as an NHI card. Readers without a card are
-/// skipped; a non-NHI card makes the next reader be tried.
-fn on_first_nhi_card<T>(
+/// Runs `op` on the first reader whose card `op` accepts (an NHI card for the NHI commands, a
+/// certificate card for the certificate ones). Readers without a card are skipped; a card of
+/// the other kind makes the next reader be tried.
+fn on_first_card<T>(
     ctx: &Context,
     busy_timeout: Duration,
+    end: Disposition,
     mut op: impl FnMut(&pcsc::Card) -> Result<T, CardError>,
 ) -> Result<(String, T), CardError> {
     let states = reader_states(ctx)?;
@@ -286,10 +427,15 @@ fn on_first_nhi_card<T>(
         .filter(|s| s.event_state().contains(State::PRESENT))
     {
         let reader = st.name();
-        match with_card(ctx, reader, busy_timeout, &mut op) {
+        match with_card(ctx, reader, busy_timeout, end, &mut op) {
             Ok(v) => return Ok((reader.to_string_lossy().into_owned(), v)),
-            // Another reader may hold the NHI card.
-            Err(e @ (CardError::NotNhiCard { .. } | CardError::MuteCard | CardError::NoCard)) => {
+            // Another reader may hold the card wanted.
+            Err(
+                e @ (CardError::NotNhiCard { .. }
+                | CardError::NotCertificateCard { .. }
+                | CardError::MuteCard
+                | CardError::NoCard),
+            ) => {
                 if matches!(best, CardError::NoCard) {
                     best = e;
                 }
@@ -301,11 +447,13 @@ fn on_first_nhi_card<T>(
 }
 
 /// Connects (waiting while another program holds the card exclusively), begins a transaction,
-/// runs `op`, and classifies transport failures (card gone → `Removed`).
+/// runs `op`, ends the transaction with `end` (`ResetCard` after a PIN was verified), and
+/// classifies transport failures (card gone → `Removed`).
 fn with_card<T>(
     ctx: &Context,
     reader: &CStr,
     busy_timeout: Duration,
+    end: Disposition,
     op: &mut impl FnMut(&pcsc::Card) -> Result<T, CardError>,
 ) -> Result<T, CardError> {
     let deadline = Instant::now() + busy_timeout;
@@ -319,12 +467,18 @@ fn with_card<T>(
     let result = match card.transaction() {
         Ok(tx) => {
             let r = op(&tx);
-            let _ = tx.end(Disposition::LeaveCard);
+            if let Err((tx, e)) = tx.end(end) {
+                tracing::warn!("ending the card transaction: {e}");
+                drop(tx);
+            }
             r
         }
         Err(e) => Err(map_pcsc(e)),
     };
-    let _ = card.disconnect(Disposition::LeaveCard);
+    if let Err((card, e)) = card.disconnect(end) {
+        tracing::warn!("disconnecting from the card: {e}");
+        drop(card);
+    }
     // A transport failure (an error, or an answer too short to carry a status word) while the
     // card leaves the reader is a removal; pcscd notices within its 400 ms poll.
     result.map_err(|e| match e {
@@ -421,6 +575,63 @@ pub fn exchange(
         sw = next;
     }
     Ok((out, sw))
+}
+
+/// SELECT of the PKI application and the certificate file, READ BINARY in chunks.
+fn read_certificate(card: &pcsc::Card) -> Result<Vec<u8>, CardError> {
+    let (_, sw) = exchange(card, &apdu::SELECT_PKI, "SELECT PKI")?;
+    if !sw.is_ok() {
+        return Err(CardError::NotCertificateCard {
+            command: "SELECT PKI",
+            sw,
+        });
+    }
+    let (_, sw) = exchange(card, &apdu::SELECT_CERTIFICATE_FILE, "SELECT CERTIFICATE")?;
+    if !sw.is_ok() {
+        return Err(CardError::NotCertificateCard {
+            command: "SELECT CERTIFICATE",
+            sw,
+        });
+    }
+    let mut out = Vec::new();
+    loop {
+        let offset = u16::try_from(out.len()).map_err(|_| CardError::Malformed {
+            command: "READ BINARY",
+            len: out.len(),
+        })?;
+        let (data, sw) = exchange(
+            card,
+            &apdu::read_binary(offset, apdu::READ_CHUNK),
+            "READ BINARY",
+        )?;
+        if sw == StatusWord::WRONG_OFFSET && !out.is_empty() {
+            break;
+        }
+        if !sw.is_ok() && sw != StatusWord::END_OF_FILE {
+            return Err(CardError::Status {
+                command: "READ BINARY",
+                sw,
+            });
+        }
+        let short = data.len() < usize::from(apdu::READ_CHUNK);
+        out.extend_from_slice(&data);
+        if out.len() > apdu::CERTIFICATE_MAX_LEN {
+            return Err(CardError::Malformed {
+                command: "READ BINARY",
+                len: out.len(),
+            });
+        }
+        if short || sw == StatusWord::END_OF_FILE {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(CardError::Malformed {
+            command: "READ BINARY",
+            len: 0,
+        });
+    }
+    Ok(out)
 }
 
 /// SELECT + READ, decoded.

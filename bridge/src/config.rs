@@ -39,6 +39,11 @@ pub struct Config {
     pub busy_timeout_ms: u64,
     /// Upper bound for one request, after which the page gets `timeout`.
     pub request_timeout_ms: u64,
+    /// The pinentry program that asks for the certificate card's PIN (Linux, macOS). Only
+    /// ever from this file, never from a message.
+    pub pinentry: PathBuf,
+    /// Upper bound for an `authenticate` request (the person types the PIN meanwhile).
+    pub pin_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             log_file: None,
             busy_timeout_ms: 3_000,
             request_timeout_ms: 15_000,
+            pinentry: crate::pin::default_pinentry(),
+            pin_timeout_ms: 120_000,
         }
     }
 }
@@ -86,6 +93,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+
+    pub fn pin_timeout(&self) -> Duration {
+        Duration::from_millis(self.pin_timeout_ms.max(1))
     }
 
     /// Loads the configuration (see the module docs for the lookup order).
@@ -279,12 +290,15 @@ mod tests {
         let p = dir.join("c.json");
         std::fs::write(
             &p,
-            r#"{"origins":["https://nhi.example"],"busy_timeout_ms":10}"#,
+            r#"{"origins":["https://nhi.example"],"busy_timeout_ms":10,"pinentry":"/opt/pe","pin_timeout_ms":5000}"#,
         )
         .expect("write");
         let c = Config::from_file(&p).expect("loads");
         assert_eq!(c.origins, ["https://nhi.example"]);
         assert_eq!(c.busy_timeout_ms, 10);
+        assert_eq!(c.pinentry, Path::new("/opt/pe"));
+        assert_eq!(c.pin_timeout(), Duration::from_secs(5));
+        assert_eq!(Config::default().pin_timeout(), Duration::from_secs(120));
         assert_eq!(c.extension_ids, [DEV_EXTENSION_ID]);
         std::fs::write(&p, r#"{"extension_ids":["nope"]}"#).expect("write");
         assert!(matches!(

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use nhi_protocol::bridge::{CardPresence, ErrorCode, ServiceState};
+use nhi_protocol::bridge::{CardKind, CardPresence, ErrorCode, ServiceState};
 
 use crate::card::{CardError, Pcsc};
 use crate::config::{Config, Source};
@@ -104,6 +104,26 @@ fn generic_advice(code: ErrorCode) -> (&'static str, &'static str) {
         ErrorCode::OriginNotAllowed => (
             "此網站不是健保署網路服務，讀卡元件拒絕服務。",
             "This website is not the NHI online service; the card component refuses to serve it.",
+        ),
+        ErrorCode::NotCertificateCard => (
+            "讀卡機內的卡片不是自然人憑證，請插入自然人憑證卡後再試一次。",
+            "The card in the reader is not a citizen digital certificate. Insert the certificate card and try again.",
+        ),
+        ErrorCode::PinWrong => (
+            "PIN 碼錯誤，請確認後重新輸入；連續輸入錯誤 3 次將鎖卡。",
+            "Wrong PIN. Check it and try again; three wrong tries in a row lock the card.",
+        ),
+        ErrorCode::PinBlocked => (
+            "PIN 碼已鎖住，請持卡至戶政事務所或依內政部憑證管理中心說明解鎖。",
+            "The PIN is blocked. Have it unblocked at a household registration office or as the MOICA certificate authority explains.",
+        ),
+        ErrorCode::Cancelled => (
+            "已取消輸入 PIN 碼，需要時請再試一次。",
+            "The PIN entry was cancelled. Try again when you are ready.",
+        ),
+        ErrorCode::PinDialogUnavailable => (
+            "讀卡元件無法開啟 PIN 碼輸入視窗，請重新安裝讀卡元件（Linux 需安裝 pinentry）。",
+            "The card component could not open its PIN dialog. Reinstall the component (on Linux, install pinentry).",
         ),
     }
 }
@@ -255,7 +275,13 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
         let (zh, en) = match x.card {
             CardPresence::Mute => ("有卡片但沒有回應", "a card that does not respond"),
             CardPresence::InUse => ("有卡片，正被其他程式獨占", "a card held by another program"),
-            _ => ("有卡片", "a card"),
+            _ => match x.kind {
+                Some(CardKind::Nhi) => ("有健保卡", "an NHI card"),
+                Some(CardKind::Certificate) => {
+                    ("有自然人憑證卡", "a citizen digital certificate card")
+                }
+                _ => ("有卡片", "a card"),
+            },
         };
         r.ok(
             &format!("「{}」內{zh}", x.name),
@@ -282,6 +308,40 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
             );
             exit::OK
         }
+        // A citizen certificate card (自然人憑證) is usable too (unit staff login); no PIN.
+        Err(e @ CardError::NotNhiCard { .. }) => match pcsc.certificate() {
+            Ok(c) => {
+                let tries = match c.tries_left {
+                    Some(0) => (
+                        "PIN 碼已鎖住，請洽發卡單位解鎖",
+                        "its PIN is blocked; the issuer can unblock it",
+                    ),
+                    _ => ("PIN 碼未鎖住", "its PIN is not blocked"),
+                };
+                let line = (
+                    format!("自然人憑證卡可讀取（於「{}」），{}", c.reader, tries.0),
+                    format!(
+                        "The citizen certificate card is readable (in \"{}\"); {}",
+                        c.reader, tries.1
+                    ),
+                );
+                if c.tries_left == Some(0) {
+                    r.fail(&line.0, &line.1);
+                    return exit::CARD_UNUSABLE;
+                }
+                r.ok(&line.0, &line.1);
+                let _ = writeln!(
+                    r.out,
+                    "結論：一切正常，可以用自然人憑證登入（PIN 碼由本程式的視窗詢問）。"
+                );
+                let _ = writeln!(
+                    r.out,
+                    "Result: all is well; the citizen certificate can be used to log in (this program's own window asks for the PIN)."
+                );
+                exit::OK
+            }
+            Err(_) => fail_with(&mut r, e),
+        },
         Err(e) => fail_with(&mut r, e),
     }
 }

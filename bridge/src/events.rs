@@ -207,7 +207,10 @@ fn watch(
                         if !quiet {
                             let reader = lossy(&entry.0);
                             emit(if present {
-                                Event::CardInserted { reader }
+                                Event::CardInserted {
+                                    reader,
+                                    kind: crate::card::card_kind(st.atr()),
+                                }
                             } else {
                                 Event::CardRemoved { reader }
                             });

@@ -5,20 +5,31 @@
 //! `request_timeout` (their late result is dropped); a writer serialises every outgoing message
 //! (replies and pushed events) and is joined before exit so nothing queued is lost.
 //! Nothing but frames is ever written to stdout.
+//!
+//! `authenticate` opens the host's PIN dialog from the card worker; its deadline is
+//! `pin_timeout` instead of `request_timeout`. A `cancel` is handled on the stdin thread at
+//! once: it closes the dialog of the named request (which then answers `cancelled`); the
+//! watchdog closes it too when the request times out. The PIN never leaves the worker and is
+//! never logged.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
+use base64::Engine as _;
 use nhi_protocol::bridge::{
     Answer, BridgeError, ErrorCode, HostMessage, RequestId, MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
 };
+use nhi_protocol::certificate::{signed_digest, SignatureAlgorithm};
 
 use crate::card::{CardError, Pcsc};
 use crate::config::Config;
 use crate::events::Watcher;
 use crate::framing::{self, FrameError};
+use crate::pin::{self, CancelToken, PinError, PinPrompt};
 use crate::session::{frame_error_reply, Job, Session, Step};
 
 /// Requests waiting for an answer, with their deadlines. Whoever removes an id first (the
@@ -27,6 +38,8 @@ use crate::session::{frame_error_reply, Job, Session, Step};
 struct Pending {
     deadlines: Mutex<HashMap<RequestId, Instant>>,
     changed: Condvar,
+    /// Cancel handles of the running `authenticate` requests.
+    tokens: Mutex<HashMap<RequestId, Arc<CancelToken>>>,
 }
 
 impl Pending {
@@ -48,6 +61,29 @@ impl Pending {
             .map(|mut m| m.remove(&id).is_some())
             .unwrap_or(false)
     }
+
+    fn add_token(&self, id: RequestId) -> Arc<CancelToken> {
+        let t = Arc::new(CancelToken::new());
+        if let Ok(mut m) = self.tokens.lock() {
+            m.insert(id, t.clone());
+        }
+        t
+    }
+
+    fn token(&self, id: RequestId) -> Option<Arc<CancelToken>> {
+        self.tokens.lock().ok().and_then(|m| m.get(&id).cloned())
+    }
+
+    fn drop_token(&self, id: RequestId) -> Option<Arc<CancelToken>> {
+        self.tokens.lock().ok().and_then(|mut m| m.remove(&id))
+    }
+}
+
+/// Where the PIN dialog comes from and how long it may stay open.
+#[derive(Debug, Clone)]
+pub struct PinSettings {
+    pub pinentry: PathBuf,
+    pub timeout: Duration,
 }
 
 /// Sends to the writer thread.
@@ -78,9 +114,13 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
         let outbox = outbox.clone();
         let pending = pending.clone();
         let busy = config.busy_timeout();
+        let pin = PinSettings {
+            pinentry: config.pinentry.clone(),
+            timeout: config.pin_timeout(),
+        };
         std::thread::Builder::new()
             .name("card-worker".into())
-            .spawn(move || worker_loop(jobs_rx, outbox, pending, busy))
+            .spawn(move || worker_loop(jobs_rx, outbox, pending, busy, pin))
     };
     let watchdog = {
         let outbox = outbox.clone();
@@ -108,9 +148,21 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
                     log_reply(&m);
                     outbox.send(m);
                 }
+                Step::Cancel { id, request } => {
+                    tracing::info!(id, request, "cancel");
+                    if let Some(t) = pending.token(request) {
+                        t.cancel();
+                    }
+                    outbox.send(HostMessage::reply(Some(id), Ok(Answer::Cancelled)));
+                }
                 Step::Run { id, job } => {
                     tracing::debug!(id, job = job.name(), "request");
-                    if !pending.insert(id, Instant::now() + config.request_timeout()) {
+                    let timeout = if matches!(job, Job::Authenticate { .. }) {
+                        config.pin_timeout()
+                    } else {
+                        config.request_timeout()
+                    };
+                    if !pending.insert(id, Instant::now() + timeout) {
                         outbox.send(HostMessage::reply(
                             Some(id),
                             Err(BridgeError::new(
@@ -118,8 +170,9 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
                                 "a request with this id is still running",
                             )),
                         ));
-                    } else if jobs_tx.send((id, job)).is_err() {
+                    } else if queue(&pending, &jobs_tx, id, job).is_err() {
                         pending.take(id);
+                        pending.drop_token(id);
                         outbox.send(HostMessage::reply(
                             Some(id),
                             Err(BridgeError::new(ErrorCode::Internal, "card worker stopped")),
@@ -146,6 +199,19 @@ pub fn run<R: Read, W: Write + Send + 'static>(config: &Config, mut input: R, ou
     drop(outbox);
     let _ = writer.join();
     code
+}
+
+/// Hands a job to the worker (with a cancel handle for `authenticate`).
+fn queue(
+    pending: &Pending,
+    jobs: &mpsc::Sender<(RequestId, Job)>,
+    id: RequestId,
+    job: Job,
+) -> Result<(), ()> {
+    if matches!(job, Job::Authenticate { .. }) {
+        pending.add_token(id);
+    }
+    jobs.send((id, job)).map_err(|_| ())
 }
 
 fn log_reply(m: &HostMessage) {
@@ -189,6 +255,9 @@ fn watchdog_loop(pending: &Pending, outbox: &Outbox) {
         for id in expired {
             m.remove(&id);
             tracing::warn!(id, "request timed out");
+            if let Some(t) = pending.token(id) {
+                t.cancel();
+            }
             outbox.send(HostMessage::reply(
                 Some(id),
                 Err(BridgeError::new(
@@ -218,14 +287,23 @@ fn worker_loop(
     outbox: Outbox,
     pending: Arc<Pending>,
     busy: Duration,
+    pin: PinSettings,
 ) {
     let mut pcsc = Pcsc::new(busy);
     let mut watcher: Option<Watcher> = None;
     for (id, job) in jobs {
         let name = job.name();
         let started = Instant::now();
+        let token = pending.token(id);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(&mut pcsc, &mut watcher, &outbox, job)
+            run_job(
+                &mut pcsc,
+                &mut watcher,
+                &outbox,
+                &pin,
+                token.as_deref(),
+                job,
+            )
         }))
         .unwrap_or_else(|_| {
             Err(BridgeError::new(
@@ -240,6 +318,7 @@ fn worker_loop(
                 tracing::info!(id, job = name, elapsed_us, code = %e.code, "failed: {}", e.message)
             }
         }
+        pending.drop_token(id);
         if pending.take(id) {
             outbox.send(HostMessage::reply(Some(id), result));
         }
@@ -250,13 +329,87 @@ fn worker_loop(
 }
 
 fn card_err(e: CardError) -> BridgeError {
-    BridgeError::new(e.code(), e.to_string())
+    match e {
+        CardError::PinWrong { tries_left } => BridgeError::pin_wrong(tries_left),
+        e => BridgeError::new(e.code(), e.to_string()),
+    }
+}
+
+fn cancelled() -> BridgeError {
+    BridgeError::new(ErrorCode::Cancelled, "the PIN dialog was cancelled")
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// `authenticate`: certificate and tries left, the PIN dialog (no card held meanwhile), then
+/// VERIFY + SIGN in one transaction ended with a reset.
+fn authenticate(
+    pcsc: &mut Pcsc,
+    pin: &PinSettings,
+    token: Option<&CancelToken>,
+    origin: String,
+    nonce: &nhi_protocol::card_proof::Nonce,
+) -> Result<Answer, BridgeError> {
+    let own;
+    let token = match token {
+        Some(t) => t,
+        None => {
+            own = CancelToken::new();
+            &own
+        }
+    };
+    if token.is_cancelled() {
+        return Err(cancelled());
+    }
+    let cert = pcsc.certificate().map_err(card_err)?;
+    if cert.tries_left == Some(0) {
+        return Err(card_err(CardError::PinBlocked));
+    }
+    let prompt = PinPrompt {
+        origin: origin.clone(),
+        tries_left: cert.tries_left,
+        timeout: pin.timeout,
+    };
+    let code = pin::ask(&pin.pinentry, &prompt, token).map_err(|e| match e {
+        PinError::Cancelled => cancelled(),
+        PinError::Unavailable(m) => {
+            tracing::warn!("PIN dialog unavailable: {m}");
+            BridgeError::new(
+                ErrorCode::PinDialogUnavailable,
+                "the bridge cannot show its PIN dialog",
+            )
+        }
+    })?;
+    if token.is_cancelled() {
+        return Err(cancelled());
+    }
+    let digest = signed_digest(&origin, nonce);
+    let signed = pcsc
+        .sign(&cert.reader, &cert.certificate, code.as_bytes(), &digest)
+        .map_err(card_err)?;
+    drop(code);
+    let algorithm = if signed.signature.len() == 64 {
+        SignatureAlgorithm::ES256
+    } else {
+        SignatureAlgorithm::RS256
+    };
+    Ok(Answer::Authenticate {
+        reader: signed.reader,
+        origin,
+        certificate: b64(&signed.certificate),
+        signature: b64(&signed.signature),
+        algorithm,
+    })
 }
 
 fn run_job(
     pcsc: &mut Pcsc,
     watcher: &mut Option<Watcher>,
     outbox: &Outbox,
+    pin: &PinSettings,
+    token: Option<&CancelToken>,
     job: Job,
 ) -> Result<Answer, BridgeError> {
     match job {
@@ -300,5 +453,13 @@ fn run_job(
             }
             Ok(Answer::Unsubscribed)
         }
+        Job::Certificate => pcsc
+            .certificate()
+            .map(|c| Answer::Certificate {
+                reader: c.reader,
+                certificate: b64(&c.certificate),
+            })
+            .map_err(card_err),
+        Job::Authenticate { origin, nonce } => authenticate(pcsc, pin, token, origin, &nonce),
     }
 }

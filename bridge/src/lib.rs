@@ -11,12 +11,15 @@
 //! - [`install`]: host manifests for Chrome, Chromium, Edge and Firefox.
 //! - [`doctor`]: every layer's state in zh-TW and English.
 //! - [`vcard`]: the virtual NHI card.
+//! - [`certcard`]: the virtual citizen certificate card (PKI applet) and the test PKI loader.
+//! - [`pin`]: the host's PIN dialog (pinentry over Assuan; the Windows credential prompt).
 //! - [`pcscd`]: waiting on reader state and the machine-wide pcscd lock used by tests/scripts.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod card;
+pub mod certcard;
 pub mod config;
 pub mod doctor;
 pub mod events;
@@ -25,6 +28,7 @@ pub mod host;
 pub mod install;
 pub mod logging;
 pub mod pcscd;
+pub mod pin;
 pub mod session;
 pub mod vcard;
 

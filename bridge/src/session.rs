@@ -19,6 +19,14 @@ pub enum Job {
     },
     Subscribe,
     Unsubscribe,
+    /// Read the certificate card's authentication certificate.
+    Certificate,
+    /// Ask for the PIN (naming `origin`, already checked), verify it and sign
+    /// `signed_digest(origin, nonce)`.
+    Authenticate {
+        origin: String,
+        nonce: Nonce,
+    },
 }
 
 impl Job {
@@ -29,6 +37,8 @@ impl Job {
             Job::CardProof { .. } => "card_proof",
             Job::Subscribe => "subscribe",
             Job::Unsubscribe => "unsubscribe",
+            Job::Certificate => "certificate",
+            Job::Authenticate { .. } => "authenticate",
         }
     }
 }
@@ -40,6 +50,9 @@ pub enum Step {
     Reply(HostMessage),
     /// Run this job and reply to `id` with its result.
     Run { id: RequestId, job: Job },
+    /// Cancel the running request `request` at once (on the stdin thread) and answer `id`
+    /// with `cancelled`.
+    Cancel { id: RequestId, request: RequestId },
 }
 
 /// One browser connection's protocol state.
@@ -115,6 +128,17 @@ impl Session {
             },
             Command::Subscribe => Job::Subscribe,
             Command::Unsubscribe => Job::Unsubscribe,
+            Command::Certificate => Job::Certificate,
+            Command::Authenticate { nonce } => match req.origin {
+                Some(origin) => Job::Authenticate { origin, nonce },
+                None => {
+                    return fail(
+                        ErrorCode::OriginNotAllowed,
+                        "a signature needs the page origin from the extension",
+                    )
+                }
+            },
+            Command::Cancel { request } => return Step::Cancel { id, request },
         };
         Step::Run { id, job }
     }
@@ -196,6 +220,44 @@ mod tests {
                     nonce: Nonce([1; 32])
                 }
             }
+        );
+    }
+
+    #[test]
+    fn authenticate_needs_an_allowed_origin_and_cancel_is_immediate() {
+        let mut s = session();
+        let nonce = "02".repeat(32);
+        let st = s.on_frame(&frame(json!({"v":2,"id":1,"cmd":{"type":"certificate"}})));
+        assert_eq!(err_code(&st), Some(ErrorCode::BadRequest));
+        s.on_frame(&frame(json!({"v":2,"id":2,"cmd":{"type":"hello"}})));
+        assert_eq!(
+            s.on_frame(&frame(json!({"v":2,"id":3,"cmd":{"type":"certificate"}}))),
+            Step::Run {
+                id: 3,
+                job: Job::Certificate
+            }
+        );
+        let st = s.on_frame(&frame(
+            json!({"v":2,"id":4,"cmd":{"type":"authenticate","nonce":nonce}}),
+        ));
+        assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
+        let st = s.on_frame(&frame(json!({"v":2,"id":5,"origin":"https://nhi.example.evil","cmd":{"type":"authenticate","nonce":nonce}})));
+        assert_eq!(err_code(&st), Some(ErrorCode::OriginNotAllowed));
+        assert_eq!(
+            s.on_frame(&frame(json!({"v":2,"id":6,"origin":"https://nhi.example","cmd":{"type":"authenticate","nonce":nonce}}))),
+            Step::Run {
+                id: 6,
+                job: Job::Authenticate {
+                    origin: "https://nhi.example".into(),
+                    nonce: Nonce([2; 32])
+                }
+            }
+        );
+        assert_eq!(
+            s.on_frame(&frame(
+                json!({"v":2,"id":7,"cmd":{"type":"cancel","request":6}})
+            )),
+            Step::Cancel { id: 7, request: 6 }
         );
     }
 

@@ -252,6 +252,27 @@ impl VirtualCard {
     }
 }
 
+/// A card the serve loop can play: the NHI card or the certificate card.
+pub trait Applet {
+    fn atr(&self) -> &[u8];
+    /// Power off, power on or reset.
+    fn reset(&mut self);
+    /// Answers one command APDU.
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8>;
+}
+
+impl Applet for VirtualCard {
+    fn atr(&self) -> &[u8] {
+        VirtualCard::atr(self)
+    }
+    fn reset(&mut self) {
+        VirtualCard::reset(self)
+    }
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        VirtualCard::process(self, apdu)
+    }
+}
+
 pub const CTRL_POWER_OFF: u8 = 0;
 pub const CTRL_POWER_ON: u8 = 1;
 pub const CTRL_RESET: u8 = 2;
@@ -350,7 +371,7 @@ pub struct Stats {
 /// each APDU; returning with `Ok(true)` means a fault pulled the card.
 pub fn serve<S: Read + Write>(
     s: &mut S,
-    card: &mut VirtualCard,
+    card: &mut dyn Applet,
     fault: &mut dyn FnMut(&[u8]) -> Fault,
     log: &mut dyn FnMut(String),
 ) -> io::Result<(Stats, bool)> {

@@ -49,6 +49,7 @@ fn reads_the_basic_data_of_every_card_model() {
                 holder: Some(holder.national_id.to_string()),
                 model,
                 inserted: true,
+                ..CardOpts::default()
             }),
         );
         let mut host = stack.host().ready();
@@ -320,6 +321,7 @@ fn events_for_card_insert_remove_and_service_stop() {
     let sub = host.request(json!({"type": "subscribe"}));
     assert_eq!(ok(&sub)["type"], "subscribed");
     assert_eq!(ok(&sub)["readers"][0]["card"], "present");
+    assert_eq!(ok(&sub)["readers"][0]["kind"], "nhi");
     stack.ctl("remove");
     let ev = host.recv();
     assert_eq!(
@@ -330,7 +332,7 @@ fn events_for_card_insert_remove_and_service_stop() {
     let ev = host.recv();
     assert_eq!(
         ev["event"],
-        json!({"type": "card_inserted", "reader": "Virtual PCD 00 00"})
+        json!({"type": "card_inserted", "reader": "Virtual PCD 00 00", "kind": "nhi"})
     );
     stack.stop_pcscd();
     let seen = events_until(&mut host, "service_stopped");
@@ -438,4 +440,353 @@ fn install_writes_a_manifest_the_browser_accepts() {
     assert!(out.status.success());
     assert!(!file.exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- issue 12: the citizen certificate card -------------------------------------------------
+
+mod certificate {
+    use super::*;
+    use base64::Engine as _;
+    use nhi_protocol::apdu::{compute_signature, split_response, StatusWord, SELECT_PKI};
+    use nhi_protocol::certificate::signed_data;
+    use nhi_testpki::TestPki;
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    use support::read_text;
+
+    const PIN: &str = "123456";
+
+    /// One test PKI per test process (generated at run time by nhi-testpki).
+    fn pki_dir() -> PathBuf {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("nhi-bridge-pki-{}", std::process::id()));
+            TestPki::init(&dir).expect("test PKI");
+            dir
+        })
+        .clone()
+    }
+
+    fn pki() -> TestPki {
+        TestPki::load(pki_dir()).expect("test PKI loads")
+    }
+
+    fn stack_with(label: &str) -> Stack {
+        Stack::start_with(
+            Readers::Vpcd,
+            Some(CardOpts {
+                pki: Some(pki_dir()),
+                certificate: Some(label.into()),
+                ..CardOpts::default()
+            }),
+        )
+    }
+
+    fn authenticate(host: &mut Host, nonce: &Nonce) -> u32 {
+        host.send_cmd(
+            Some(TEST_ORIGIN),
+            json!({"type": "authenticate", "nonce": nonce.to_string()}),
+        )
+    }
+
+    fn b64(v: &Value) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64 string"))
+            .expect("base64")
+    }
+
+    fn getpins(stack: &Stack) -> usize {
+        read_text(&stack.pin_log())
+            .lines()
+            .filter(|l| *l == "GETPIN")
+            .count()
+    }
+
+    /// Waits until the scripted pinentry has been asked `n` times in all.
+    fn wait_getpin(stack: &Stack, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while getpins(stack) < n {
+            assert!(Instant::now() < deadline, "the PIN dialog did not open");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn tries(stack: &Stack, label: &str) -> String {
+        stack.ctl(&format!("tries {label}"))
+    }
+
+    #[test]
+    fn the_certificate_is_read_and_the_two_cards_are_told_apart() {
+        let pki = pki();
+        let stack = stack_with("wang");
+        let mut host = stack.host().ready();
+        let st = host.request(json!({"type": "status"}));
+        assert_eq!(ok(&st)["readers"][0]["kind"], "certificate", "{st}");
+        let r = host.request(json!({"type": "certificate"}));
+        assert_eq!(
+            b64(&ok(&r)["certificate"]),
+            pki.card("wang").expect("wang").der()
+        );
+        assert_eq!(ok(&r)["reader"], "Virtual PCD 00 00");
+        // An NHI command on the certificate card.
+        assert_eq!(err_code(&read(&mut host)), "not_nhi_card");
+        // The doctor recognises the certificate card.
+        let (code, text) = stack.doctor();
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("自然人憑證卡可讀取"), "{text}");
+        assert!(
+            text.contains("citizen certificate card is readable"),
+            "{text}"
+        );
+
+        // Swap in an NHI card: the event and the status say which card it is.
+        ok(&host.request(json!({"type": "subscribe"})));
+        stack.ctl(&format!("holder {}", holders()[0].national_id.as_str()));
+        let kind = wait_inserted(&mut host);
+        assert_eq!(kind, "nhi");
+        let st = host.request(json!({"type": "status"}));
+        assert_eq!(ok(&st)["readers"][0]["kind"], "nhi", "{st}");
+        assert_eq!(
+            err_code(&host.request(json!({"type": "certificate"}))),
+            "not_certificate_card"
+        );
+        // authenticate on the NHI card: refused before any PIN dialog opens.
+        let id = authenticate(&mut host, &Nonce([1; 32]));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(10))),
+            "not_certificate_card"
+        );
+        assert_eq!(getpins(&stack), 0);
+        ok(&read(&mut host));
+
+        stack.ctl("certificate huang");
+        assert_eq!(wait_inserted(&mut host), "certificate");
+        let r = host.request(json!({"type": "certificate"}));
+        assert_eq!(
+            b64(&ok(&r)["certificate"]),
+            pki.card("huang").expect("huang").der()
+        );
+        // The RSA card is refused by the virtual card (ES256 only); unknown labels too.
+        assert!(stack.ctl_raw("certificate huang-rsa").starts_with("error"));
+        assert!(stack.ctl_raw("certificate nobody").starts_with("error"));
+    }
+
+    fn wait_inserted(host: &mut Host) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = host.try_recv(left).expect("card_inserted event");
+            if m["kind"] == "event" && m["event"]["type"] == "card_inserted" {
+                return m["event"]["kind"].as_str().unwrap_or("").to_string();
+            }
+        }
+    }
+
+    #[test]
+    fn authenticate_signs_the_origin_and_nonce_and_no_later_signature_rides_on_the_pin() {
+        let pki = pki();
+        let card = pki.card("wang").expect("wang");
+        let stack = stack_with("wang");
+        let mut host = stack.host().ready();
+        let nonce = Nonce([0x3C; 32]);
+        stack.queue_pin(&format!("pin {PIN}"));
+        let id = authenticate(&mut host, &nonce);
+        let r = host.reply_to(id, Duration::from_secs(20));
+        let a = ok(&r);
+        assert_eq!(a["type"], "authenticate");
+        assert_eq!(a["origin"], TEST_ORIGIN);
+        assert_eq!(a["algorithm"], "ES256");
+        assert_eq!(b64(&a["certificate"]), card.der());
+        let sig = b64(&a["signature"]);
+        assert_eq!(sig.len(), 64);
+        // The signature verifies over signed_data(origin, nonce) with the certificate's key…
+        assert!(card.verify(&signed_data(TEST_ORIGIN, &nonce), &sig));
+        // …and not for another origin or nonce.
+        assert!(!card.verify(&signed_data("https://nhi.example.evil", &nonce), &sig));
+        assert!(!card.verify(&signed_data(TEST_ORIGIN, &Nonce([0x3D; 32])), &sig));
+
+        // The dialog named the origin; the PIN is in no log.
+        let shown = read_text(&stack.pin_log());
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with("SETDESC ") && l.contains(TEST_ORIGIN)),
+            "{shown}"
+        );
+        assert!(!shown.contains(PIN), "{shown}");
+        let log = read_text(&stack.dir.join("host.log"));
+        assert!(log.contains("authenticate"), "{log}");
+        assert!(!log.contains(PIN), "the PIN is in the host log:\n{log}");
+
+        // Another program on the reader cannot sign on that PIN: the host reset the card.
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pcsc");
+        let reader = std::ffi::CString::new("Virtual PCD 00 00").expect("name");
+        let raw = ctx
+            .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .expect("connect");
+        let mut buf = [0u8; 300];
+        let r = raw.transmit(&SELECT_PKI, &mut buf).expect("select");
+        assert_eq!(split_response(r).expect("sw").1, StatusWord::OK);
+        let r = raw
+            .transmit(&compute_signature(&[0x11; 32]), &mut buf)
+            .expect("sign");
+        assert_eq!(
+            split_response(r).expect("sw").1,
+            StatusWord::SECURITY_NOT_SATISFIED,
+            "a signature without a fresh PIN must fail"
+        );
+        let _ = raw.disconnect(pcsc::Disposition::LeaveCard);
+
+        // A second authenticate needs the PIN again.
+        stack.queue_pin(&format!("pin {PIN}"));
+        let id = authenticate(&mut host, &Nonce([0x3E; 32]));
+        ok(&host.reply_to(id, Duration::from_secs(20)));
+        assert_eq!(getpins(&stack), 2);
+    }
+
+    #[test]
+    fn wrong_pins_count_down_then_block_and_the_counter_outlives_removal() {
+        let stack = stack_with("huang");
+        let mut host = stack.host().ready();
+        stack.queue_pin("pin 000000");
+        let id = authenticate(&mut host, &Nonce([1; 32]));
+        let r = host.reply_to(id, Duration::from_secs(20));
+        assert_eq!(err_code(&r), "pin_wrong");
+        assert_eq!(r["result"]["err"]["tries_left"], 2, "{r}");
+        // The counter is the card's: out and back in, it still says 2.
+        stack.remove_card();
+        stack.insert_card();
+        assert_eq!(tries(&stack, "huang"), "ok 2");
+        stack.queue_pin("pin 111111");
+        let id = authenticate(&mut host, &Nonce([2; 32]));
+        let r = host.reply_to(id, Duration::from_secs(20));
+        assert_eq!(r["result"]["err"]["tries_left"], 1, "{r}");
+        // The second dialog said how many tries were left before it.
+        let shown = read_text(&stack.pin_log());
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with("SETERROR ") && l.contains("2 tries left")),
+            "{shown}"
+        );
+        stack.queue_pin("pin 222222");
+        let id = authenticate(&mut host, &Nonce([3; 32]));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(20))),
+            "pin_blocked"
+        );
+        // Blocked: even the right PIN is refused, and no dialog opens any more.
+        let asked = getpins(&stack);
+        let id = authenticate(&mut host, &Nonce([4; 32]));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(20))),
+            "pin_blocked"
+        );
+        assert_eq!(getpins(&stack), asked);
+        // The test hook unblocks; the right PIN works again.
+        stack.ctl("unblock huang");
+        stack.queue_pin(&format!("pin {PIN}"));
+        let id = authenticate(&mut host, &Nonce([5; 32]));
+        ok(&host.reply_to(id, Duration::from_secs(20)));
+        assert_eq!(tries(&stack, "huang"), "ok 3");
+        let log = read_text(&stack.dir.join("host.log"));
+        for pin in [PIN, "000000", "111111", "222222"] {
+            assert!(!log.contains(pin), "a PIN is in the host log:\n{log}");
+        }
+    }
+
+    #[test]
+    fn cancel_in_the_dialog_or_from_the_page() {
+        let stack = stack_with("wang");
+        let mut host = stack.host().ready();
+        // The person presses Cancel.
+        stack.queue_pin("cancel");
+        let id = authenticate(&mut host, &Nonce([1; 32]));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(20))),
+            "cancelled"
+        );
+        // The page cancels while the dialog waits: the cancel answers at once, the request
+        // `cancelled`, and the dialog is gone.
+        let id = authenticate(&mut host, &Nonce([2; 32]));
+        wait_getpin(&stack, 2);
+        let started = Instant::now();
+        let c = host.send_cmd(None, json!({"type": "cancel", "request": id}));
+        let mut replies = [host.recv(), host.recv()];
+        replies.sort_by_key(|m| m["id"].as_u64());
+        assert_eq!(replies[0]["id"], json!(id));
+        assert_eq!(err_code(&replies[0]), "cancelled");
+        assert_eq!(replies[1]["id"], json!(c));
+        assert_eq!(ok(&replies[1])["type"], "cancelled");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // Cancelling something that is not running is harmless.
+        let c = host.send_cmd(None, json!({"type": "cancel", "request": 999}));
+        assert_eq!(
+            ok(&host.reply_to(c, Duration::from_secs(5)))["type"],
+            "cancelled"
+        );
+        // The host still serves, and the card's tries are untouched.
+        assert_eq!(tries(&stack, "wang"), "ok 3");
+        stack.queue_pin(&format!("pin {PIN}"));
+        let id = authenticate(&mut host, &Nonce([3; 32]));
+        ok(&host.reply_to(id, Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn card_removed_while_the_dialog_is_open() {
+        let stack = stack_with("wang");
+        let mut host = stack.host().ready();
+        let id = authenticate(&mut host, &Nonce([1; 32]));
+        wait_getpin(&stack, 1);
+        stack.remove_card();
+        stack.queue_pin(&format!("pin {PIN}"));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(20))),
+            "card_removed"
+        );
+        assert_eq!(tries(&stack, "wang"), "ok 3");
+    }
+
+    #[test]
+    fn no_pin_dialog_and_origins_not_served() {
+        let stack = stack_with("wang");
+        let config = stack.dir.join("host-config.json");
+        let mut c: Value = serde_json::from_str(&read_text(&config)).expect("config");
+        c["pinentry"] = json!("/nonexistent/pinentry");
+        std::fs::write(&config, c.to_string()).expect("config");
+        let mut host = stack.host().ready();
+        let id = authenticate(&mut host, &Nonce([1; 32]));
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(20))),
+            "pin_dialog_unavailable"
+        );
+        // The origin comes from the extension and must be allowed; a message cannot name
+        // the pinentry (unknown fields are refused).
+        let id = host.send_cmd(
+            Some("https://evil.example"),
+            json!({"type": "authenticate", "nonce": Nonce([1; 32]).to_string()}),
+        );
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(5))),
+            "origin_not_allowed"
+        );
+        let id = host.send_cmd(
+            None,
+            json!({"type": "authenticate", "nonce": Nonce([1; 32]).to_string()}),
+        );
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(5))),
+            "origin_not_allowed"
+        );
+        let id = host.send_cmd(
+            Some(TEST_ORIGIN),
+            json!({"type": "authenticate", "nonce": Nonce([1; 32]).to_string(), "pinentry": "/bin/sh"}),
+        );
+        assert_eq!(
+            err_code(&host.reply_to(id, Duration::from_secs(5))),
+            "bad_request"
+        );
+        assert_eq!(tries(&stack, "wang"), "ok 3");
+    }
 }

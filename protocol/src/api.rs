@@ -73,16 +73,21 @@ pub enum ProofPurpose {
     Resend,
     /// A fresh card proof inside a session (sensitive actions).
     StepUp,
+    /// F5: a unit staff member's citizen digital certificate (自然人憑證) login; the nonce
+    /// goes to the bridge's `authenticate` command, not to a card proof
+    /// ([`crate::certificate`]).
+    CertificateLogin,
 }
 
 impl ProofPurpose {
-    pub const ALL: [ProofPurpose; 6] = [
+    pub const ALL: [ProofPurpose; 7] = [
         ProofPurpose::Register,
         ProofPurpose::Confirm,
         ProofPurpose::Login,
         ProofPurpose::Activate,
         ProofPurpose::Resend,
         ProofPurpose::StepUp,
+        ProofPurpose::CertificateLogin,
     ];
 
     /// The wire (and storage) name.
@@ -94,6 +99,7 @@ impl ProofPurpose {
             ProofPurpose::Activate => "activate",
             ProofPurpose::Resend => "resend",
             ProofPurpose::StepUp => "step_up",
+            ProofPurpose::CertificateLogin => "certificate_login",
         }
     }
 
@@ -354,6 +360,19 @@ pub enum ErrorCode {
     /// The page was opened under another address of this computer (127.0.0.1 for localhost,
     /// say) than the site's configured one: open the configured address (`message` names it).
     WrongOrigin,
+    /// The citizen digital certificate (or its signature) is refused; `message` is a
+    /// [`crate::certificate::CertificateProblem`] code saying why.
+    CertificateRejected,
+    /// The certificate's revocation status cannot be established right now (CRL/OCSP
+    /// unreachable or stale): refused, fail closed. Try again later (503).
+    RevocationUnavailable,
+    /// The ID number typed is not the certificate holder's.
+    IdMismatch,
+    /// The ID-verification service did not answer: try again later (503).
+    IdVerificationUnavailable,
+    /// The certificate is valid and the ID matches, but the person acts for no insured unit
+    /// (F4): nothing to log in to.
+    NoUnitRole,
 }
 
 /// The body of every error answer.

@@ -13,11 +13,18 @@
 //! {"v":2,"id":9,"cmd":{"type":"read_basic_data"}}
 //! {"v":2,"id":10,"origin":"https://nhi.example","cmd":{"type":"card_proof","nonce":"<64 hex>"}}
 //! {"v":2,"id":11,"cmd":{"type":"subscribe"}}
+//! {"v":2,"id":12,"cmd":{"type":"certificate"}}
+//! {"v":2,"id":13,"origin":"https://nhi.example","cmd":{"type":"authenticate","nonce":"<64 hex>"}}
+//! {"v":2,"id":14,"cmd":{"type":"cancel","request":13}}
 //!
 //! {"kind":"reply","v":2,"id":9,"result":{"ok":{"type":"basic_data","reader":"…","data":{…}}}}
 //! {"kind":"reply","v":2,"id":10,"result":{"ok":{"type":"card_proof","reader":"…","origin":"…","record":"<114 hex>","mac":"<32 hex>"}}}
+//! {"kind":"reply","v":2,"id":12,"result":{"ok":{"type":"certificate","reader":"…","certificate":"<base64 DER>"}}}
+//! {"kind":"reply","v":2,"id":13,"result":{"ok":{"type":"authenticate","reader":"…","origin":"…","certificate":"<base64 DER>","signature":"<base64>","algorithm":"ES256"}}}
+//! {"kind":"reply","v":2,"id":13,"result":{"err":{"code":"pin_wrong","message":"…","tries_left":2}}}
+//! {"kind":"reply","v":2,"id":14,"result":{"ok":{"type":"cancelled"}}}
 //! {"kind":"reply","v":2,"id":9,"result":{"err":{"code":"no_card","message":"…"}}}
-//! {"kind":"event","v":2,"event":{"type":"card_inserted","reader":"…"}}
+//! {"kind":"event","v":2,"event":{"type":"card_inserted","reader":"…","kind":"certificate"}}
 //! ```
 //!
 //! The host answers the first request only if it is `hello` (the version handshake); the page
@@ -31,6 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::CardBasicData;
 use crate::card_proof::{CardMac, CardRecord, Nonce};
+#[cfg(not(feature = "citizen-page"))]
+use crate::certificate::SignatureAlgorithm;
 
 /// The bridge protocol version every message carries. Version 2 (issue 10): the card proof
 /// covers the card's own record and the answer carries that record.
@@ -88,6 +97,19 @@ pub enum Command {
     Subscribe,
     /// Stop pushing events.
     Unsubscribe,
+    #[cfg(not(feature = "citizen-page"))]
+    /// Read the citizen certificate card's (自然人憑證) authentication certificate; no PIN.
+    Certificate,
+    #[cfg(not(feature = "citizen-page"))]
+    /// Sign [`crate::certificate::signed_digest`] of the request's `origin` and `nonce` with
+    /// the certificate card's authentication key. The host asks for the PIN in its own dialog
+    /// (naming the origin), then verifies it and signs in one exclusive transaction that ends
+    /// with a card reset.
+    Authenticate { nonce: Nonce },
+    #[cfg(not(feature = "citizen-page"))]
+    /// Cancel the running request `request` (closes its PIN dialog): this request answers
+    /// `cancelled`, the cancelled one the error [`ErrorCode::Cancelled`].
+    Cancel { request: RequestId },
 }
 
 impl Command {
@@ -100,6 +122,12 @@ impl Command {
             Command::CardProof { .. } => "card_proof",
             Command::Subscribe => "subscribe",
             Command::Unsubscribe => "unsubscribe",
+            #[cfg(not(feature = "citizen-page"))]
+            Command::Certificate => "certificate",
+            #[cfg(not(feature = "citizen-page"))]
+            Command::Authenticate { .. } => "authenticate",
+            #[cfg(not(feature = "citizen-page"))]
+            Command::Cancel { .. } => "cancel",
         }
     }
 }
@@ -233,6 +261,28 @@ pub enum Answer {
     /// Events follow; `status` is the state at the moment of subscribing.
     Subscribed(Status),
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The citizen certificate card's authentication certificate.
+    Certificate {
+        reader: String,
+        /// DER, standard base64.
+        certificate: String,
+    },
+    #[cfg(not(feature = "citizen-page"))]
+    /// The card's signature over [`crate::certificate::signed_data`] of `origin` and the nonce.
+    Authenticate {
+        reader: String,
+        /// The origin the signature was bound to (the browser-reported one).
+        origin: String,
+        /// The certificate of the key that signed, DER, standard base64.
+        certificate: String,
+        /// Standard base64 (`r ‖ s` for ES256).
+        signature: String,
+        algorithm: SignatureAlgorithm,
+    },
+    #[cfg(not(feature = "citizen-page"))]
+    /// The request named by `cancel` was cancelled (or had already finished).
+    Cancelled,
 }
 
 /// An [`Answer`] as it travels: its `type` and the fields of every kind, each optional.
@@ -262,6 +312,15 @@ struct AnswerWire {
     record: Option<CardRecord>,
     #[serde(default)]
     mac: Option<CardMac>,
+    #[cfg(not(feature = "citizen-page"))]
+    #[serde(default)]
+    certificate: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
+    #[serde(default)]
+    signature: Option<String>,
+    #[cfg(not(feature = "citizen-page"))]
+    #[serde(default)]
+    algorithm: Option<SignatureAlgorithm>,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +332,12 @@ enum AnswerKind {
     CardProof,
     Subscribed,
     Unsubscribed,
+    #[cfg(not(feature = "citizen-page"))]
+    Certificate,
+    #[cfg(not(feature = "citizen-page"))]
+    Authenticate,
+    #[cfg(not(feature = "citizen-page"))]
+    Cancelled,
 }
 
 impl TryFrom<AnswerWire> for Answer {
@@ -307,6 +372,21 @@ impl TryFrom<AnswerWire> for Answer {
                 mac: need(w.mac, "mac")?,
             },
             AnswerKind::Unsubscribed => Answer::Unsubscribed,
+            #[cfg(not(feature = "citizen-page"))]
+            AnswerKind::Certificate => Answer::Certificate {
+                reader: need(w.reader, "reader")?,
+                certificate: need(w.certificate, "certificate")?,
+            },
+            #[cfg(not(feature = "citizen-page"))]
+            AnswerKind::Authenticate => Answer::Authenticate {
+                reader: need(w.reader, "reader")?,
+                origin: need(w.origin, "origin")?,
+                certificate: need(w.certificate, "certificate")?,
+                signature: need(w.signature, "signature")?,
+                algorithm: need(w.algorithm, "algorithm")?,
+            },
+            #[cfg(not(feature = "citizen-page"))]
+            AnswerKind::Cancelled => Answer::Cancelled,
         })
     }
 }
@@ -330,6 +410,21 @@ pub enum ServiceState {
 pub struct ReaderStatus {
     pub name: String,
     pub card: CardPresence,
+    /// Which card is in the reader, when one is present and the host could tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<CardKind>,
+}
+
+/// What kind of card is in a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardKind {
+    /// An NHI card (健保卡).
+    Nhi,
+    /// A citizen digital certificate card (自然人憑證).
+    Certificate,
+    /// Some other card.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -360,6 +455,9 @@ pub enum Event {
     },
     CardInserted {
         reader: String,
+        /// Which card, when the host could tell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<CardKind>,
     },
     CardRemoved {
         reader: String,
@@ -378,6 +476,8 @@ struct EventWire {
     kind: EventKind,
     #[serde(default)]
     reader: Option<String>,
+    #[serde(default, rename = "kind")]
+    card_kind: Option<CardKind>,
 }
 
 #[derive(Deserialize)]
@@ -398,7 +498,10 @@ impl TryFrom<EventWire> for Event {
         Ok(match w.kind {
             EventKind::ReaderAdded => Event::ReaderAdded { reader: reader()? },
             EventKind::ReaderRemoved => Event::ReaderRemoved { reader: reader()? },
-            EventKind::CardInserted => Event::CardInserted { reader: reader()? },
+            EventKind::CardInserted => Event::CardInserted {
+                reader: reader()?,
+                kind: w.card_kind,
+            },
             EventKind::CardRemoved => Event::CardRemoved { reader: reader()? },
             EventKind::ServiceStopped => Event::ServiceStopped,
             EventKind::ServiceStarted => Event::ServiceStarted,
@@ -414,6 +517,10 @@ pub struct BridgeError {
     pub code: ErrorCode,
     #[serde(default)]
     pub message: String,
+    /// PIN tries left, for [`ErrorCode::PinWrong`].
+    #[cfg(not(feature = "citizen-page"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u8>,
 }
 
 impl BridgeError {
@@ -421,6 +528,20 @@ impl BridgeError {
         Self {
             code,
             message: message.into(),
+            #[cfg(not(feature = "citizen-page"))]
+            tries_left: None,
+        }
+    }
+
+    /// [`ErrorCode::PinWrong`] with the tries the card has left.
+    #[cfg(not(feature = "citizen-page"))]
+    pub fn pin_wrong(tries_left: u8) -> Self {
+        Self {
+            tries_left: Some(tries_left),
+            ..Self::new(
+                ErrorCode::PinWrong,
+                format!("wrong PIN; {tries_left} tries left"),
+            )
         }
     }
 }
@@ -461,9 +582,50 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A bug or an unexpected environment failure inside the bridge.
     Internal,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The card in the reader is not a citizen certificate card (an NHI card, say).
+    NotCertificateCard,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The PIN was wrong; `tries_left` says how many tries the card still allows.
+    PinWrong,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The PIN is blocked (too many wrong tries): only the issuer can unblock it.
+    PinBlocked,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The person closed the PIN dialog, or the page cancelled the request.
+    Cancelled,
+    #[cfg(not(feature = "citizen-page"))]
+    /// The host could not show its PIN dialog (no pinentry, no desktop session).
+    PinDialogUnavailable,
 }
 
 impl ErrorCode {
+    #[cfg(not(feature = "citizen-page"))]
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::ExtensionMissing,
+        ErrorCode::ExtensionVersion,
+        ErrorCode::BridgeMissing,
+        ErrorCode::BridgeVersion,
+        ErrorCode::PcscNotRunning,
+        ErrorCode::NoReader,
+        ErrorCode::NoCard,
+        ErrorCode::NotNhiCard,
+        ErrorCode::CardBusy,
+        ErrorCode::CardRemoved,
+        ErrorCode::CardError,
+        ErrorCode::Timeout,
+        ErrorCode::BadRequest,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::Internal,
+        ErrorCode::NotCertificateCard,
+        ErrorCode::PinWrong,
+        ErrorCode::PinBlocked,
+        ErrorCode::Cancelled,
+        ErrorCode::PinDialogUnavailable,
+    ];
+    /// The codes of the citizen page's build (without the certificate card's).
+    #[cfg(feature = "citizen-page")]
     pub const ALL: [ErrorCode; 16] = [
         ErrorCode::ExtensionMissing,
         ErrorCode::ExtensionVersion,
@@ -502,12 +664,29 @@ impl ErrorCode {
             ErrorCode::FrameTooLarge => "frame_too_large",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
             ErrorCode::Internal => "internal",
+            #[cfg(not(feature = "citizen-page"))]
+            ErrorCode::NotCertificateCard => "not_certificate_card",
+            #[cfg(not(feature = "citizen-page"))]
+            ErrorCode::PinWrong => "pin_wrong",
+            #[cfg(not(feature = "citizen-page"))]
+            ErrorCode::PinBlocked => "pin_blocked",
+            #[cfg(not(feature = "citizen-page"))]
+            ErrorCode::Cancelled => "cancelled",
+            #[cfg(not(feature = "citizen-page"))]
+            ErrorCode::PinDialogUnavailable => "pin_dialog_unavailable",
         }
     }
 
     /// Whether trying again after the user acted (inserted the card, closed the other
     /// program) can succeed without reinstalling anything.
     pub fn is_user_fixable(self) -> bool {
+        #[cfg(not(feature = "citizen-page"))]
+        if matches!(
+            self,
+            ErrorCode::NotCertificateCard | ErrorCode::PinWrong | ErrorCode::Cancelled
+        ) {
+            return true;
+        }
         matches!(
             self,
             ErrorCode::NoReader
@@ -641,6 +820,17 @@ mod tests {
             ),
             (json!({"type":"subscribe"}), Command::Subscribe),
             (json!({"type":"unsubscribe"}), Command::Unsubscribe),
+            (json!({"type":"certificate"}), Command::Certificate),
+            (
+                json!({"type":"authenticate","nonce":nonce}),
+                Command::Authenticate {
+                    nonce: Nonce([0xAB; 32]),
+                },
+            ),
+            (
+                json!({"type":"cancel","request":13}),
+                Command::Cancel { request: 13 },
+            ),
         ];
         for (cmd, want) in cases {
             let r = req(json!({"v":2,"id":5,"cmd":cmd})).expect("parses");
@@ -697,6 +887,7 @@ mod tests {
         );
         let m = HostMessage::event(Event::CardInserted {
             reader: "R 0".into(),
+            kind: None,
         });
         assert_eq!(
             serde_json::to_value(&m).expect("ser"),
@@ -707,6 +898,7 @@ mod tests {
             readers: vec![ReaderStatus {
                 name: "R".into(),
                 card: CardPresence::Present,
+                kind: None,
             }],
         };
         let m = HostMessage::reply(Some(1), Ok(Answer::Status(status)));
@@ -715,6 +907,42 @@ mod tests {
         assert_eq!(v["result"]["ok"]["readers"][0]["card"], "present");
         let back: HostMessage = serde_json::from_value(v).expect("de");
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn certificate_answers_and_pin_errors_round_trip() {
+        let answers = [
+            Answer::Certificate {
+                reader: "R".into(),
+                certificate: "MIIB".into(),
+            },
+            Answer::Authenticate {
+                reader: "R".into(),
+                origin: "https://nhi.example".into(),
+                certificate: "MIIB".into(),
+                signature: "AAAA".into(),
+                algorithm: SignatureAlgorithm::ES256,
+            },
+            Answer::Cancelled,
+        ];
+        for a in answers {
+            let m = HostMessage::reply(Some(3), Ok(a));
+            let back: HostMessage =
+                serde_json::from_value(serde_json::to_value(&m).expect("ser")).expect("de");
+            assert_eq!(back, m);
+        }
+        let m = HostMessage::reply(Some(3), Err(BridgeError::pin_wrong(2)));
+        let v = serde_json::to_value(&m).expect("ser");
+        assert_eq!(v["result"]["err"]["code"], "pin_wrong");
+        assert_eq!(v["result"]["err"]["tries_left"], 2);
+        assert_eq!(serde_json::from_value::<HostMessage>(v).expect("de"), m);
+        let m = HostMessage::event(Event::CardInserted {
+            reader: "R".into(),
+            kind: Some(CardKind::Certificate),
+        });
+        let v = serde_json::to_value(&m).expect("ser");
+        assert_eq!(v["event"]["kind"], "certificate");
+        assert_eq!(serde_json::from_value::<HostMessage>(v).expect("de"), m);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod areas;
 pub mod bridge;
 pub mod card;
 pub mod card_proof;
+pub mod certificate;
 pub mod contact;
 pub mod date;
 pub mod downloads;

@@ -10,14 +10,83 @@ use tokio::sync::{watch, Notify};
 
 use crate::adapters::card_authority::{CardAuthority, MasterKeyAuthority};
 use crate::adapters::claims::{ClaimsSource, SampleClaims};
+use crate::adapters::id_verification::{HttpIdVerifier, IdVerifier, TableIdVerifier};
 use crate::adapters::mailer::{self, FileMailer, Mailer, SmtpMailer, SmtpSettings};
 use crate::adapters::registry::{HouseholdRegistry, HttpRegistry, SampleData, SampleRegistry};
-use crate::config::{Config, MailerKind, RegistryKind};
+use crate::adapters::revocation::{https_client, CrlChecker, CrlSet, RevocationChecker};
+use crate::config::{Config, IdVerificationKind, MailerKind, RegistryKind};
 use crate::metrics::Metrics;
+use crate::services::certificate::TrustConfig;
+use crate::services::certificate_login::CertificateLogin;
 use crate::services::passwords::Hasher;
 use crate::services::Services;
 use crate::storage::Db;
 use crate::workers::outbox::OutboxWorker;
+
+/// The citizen certificate login's trust and adapters (issue 12), when
+/// `certificate_issuing_cas` is set: the issuing CAs and policies, the CRL checker
+/// (`certificate_crl`, a file or an https URL) and the ID verification (`table` or `http`).
+fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLogin>> {
+    let Some(cas) = &cfg.certificate_issuing_cas else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(cas)
+        .map_err(|e| anyhow::anyhow!("certificate_issuing_cas {}: {e}", cas.display()))?;
+    let oids: Vec<String> = cfg
+        .certificate_policy_oids
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let trust =
+        Arc::new(TrustConfig::new(&pem, &oids).map_err(|e| {
+            anyhow::anyhow!("certificate_issuing_cas / certificate_policy_oids: {e}")
+        })?);
+    // https CRLs: the system's roots plus certificate_tls_ca_file. One checker per CRL
+    // (comma-separated: one per issuing CA).
+    let crls = cfg.certificate_crl.as_deref().unwrap_or_default();
+    let mut checkers = Vec::new();
+    for source in crls.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let client = if source.starts_with("https://") {
+            Some(https_client(&cfg.certificate_trust())?)
+        } else {
+            None
+        };
+        checkers.push(CrlChecker::new(source, trust.clone(), client)?);
+    }
+    if checkers.is_empty() {
+        anyhow::bail!("certificate_crl is required with certificate_issuing_cas");
+    }
+    let revocation: Arc<dyn RevocationChecker> = Arc::new(CrlSet::new(checkers));
+    let ids: Arc<dyn IdVerifier> = match cfg.certificate_id_verification {
+        IdVerificationKind::Table => {
+            let table = cfg.certificate_id_table.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "certificate_id_table is required with certificate_id_verification = \"table\""
+                )
+            })?;
+            Arc::new(TableIdVerifier::from_file(table)?)
+        }
+        IdVerificationKind::Http => {
+            let url = cfg.certificate_id_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "certificate_id_url is required with certificate_id_verification = \"http\""
+                )
+            })?;
+            Arc::new(HttpIdVerifier::new(
+                url,
+                cfg.certificate_id_token.clone(),
+                &cfg.certificate_trust(),
+            )?)
+        }
+    };
+    Ok(Some(CertificateLogin {
+        trust,
+        revocation,
+        ids,
+    }))
+}
 
 /// Adapters a caller (tests, a production build) may replace.
 #[derive(Default)]
@@ -134,6 +203,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> 
         metrics: metrics.clone(),
         outbox_wakeup: wakeup.clone(),
         bulk_wakeup: Arc::new(Notify::new()),
+        certificate_login: build_certificate_login(&config)?.map(Arc::new),
     });
     let worker = OutboxWorker {
         db,

@@ -88,7 +88,7 @@ async fn scenario(db_url: String) {
     };
     let accepted = app
         .services
-        .upload_file(&caller, &admin, UNIT, "crash.csv", csv.as_bytes())
+        .upload_file(&caller, &admin, UNIT, "crash.csv", csv.as_bytes(), None)
         .await
         .expect("upload");
     let id = accepted.upload_id;

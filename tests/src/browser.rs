@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 pub struct Chromedriver {
     _child: Child,
     url: String,
+    /// chromedriver's log with the browser's (`--enable-chrome-logs`).
+    pub log_path: PathBuf,
 }
 
 impl Chromedriver {
@@ -19,18 +21,24 @@ impl Chromedriver {
     /// in the artefacts folder, never to the test's stdout (a browser that outlives a
     /// panicking test would otherwise hold the pipe and hang the run).
     pub async fn start() -> Result<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// [`Chromedriver::start`] with more environment for chromedriver, which the browser it
+    /// starts inherits, and so does the native host the browser starts (the scripted
+    /// pinentry's queue and log, the host's config).
+    pub async fn start_with_env(env: &[(&str, &Path)]) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let logs = crate::artefacts_dir();
         let stdio = std::fs::File::create(logs.join(format!("chromedriver-{port}.out")))?;
+        let log_path = logs.join(format!("chrome-{port}.log"));
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                logs.join(format!("chrome-{port}.log")).display()
-            ))
+            .arg(format!("--log-path={}", log_path.display()))
+            .envs(env.iter().copied())
             .arg("--enable-chrome-logs")
             .stdout(stdio.try_clone()?)
             .stderr(stdio)
@@ -43,7 +51,11 @@ impl Chromedriver {
                 .await
                 .is_ok()
             {
-                return Ok(Self { _child: child, url });
+                return Ok(Self {
+                    _child: child,
+                    url,
+                    log_path,
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

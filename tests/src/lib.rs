@@ -7,6 +7,7 @@
 //! (default `<workspace>/target/e2e-artefacts`: screenshots and browser logs).
 
 pub mod browser;
+pub mod certificate;
 pub mod flows;
 pub mod mail;
 pub mod page;

@@ -43,6 +43,12 @@ impl VirtualCard {
     /// Starts pcscd and inserts a card playing `holder` (a national ID from
     /// data/sample/card-holders.json).
     pub fn start(holder: &str) -> Result<Self> {
+        Self::start_with(holder, None)
+    }
+
+    /// [`VirtualCard::start`] with the test PKI's certificate cards loaded (`--pki`, for
+    /// [`VirtualCard::certificate`]).
+    pub fn start_with(holder: &str, pki: Option<&TestPki>) -> Result<Self> {
         // Per process: other test binaries (and colleagues' runs) use this harness at the
         // same time; the machine-wide lock in vcard.sh decides who has pcscd.
         let run_dir = artefacts_dir().join(format!("vcard-{}", std::process::id()));
@@ -54,8 +60,13 @@ impl VirtualCard {
         // pcscd is machine-wide: another test run (the bridge's, a colleague's) may hold it;
         // vcard.sh waits 60 s for the lock each try, we try for up to 10 minutes.
         let deadline = Instant::now() + Duration::from_secs(600);
+        let pki_dir = pki.map(|p| p.dir.display().to_string());
+        let mut args = vec!["start", "--holder", holder];
+        if let Some(dir) = &pki_dir {
+            args.extend(["--pki", dir.as_str()]);
+        }
         loop {
-            match card.script(&["start", "--holder", holder]) {
+            match card.script(&args) {
                 Ok(()) => return Ok(card),
                 Err(e)
                     if e.to_string().contains("is held by another")
@@ -103,6 +114,91 @@ impl VirtualCard {
     pub fn holder(&self, id: &str) -> Result<()> {
         self.script(&["holder", id])
     }
+
+    /// Swaps in the citizen certificate card `label` of the test PKI (its PIN counter
+    /// persists while the virtual card runs, as a real card's does), and waits until PC/SC
+    /// sees it. The old card is pulled first and PC/SC must see the reader empty: a swap in
+    /// one step can look "present" to PC/SC before it noticed the old card leave, and the next
+    /// command would then find no card at all.
+    pub fn certificate(&self, label: &str) -> Result<()> {
+        self.remove()?;
+        self.ctl(&["certificate", label])?;
+        self.insert()
+    }
+
+    /// Resets the PIN counter of the certificate card `label` (tests only).
+    pub fn unblock(&self, label: &str) -> Result<()> {
+        self.ctl(&["unblock", label])
+    }
+
+    /// One command on the virtual card's control socket (`nhi-vcard ctl`).
+    fn ctl(&self, args: &[&str]) -> Result<()> {
+        let out = StdCommand::new(&self.vcard)
+            .arg("ctl")
+            .arg("--control")
+            .arg(self.run_dir.join("card.sock"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "nhi-vcard ctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+}
+
+/// The test PKI of the certificate login (`nhi-testpki init`), generated at run time into
+/// the artefacts folder, and the server settings that trust it (`nhi-testpki env`).
+pub struct TestPki {
+    pub dir: PathBuf,
+    /// `NHI_CERTIFICATE_…` = value, for the server.
+    pub server_env: Vec<(String, String)>,
+}
+
+impl TestPki {
+    /// A fresh test PKI in `<artefacts>/pki/<name>`.
+    pub fn init(name: &str) -> Result<Self> {
+        let dir = artefacts_dir().join("pki").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        let bin = sibling_bin("nhi-testpki")?;
+        let out = StdCommand::new(&bin)
+            .arg("init")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "nhi-testpki init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = StdCommand::new(&bin)
+            .arg("env")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "nhi-testpki env failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let server_env = String::from_utf8(out.stdout)?
+            .lines()
+            .filter_map(|l| l.trim().split_once('='))
+            .map(|(k, v)| {
+                let v = v.trim_matches(|c| c == '\'' || c == '"');
+                (k.trim().to_string(), v.to_string())
+            })
+            .collect::<Vec<_>>();
+        ensure!(
+            server_env
+                .iter()
+                .any(|(k, _)| k == "NHI_CERTIFICATE_ISSUING_CAS"),
+            "nhi-testpki env printed no NHI_CERTIFICATE_ISSUING_CAS"
+        );
+        Ok(Self { dir, server_env })
+    }
 }
 
 impl Drop for VirtualCard {
@@ -118,10 +214,17 @@ pub struct Server {
     pub mail_dir: PathBuf,
     /// The server's stdout and stderr (its whole log).
     pub log_path: PathBuf,
+    /// Its artefacts folder (the SQLite database `nhi.db` is there).
+    pub dir: PathBuf,
 }
 
 impl Server {
     pub async fn start(name: &str) -> Result<Self> {
+        Self::start_with(name, &[]).await
+    }
+
+    /// [`Server::start`] with more environment (the certificate login's settings).
+    pub async fn start_with(name: &str, extra_env: &[(String, String)]) -> Result<Self> {
         let dist = crate::dist_dir();
         ensure!(
             dist.join("index.html").exists(),
@@ -153,6 +256,7 @@ impl Server {
             .env("NHI_ARGON2_MEMORY_KIB", "4096")
             .env("NHI_ARGON2_ITERATIONS", "1")
             .env("RUST_LOG", "info,sqlx=warn")
+            .envs(extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -164,6 +268,7 @@ impl Server {
             origin,
             mail_dir,
             log_path,
+            dir: dir.clone(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -40,6 +40,7 @@ browser-fail = This browser lacks required features. Use an up-to-date Chrome, E
 pcsc-ok = The smart card service is running.
 card-present = A card is in the reader.
 card-in-use = Another program is using the card. Close other card programs.
+card-certificate = The card in the reader is a citizen digital certificate (unit staff can log in to the insured unit pages with it).
 card-mute = The card does not answer; it may be upside down. Reinsert it chip first, facing up.
 nhi-ok = The NHI card was read.
 check-all-good = All checks passed. You can register or log in.

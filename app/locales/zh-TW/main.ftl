@@ -40,6 +40,7 @@ browser-fail = 此瀏覽器缺少必要功能，請改用新版 Chrome、Edge �
 pcsc-ok = 讀卡機服務執行中。
 card-present = 讀卡機內有卡片。
 card-in-use = 卡片正被其他程式使用，請關閉其他讀卡程式。
+card-certificate = 讀卡機內是自然人憑證卡（投保單位承辦人可用它登入投保單位作業）。
 card-mute = 卡片沒有回應，可能插反了，請晶片朝上、朝內重新插入。
 nhi-ok = 已讀取健保卡。
 check-all-good = 全部通過，您可以開始申請或登入。

@@ -4,11 +4,16 @@
 //! the server's job has decided every row, and the result file to download.
 
 use leptos::prelude::*;
-use nhi_protocol::units::{MyUnitsResponse, UploadAccepted, UploadRecord, UploadStatus};
+use std::str::FromStr;
+
+use nhi_protocol::units::{
+    LoginMethod, MyUnitsResponse, UploadAccepted, UploadRecord, UploadStatus,
+};
+use nhi_protocol::Email;
 use wasm_bindgen::JsCast;
 
 use crate::api;
-use crate::components::{MessageBox, PageTitle};
+use crate::components::{Field, MessageBox, PageTitle};
 use crate::i18n::{use_i18n, Msg, T};
 use crate::pages::units::{file_problem, load_failure, status_key, unit_param, BackToUnits};
 use crate::session::SessionGate;
@@ -43,11 +48,21 @@ pub fn BulkUpload() -> impl IntoView {
     let chosen = RwSignal::new(None::<String>);
     let record = RwSignal::new(None::<UploadRecord>);
     let file_input = NodeRef::<leptos::html::Input>::new();
+    // A certificate login without an NHI account has no email: the person types where the
+    // result goes (`result_email`).
+    let result_email = RwSignal::new(String::new());
+    let e_result_email = RwSignal::new(None::<Msg>);
+    let asks_email = move || me().is_some_and(|m| m.email.is_empty());
     let unit_for_upload = unit.clone();
-    let upload = Action::new_local(move |file: &web_sys::File| {
-        let (unit, file) = (unit_for_upload.clone(), file.clone());
+    let upload = Action::new_local(move |(file, to): &(web_sys::File, Option<String>)| {
+        let (unit, file, to) = (unit_for_upload.clone(), file.clone(), to.clone());
         async move {
-            match api::post_file::<UploadAccepted>(&format!("/units/{unit}/uploads"), &file).await {
+            let path = format!("/units/{unit}/uploads");
+            let sent = match &to {
+                Some(to) => api::post_file_with_email::<UploadAccepted>(&path, &file, to).await,
+                None => api::post_file::<UploadAccepted>(&path, &file).await,
+            };
+            match sent {
                 Ok(a) => poll(unit, a.upload_id, record),
                 Err(e) => {
                     let msg = file_problem(&e).unwrap_or_else(|| Msg::from(&e));
@@ -67,6 +82,26 @@ pub fn BulkUpload() -> impl IntoView {
             .get_untracked()
             .and_then(|el| el.files())
             .and_then(|list| list.get(0));
+        let to = if asks_email() {
+            let typed = result_email.get_untracked();
+            match Email::from_str(typed.trim()) {
+                Ok(e) => {
+                    e_result_email.set(None);
+                    Some(e.as_str().to_string())
+                }
+                Err(_) => {
+                    e_result_email.set(Some(Msg::Key(if typed.trim().is_empty() {
+                        T::FieldRequired
+                    } else {
+                        T::EmailInvalid
+                    })));
+                    crate::util::focus_id("result-email");
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         let Some(file) = file else {
             error.set(Some(Msg::Key(T::UnNoFile)));
             crate::util::focus_id("file");
@@ -74,7 +109,7 @@ pub fn BulkUpload() -> impl IntoView {
         };
         error.set(None);
         record.set(None);
-        upload.dispatch(file);
+        upload.dispatch((file, to));
     };
     let on_pick = move |ev: leptos::ev::Event| {
         let name = ev
@@ -88,11 +123,17 @@ pub fn BulkUpload() -> impl IntoView {
     let (login, load_error) = load_failure(units);
     let name = move || me().map(|m| m.name).unwrap_or_default();
     let email = move || me().map(|m| m.email).unwrap_or_default();
+    let method = move || {
+        me().map(|m| match m.login_method {
+            LoginMethod::NhiCard => T::UlMethodCard,
+            LoginMethod::CitizenCertificate => T::UlMethodCert,
+        })
+    };
     let unit_for_link = unit.clone();
     view! {
         <PageTitle key=T::UnUpload />
         <BackToUnits />
-        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin login="/units/login" />
         <MessageBox msg=load_error />
         <section aria-labelledby="format-title" class="format-help" id="format-help">
             <h2 id="format-title">{move || i.t(T::UnFormatTitle)}</h2>
@@ -118,9 +159,22 @@ pub fn BulkUpload() -> impl IntoView {
                 <input id="uploader" type="text" readonly prop:value=name />
             </div>
             <div class="field">
-                <label for="uploader-email">{move || i.t(T::UnUploaderEmail)}</label>
-                <input id="uploader-email" type="email" readonly prop:value=email />
+                <label for="login-method">{move || i.t(T::UlMethod)}</label>
+                <input id="login-method" type="text" readonly prop:value=move || method().map(|k| i.t(k)).unwrap_or_default() />
             </div>
+            {move || if asks_email() {
+                view! {
+                    <Field id="result-email" label=T::UnUploaderEmail value=result_email error=e_result_email
+                        hint=T::UlResultEmailHint kind="email" autocomplete="email" required=true />
+                }.into_any()
+            } else {
+                view! {
+                    <div class="field">
+                        <label for="uploader-email">{move || i.t(T::UnUploaderEmail)}</label>
+                        <input id="uploader-email" type="email" readonly prop:value=email />
+                    </div>
+                }.into_any()
+            }}
             <div class="field">
                 <label for="file">{move || i.t(T::UnBrowse)}</label>
                 <input id="file" type="file" node_ref=file_input

@@ -2,7 +2,7 @@
 //! user's OS and browser; card and reader events from the bridge update it without reloading.
 
 use leptos::prelude::*;
-use nhi_protocol::bridge::{CardPresence, ErrorCode, ServiceState, Status};
+use nhi_protocol::bridge::{CardKind, CardPresence, ErrorCode, ServiceState, Status};
 
 use crate::components::PageTitle;
 use crate::i18n::{readers_text, remedy, use_i18n, version_text, I18n, T};
@@ -148,15 +148,21 @@ async fn apply_status(l: Layers, status: Status, generation: u32) {
     let best = status
         .readers
         .iter()
-        .map(|r| r.card)
-        .min_by_key(|c| match c {
+        .min_by_key(|r| match r.card {
             CardPresence::Present => 0,
             CardPresence::InUse => 1,
             CardPresence::Mute => 2,
             CardPresence::Empty => 3,
         })
-        .unwrap_or(CardPresence::Empty);
-    match best {
+        .map(|r| (r.card, r.kind))
+        .unwrap_or((CardPresence::Empty, None));
+    match best.0 {
+        // A citizen certificate card (自然人憑證): recognised, but not the NHI card.
+        CardPresence::Present if best.1 == Some(CardKind::Certificate) => {
+            l.card.set(Check::Pass(Detail::Key(T::CardCertificate)));
+            l.nhi.set(Check::Fail(ErrorCode::NotNhiCard));
+            return;
+        }
         CardPresence::Present => l.card.set(Check::Pass(Detail::Key(T::CardPresent))),
         CardPresence::InUse => {
             l.card.set(Check::FailKey(T::CardInUse));

@@ -16,4 +16,7 @@ pub mod register;
 pub mod resend;
 pub mod unit_roles;
 pub mod units;
+/// Not in the citizen area's build (it needs the certificate bridge commands).
+#[cfg(not(feature = "citizen"))]
+pub mod units_login;
 pub mod upload_records;

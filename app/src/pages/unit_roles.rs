@@ -77,7 +77,7 @@ pub fn UnitRoles() -> impl IntoView {
         <PageTitle key=T::UnRoles />
         <BackToUnits />
         <p class="lead">{move || i.t(T::UnRolesIntro)}</p>
-        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin login="/units/login" />
         <MessageBox msg=error />
         <div aria-live="polite"><MessageBox msg=notice notice=true /></div>
         <Transition fallback=|| ()>

@@ -106,7 +106,7 @@ pub fn Units() -> impl IntoView {
     view! {
         <PageTitle key=T::UnTitle />
         <p class="lead">{move || i.t(T::UnIntro)}</p>
-        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin login="/units/login" />
         <MessageBox msg=error />
         <Transition fallback=|| ()>
         {move || units.get().and_then(Result::ok).map(|d| {

@@ -105,7 +105,7 @@ pub fn UploadRecords() -> impl IntoView {
     view! {
         <PageTitle key=T::UnRecords />
         <BackToUnits />
-        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin />
+        <SessionGate shown=login message=T::UnLoginNeeded action=T::NavLogin login="/units/login" />
         <MessageBox msg=error />
         <Transition fallback=|| ()>
         {move || uploads.get().and_then(Result::ok).map(|d| {

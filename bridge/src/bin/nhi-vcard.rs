@@ -2,11 +2,21 @@
 //!
 //! ```text
 //! nhi-vcard [run] [--holder ID|CARD_NO|INDEX] [--holders FILE] [--model classic|get-response|select-6d00|not-nhi]
+//!                 [--pki DIR [--certificate LABEL]]
 //!                 [--port 35963] [--host 127.0.0.1] [--control SOCKET] [--master-key HEX]
 //!                 [--absent] [--no-quickack] [-v]
 //! nhi-vcard ctl --control SOCKET insert|remove|toggle|status|quit|holder ID|fault remove-on-read|fault stall-on-read MS|fault none
+//!                                |certificate LABEL|unblock LABEL|tries LABEL
 //! nhi-vcard wait [--reader NAME] --present|--absent [--timeout-ms N]
 //! ```
+//!
+//! `--pki DIR` loads the test PKI's certificate cards (`DIR/pki.json`, `nhi-testpki init`);
+//! `--certificate LABEL` starts with that certificate card in the reader instead of the NHI
+//! card. `certificate LABEL` swaps in a certificate card, `holder ID` an NHI card; the PIN
+//! retry counter of every certificate card persists while nhi-vcard runs (across swaps,
+//! `remove`/`insert` and resets), `unblock LABEL` restores its 3 tries and `tries LABEL`
+//! answers `ok <tries left>`. `status` answers `ok inserted|removed connected|not-connected
+//! <card number | cert:LABEL>`.
 //!
 //! SIGUSR1 toggles remove/insert (closes/reopens the connection to vpcd); SIGTERM/SIGINT quit.
 //! If vpcd is not listening (pcscd stopped) the card reconnects every 100 ms.
@@ -29,6 +39,7 @@ fn main() -> ExitCode {
 
 #[cfg(unix)]
 mod imp {
+    use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Write};
     use std::net::{Shutdown, TcpStream};
     use std::os::unix::net::{UnixListener, UnixStream};
@@ -36,8 +47,9 @@ mod imp {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+    use nhi_bridge::certcard::{CertificateCard, PinCounter, Pki};
     use nhi_bridge::pcscd::{self, VPCD_PORT, VPCD_READER};
-    use nhi_bridge::vcard::{self, Fault, Model, QuickAckStream, VirtualCard};
+    use nhi_bridge::vcard::{self, Applet, Fault, Model, QuickAckStream, VirtualCard};
     use nhi_protocol::card_proof::{MasterKey, TEST_MASTER_KEY_HEX};
     use nhi_protocol::CardBasicData;
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
@@ -132,15 +144,31 @@ mod imp {
         want_present: bool,
         quit: bool,
         fault: Fault,
-        next_holder: Option<CardBasicData>,
-        holder: CardBasicData,
+        next: Option<Next>,
+        /// What the status line names: the card number, or `cert:LABEL`.
+        playing: String,
         conn: Option<TcpStream>,
         connected: bool,
+        /// Every certificate card's PIN retry counter, for the life of the process.
+        counters: HashMap<String, PinCounter>,
+    }
+
+    /// The card to put in the reader next.
+    enum Next {
+        Nhi(CardBasicData),
+        Certificate(String),
+    }
+
+    impl Shared {
+        fn counter(&mut self, label: &str) -> PinCounter {
+            self.counters.entry(label.to_string()).or_default().clone()
+        }
     }
 
     struct State {
         inner: Mutex<Shared>,
         changed: Condvar,
+        pki: Option<Pki>,
     }
 
     impl State {
@@ -181,7 +209,7 @@ mod imp {
                     } else {
                         "not-connected"
                     },
-                    s.holder.card_number
+                    s.playing
                 ),
                 ["quit"] => {
                     s.quit = true;
@@ -206,7 +234,7 @@ mod imp {
                 ["holder", which] => match vcard::pick_holder(holders, Some(which)) {
                     Ok(h) => {
                         // Swap cards: pull this one, the loop inserts the new one.
-                        s.next_holder = Some(h);
+                        s.next = Some(Next::Nhi(h));
                         let was = s.want_present;
                         pull(&mut s);
                         s.want_present = was;
@@ -214,6 +242,32 @@ mod imp {
                     }
                     Err(e) => format!("error {e}"),
                 },
+                ["certificate", label] => match self.pki.as_ref().map(|p| p.card(label)) {
+                    None => "error no test PKI loaded (start nhi-vcard with --pki DIR)".into(),
+                    Some(Err(e)) => format!("error {e}"),
+                    Some(Ok(_)) => {
+                        s.next = Some(Next::Certificate(label.to_string()));
+                        let was = s.want_present;
+                        pull(&mut s);
+                        s.want_present = was;
+                        "ok swapped".to_string()
+                    }
+                },
+                ["unblock", label] | ["tries", label] => {
+                    match self.pki.as_ref().map(|p| p.card(label)) {
+                        None => "error no test PKI loaded (start nhi-vcard with --pki DIR)".into(),
+                        Some(Err(e)) => format!("error {e}"),
+                        Some(Ok(_)) => {
+                            let c = s.counter(label);
+                            if words[0] == "unblock" {
+                                c.unblock();
+                                "ok unblocked".to_string()
+                            } else {
+                                format!("ok {}", c.tries_left())
+                            }
+                        }
+                    }
+                }
                 _ => format!("error unknown command {cmd:?}"),
             };
             self.changed.notify_all();
@@ -239,11 +293,15 @@ mod imp {
         let mut present = true;
         let mut quickack = true;
         let mut verbose = false;
+        let mut pki_dir: Option<PathBuf> = None;
+        let mut certificate: Option<String> = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--holder" => holder_sel = Some(value(&mut it, a)?),
                 "--holders" => holders_path = value(&mut it, a)?.into(),
+                "--pki" => pki_dir = Some(value(&mut it, a)?.into()),
+                "--certificate" => certificate = Some(value(&mut it, a)?),
                 "--model" => {
                     let m = value(&mut it, a)?;
                     model = Model::parse(&m).ok_or(format!(
@@ -264,18 +322,32 @@ mod imp {
         let holder =
             vcard::pick_holder(&holders, holder_sel.as_deref()).map_err(|e| e.to_string())?;
         let master = MasterKey::from_hex(&master_hex).map_err(|e| format!("--master-key: {e}"))?;
+        let pki = match &pki_dir {
+            Some(d) => Some(Pki::load(d).map_err(|e| format!("--pki: {e}"))?),
+            None => None,
+        };
+        if let Some(label) = &certificate {
+            match &pki {
+                Some(p) => {
+                    p.card(label).map_err(|e| format!("--certificate: {e}"))?;
+                }
+                None => return Err("--certificate needs --pki DIR".into()),
+            }
+        }
 
         let state = Arc::new(State {
             inner: Mutex::new(Shared {
                 want_present: present,
                 quit: false,
                 fault: Fault::None,
-                next_holder: None,
-                holder: holder.clone(),
+                next: certificate.clone().map(Next::Certificate),
+                playing: holder.card_number.to_string(),
                 conn: None,
                 connected: false,
+                counters: HashMap::new(),
             }),
             changed: Condvar::new(),
+            pki,
         });
 
         // Signals.
@@ -319,7 +391,8 @@ mod imp {
             "card {} ({:?}) for vpcd {host}:{port}",
             holder.card_number, model
         ));
-        let mut card = VirtualCard::new(&holder, &master, model).map_err(|e| e.to_string())?;
+        let mut card: Box<dyn Applet> =
+            Box::new(VirtualCard::new(&holder, &master, model).map_err(|e| e.to_string())?);
         let mut unreachable_logged = false;
         loop {
             // Wait until the card should be in the reader.
@@ -332,10 +405,34 @@ mod imp {
                     log("exit");
                     break;
                 }
-                if let Some(h) = s.next_holder.take() {
-                    card = VirtualCard::new(&h, &master, model).map_err(|e| e.to_string())?;
-                    log(&format!("now playing card {}", h.card_number));
-                    s.holder = h;
+                match s.next.take() {
+                    Some(Next::Nhi(h)) => {
+                        card = Box::new(
+                            VirtualCard::new(&h, &master, model).map_err(|e| e.to_string())?,
+                        );
+                        log(&format!("now playing card {}", h.card_number));
+                        s.playing = h.card_number.to_string();
+                    }
+                    Some(Next::Certificate(label)) => {
+                        let counter = s.counter(&label);
+                        let found = state.pki.as_ref().map(|p| p.card(&label));
+                        match found {
+                            Some(Ok(c)) => {
+                                card = Box::new(CertificateCard::new(
+                                    label.clone(),
+                                    c.certificate.clone(),
+                                    c.key.clone(),
+                                    &c.pin,
+                                    counter,
+                                ));
+                                log(&format!("now playing certificate card {label}"));
+                                s.playing = format!("cert:{label}");
+                            }
+                            Some(Err(e)) => log(&format!("cannot play {label}: {e}")),
+                            None => log("no test PKI loaded"),
+                        }
+                    }
+                    None => {}
                 }
             }
             let stream = match TcpStream::connect((host.as_str(), port)) {
@@ -380,7 +477,7 @@ mod imp {
                     log(&m)
                 }
             };
-            let result = vcard::serve(&mut io, &mut card, &mut fault, &mut logger);
+            let result = vcard::serve(&mut io, card.as_mut(), &mut fault, &mut logger);
             let _ = io.stream.shutdown(Shutdown::Both);
             card.reset();
             let still_wanted = {

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 pub const VCARD: &str = env!("CARGO_BIN_EXE_nhi-vcard");
 pub const BRIDGE: &str = env!("CARGO_BIN_EXE_nhi-bridge");
+pub const PINENTRY: &str = env!("CARGO_BIN_EXE_nhi-pinentry-script");
 pub const TEST_ORIGIN: &str = "https://nhi.example";
 
 const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
@@ -82,6 +83,10 @@ pub struct CardOpts {
     pub holder: Option<String>,
     pub model: &'static str,
     pub inserted: bool,
+    /// A test PKI directory (`nhi-vcard --pki`).
+    pub pki: Option<PathBuf>,
+    /// Start with this certificate card in the reader (`--certificate`).
+    pub certificate: Option<String>,
 }
 
 impl Default for CardOpts {
@@ -90,6 +95,8 @@ impl Default for CardOpts {
             holder: None,
             model: "classic",
             inserted: true,
+            pki: None,
+            certificate: None,
         }
     }
 }
@@ -136,6 +143,8 @@ impl Stack {
                 "origins": [TEST_ORIGIN, "http://127.0.0.1:*"],
                 "busy_timeout_ms": 500,
                 "request_timeout_ms": 2000,
+                "pinentry": PINENTRY,
+                "pin_timeout_ms": 20000,
             })
             .to_string(),
         )
@@ -200,6 +209,12 @@ impl Stack {
         if !opts.inserted {
             cmd.arg("--absent");
         }
+        if let Some(p) = &opts.pki {
+            cmd.arg("--pki").arg(p);
+        }
+        if let Some(c) = &opts.certificate {
+            cmd.arg("--certificate").arg(c);
+        }
         let log = File::create(self.dir.join("card.log")).expect("card log");
         let child = cmd
             .stdin(Stdio::null())
@@ -220,6 +235,36 @@ impl Stack {
         if opts.inserted {
             self.wait_card(true);
         }
+    }
+
+    /// Sends a control command and returns its reply line, whatever it is.
+    pub fn ctl_raw(&self, cmd: &str) -> String {
+        let mut s =
+            std::os::unix::net::UnixStream::connect(&self.control).expect("card control socket");
+        writeln!(s, "{cmd}").expect("send");
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).expect("reply");
+        line.trim().to_string()
+    }
+
+    /// The scripted pinentry's queue file (`$NHI_PINENTRY_QUEUE` of every host started here).
+    pub fn pin_queue(&self) -> PathBuf {
+        self.dir.join("pinentry-queue")
+    }
+
+    /// The scripted pinentry's log (`$NHI_PINENTRY_LOG`).
+    pub fn pin_log(&self) -> PathBuf {
+        self.dir.join("pinentry.log")
+    }
+
+    /// Appends a line (`pin 123456`, `cancel`) to the scripted pinentry's queue.
+    pub fn queue_pin(&self, line: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.pin_queue())
+            .expect("queue");
+        writeln!(f, "{line}").expect("queue line");
     }
 
     /// Sends a control command to the card ("remove", "insert", "fault remove-on-read", ...).
@@ -341,6 +386,8 @@ impl Host {
             .args(args)
             .env("NHI_BRIDGE_CONFIG", dir.join("host-config.json"))
             .env("NHI_BRIDGE_LOG", dir.join("host.log"))
+            .env("NHI_PINENTRY_QUEUE", dir.join("pinentry-queue"))
+            .env("NHI_PINENTRY_LOG", dir.join("pinentry.log"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -415,6 +462,34 @@ impl Host {
             let m = self.recv();
             if m["kind"] == "event" {
                 events.push(m);
+                continue;
+            }
+            assert_eq!(m["id"], json!(id), "reply to request {id}: {m}");
+            return m;
+        }
+    }
+
+    /// Sends `cmd` with a fresh id and returns the id without waiting.
+    pub fn send_cmd(&mut self, origin: Option<&str>, cmd: Value) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut req = json!({"v": nhi_protocol::bridge::PROTOCOL_VERSION, "id": id, "cmd": cmd});
+        if let Some(o) = origin {
+            req["origin"] = json!(o);
+        }
+        self.send(&req);
+        id
+    }
+
+    /// The next reply (events skipped) to `id`, within `timeout`.
+    pub fn reply_to(&mut self, id: u32, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = self
+                .try_recv(left)
+                .unwrap_or_else(|| panic!("no reply to request {id} within {timeout:?}"));
+            if m["kind"] == "event" {
                 continue;
             }
             assert_eq!(m["id"], json!(id), "reply to request {id}: {m}");

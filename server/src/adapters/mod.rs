@@ -2,6 +2,8 @@
 
 pub mod card_authority;
 pub mod claims;
+pub mod id_verification;
 pub mod mailer;
 pub mod registry;
+pub mod revocation;
 pub mod tls;

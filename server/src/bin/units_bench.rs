@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
 
     let start = Instant::now();
     let accepted = services
-        .upload_file(&caller, &principal, UNIT, "bench.csv", &bytes)
+        .upload_file(&caller, &principal, UNIT, "bench.csv", &bytes, None)
         .await?;
     let uploaded = start.elapsed();
     drop(bytes);

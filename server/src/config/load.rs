@@ -55,6 +55,15 @@ const ENV_KEYS: &[&str] = &[
     "certificate_font",
     "certificate_font_index",
     "units_file",
+    "certificate_issuing_cas",
+    "certificate_policy_oids",
+    "certificate_crl",
+    "certificate_id_verification",
+    "certificate_id_table",
+    "certificate_id_url",
+    "certificate_id_token",
+    "certificate_login_per_hour",
+    "certificate_tls_ca_file",
     "upload_max_bytes",
     "upload_max_rows",
     "upload_parse_concurrency",
@@ -146,6 +155,14 @@ const STRING_KEYS: &[&str] = &[
     "certificate_font",
     "metrics_listen",
     "metrics_token_sha256",
+    "certificate_issuing_cas",
+    "certificate_policy_oids",
+    "certificate_crl",
+    "certificate_id_verification",
+    "certificate_id_table",
+    "certificate_id_url",
+    "certificate_id_token",
+    "certificate_tls_ca_file",
 ];
 
 /// Environment values are strings; numbers and booleans are recognised for the typed keys.
@@ -246,6 +263,42 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported() {
+        // The certificate login (issue 12) needs its policies, CRL and ID verification.
+        let cert = |extra: &[(&'static str, &'static str)]| {
+            // The extras first: they override the complete set ("" = unset).
+            let mut all = extra.to_vec();
+            all.extend_from_slice(&[
+                ("NHI_CERTIFICATE_ISSUING_CAS", "/etc/nhi/moica.pem"),
+                ("NHI_CERTIFICATE_POLICY_OIDS", "2.16.886.101.0.3.3"),
+                (
+                    "NHI_CERTIFICATE_CRL",
+                    "https://moica.nat.gov.tw/repository/MOICA/CRL2/complete.crl",
+                ),
+                ("NHI_CERTIFICATE_ID_TABLE", "/etc/nhi/id-table.json"),
+            ]);
+            Config::load(None, move |k| {
+                all.iter()
+                    .find(|(n, _)| *n == k)
+                    .and_then(|(_, v)| (!v.is_empty()).then(|| (*v).to_owned()))
+            })
+        };
+        let ok = cert(&[]).expect("a complete certificate login configuration");
+        assert_eq!(ok.certificate_policy_oids, "2.16.886.101.0.3.3");
+        assert!(cert(&[("NHI_CERTIFICATE_POLICY_OIDS", "")]).is_err());
+        assert!(cert(&[("NHI_CERTIFICATE_CRL", "")]).is_err());
+        assert!(cert(&[("NHI_CERTIFICATE_CRL", "http://moica.example/crl")]).is_err());
+        assert!(cert(&[("NHI_CERTIFICATE_ID_TABLE", "")]).is_err());
+        assert!(cert(&[("NHI_CERTIFICATE_ID_VERIFICATION", "http")]).is_err());
+        assert!(cert(&[
+            ("NHI_CERTIFICATE_ID_VERIFICATION", "http"),
+            ("NHI_CERTIFICATE_ID_URL", "http://moica.example/verify")
+        ])
+        .is_err());
+        assert!(cert(&[
+            ("NHI_CERTIFICATE_ID_VERIFICATION", "http"),
+            ("NHI_CERTIFICATE_ID_URL", "https://moica.example/verify")
+        ])
+        .is_ok());
         assert!(Config::load(None, |k| (k == "NHI_PUBLIC_ORIGIN").then(|| "nope".into())).is_err());
         assert!(Config::load(None, |k| (k == "NHI_SMTP_PORT").then(|| "x".into())).is_err());
         assert!(Config::load(None, |k| (k == "NHI_REGISTRY").then(|| "http".into())).is_err());

@@ -161,6 +161,44 @@ pub struct Config {
     /// failed rows (compressed) with a link to the records page for the full file; if even
     /// those are larger, no file, only the link (issue 17).
     pub bulk_result_mail_max_bytes: usize,
+    /// Citizen digital certificate (自然人憑證) login of unit staff (issue 12): a PEM file of
+    /// the *issuing* CA certificate(s) whose certificates may log in (production: MOICA's
+    /// issuing CA certificates, never the government root, which also signs other CAs). Unset:
+    /// the certificate login is off (its endpoint answers 404).
+    pub certificate_issuing_cas: Option<PathBuf>,
+    /// Comma-separated certificate policy OIDs a login certificate must carry (one of them).
+    pub certificate_policy_oids: String,
+    /// The issuing CA's CRL: a file path or an `https://` URL, DER or PEM (production: MOICA's
+    /// CRL distribution point, or a file a job mirrors it to); comma-separated, one per issuing
+    /// CA when there are several. Required when `certificate_issuing_cas` is set; a CRL that
+    /// cannot be read, is not the CA's or is past its nextUpdate refuses every login (fail
+    /// closed).
+    pub certificate_crl: Option<String>,
+    /// Which ID-verification service says whether a typed ID number is the certificate
+    /// holder's: `table` (a file, the embedded default) or `http` (MOICA's verification
+    /// service for agencies).
+    pub certificate_id_verification: IdVerificationKind,
+    /// The table of `table` (JSON: `{"certificates":[{"certificate_sha256":…,"national_id":…}]}`).
+    pub certificate_id_table: Option<PathBuf>,
+    /// The service of `http`: an `https://` URL.
+    pub certificate_id_url: Option<String>,
+    /// Bearer token for `certificate_id_url`, if the service wants one.
+    pub certificate_id_token: Option<String>,
+    /// Certificate logins per certificate and hour, shared by every instance.
+    pub certificate_login_per_hour: u32,
+    /// PEM file of CA certificates trusted for the https CRL and ID-verification services
+    /// (the TLS of those connections, not the citizen certificates), added to the system
+    /// store.
+    pub certificate_tls_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdVerificationKind {
+    /// A JSON table (`certificate_id_table`).
+    Table,
+    /// An HTTPS service (`certificate_id_url`).
+    Http,
 }
 
 impl Default for Config {
@@ -226,6 +264,15 @@ impl Default for Config {
             bulk_lease_seconds: 60,
             bulk_poll_ms: 500,
             bulk_result_mail_max_bytes: 5 * 1024 * 1024,
+            certificate_issuing_cas: None,
+            certificate_policy_oids: String::new(),
+            certificate_crl: None,
+            certificate_id_verification: IdVerificationKind::Table,
+            certificate_id_table: None,
+            certificate_id_url: None,
+            certificate_id_token: None,
+            certificate_login_per_hour: 30,
+            certificate_tls_ca_file: None,
         }
     }
 }
@@ -269,6 +316,14 @@ impl Config {
         TrustSettings {
             ca_file: self.registry_ca_file.clone(),
             system_roots: self.registry_system_roots,
+        }
+    }
+
+    /// TLS roots of the certificate login's https adapters (CRL, ID verification).
+    pub fn certificate_trust(&self) -> TrustSettings {
+        TrustSettings {
+            ca_file: self.certificate_tls_ca_file.clone(),
+            system_roots: true,
         }
     }
 

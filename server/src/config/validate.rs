@@ -51,6 +51,7 @@ impl Config {
         self.validate_registry_tls()?;
         self.validate_smtp_tls()?;
         self.validate_edge()?;
+        self.validate_certificate_login()?;
         if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
             return Err(ConfigError::Invalid {
                 key: "argon2_memory_kib",
@@ -58,6 +59,64 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The citizen certificate login (issue 12): when `certificate_issuing_cas` is set, the
+    /// policies, the CRL and the ID verification it needs, each over https when remote.
+    fn validate_certificate_login(&self) -> Result<(), ConfigError> {
+        if self.certificate_issuing_cas.is_none() {
+            return Ok(());
+        }
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.into(),
+        };
+        if self
+            .certificate_policy_oids
+            .split(',')
+            .all(|o| o.trim().is_empty())
+        {
+            return Err(invalid(
+                "certificate_policy_oids",
+                "required with certificate_issuing_cas: the citizen certificate policy OID(s)",
+            ));
+        }
+        match self.certificate_crl.as_deref().map(str::trim) {
+            None | Some("") => {
+                return Err(invalid(
+                    "certificate_crl",
+                    "required with certificate_issuing_cas (a file or an https:// URL): without \
+                     a revocation status no login is possible",
+                ))
+            }
+            Some(url) if url.starts_with("http://") => {
+                return Err(invalid(
+                    "certificate_crl",
+                    "must be a file or an https:// URL",
+                ))
+            }
+            Some(_) => {}
+        }
+        match self.certificate_id_verification {
+            super::IdVerificationKind::Table if self.certificate_id_table.is_none() => {
+                Err(invalid(
+                    "certificate_id_table",
+                    "required with certificate_id_verification = \"table\"",
+                ))
+            }
+            super::IdVerificationKind::Http
+                if !self
+                    .certificate_id_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://")) =>
+            {
+                Err(invalid(
+                    "certificate_id_url",
+                    "an https:// URL is required with certificate_id_verification = \"http\"",
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The registry's URL rule (https, or http to loopback) and roots. Checked when

@@ -110,6 +110,20 @@ impl From<ServiceError> for HttpError {
             ServiceError::NotFound
             | ServiceError::ApplicationNotFound
             | ServiceError::CertificateNotIssued => HttpError::new(S::NOT_FOUND, C::NotFound, msg),
+            ServiceError::CertificateLoginOff => HttpError::new(S::NOT_FOUND, C::NotFound, msg),
+            ServiceError::CertificateRejected(problem) => {
+                HttpError::new(S::UNAUTHORIZED, C::CertificateRejected, problem.code())
+            }
+            ServiceError::RevocationUnavailable => {
+                HttpError::new(S::SERVICE_UNAVAILABLE, C::RevocationUnavailable, msg)
+                    .retry_after(60)
+            }
+            ServiceError::IdMismatch => HttpError::new(S::UNAUTHORIZED, C::IdMismatch, msg),
+            ServiceError::IdVerificationUnavailable => {
+                HttpError::new(S::SERVICE_UNAVAILABLE, C::IdVerificationUnavailable, msg)
+                    .retry_after(60)
+            }
+            ServiceError::NoUnitRole => HttpError::new(S::FORBIDDEN, C::NoUnitRole, msg),
             ServiceError::ApplicationPending => {
                 HttpError::new(S::CONFLICT, C::ApplicationPending, msg)
             }

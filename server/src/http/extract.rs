@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use nhi_protocol::api::{SESSION_COOKIE, SESSION_COOKIE_SECURE};
 use serde::de::DeserializeOwned;
 
@@ -136,6 +136,23 @@ pub fn session_cookie_name(config: &Config) -> &'static str {
     } else {
         SESSION_COOKIE
     }
+}
+
+/// The `Set-Cookie` value of the session cookie: `__Host-nhi_session` with `Secure` on
+/// https (the prefix needs `Secure`, `Path=/` and no `Domain`, all given here), `nhi_session`
+/// on plain-http localhost; `HttpOnly`, `SameSite=Strict`. Both logins (card + password, F3;
+/// citizen certificate, F5) set it; an empty value with `max_age` 0 clears it.
+pub fn session_cookie(config: &Config, value: &str, max_age: u64) -> Option<HeaderValue> {
+    let name = session_cookie_name(config);
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
 /// The session cookie's value, if any. Only the configured name counts: on https a plain

@@ -1,7 +1,8 @@
 //! The HTTP layer: one route module per flow, extractors, the one error mapping, security
 //! middleware, the SPA.
 //!
-//! Each flow's module (`card_proof`, `registration`, `session`, `units`, `uploads`,
+//! Each flow's module (`card_proof`, `registration`, `session`, `units`,
+//! `certificate_login`, `uploads`,
 //! `bulk_registration`, `online`, `operators`, `ops`, `downloads`) owns a `routes()` that answers a
 //! utoipa-axum [`OpenApiRouter`]: a route is registered from its handler's
 //! `#[utoipa::path]`, so the route and its OpenAPI operation are one declaration. [`router`]
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod bulk_registration;
 pub mod card_proof;
+pub mod certificate_login;
 pub mod downloads;
 pub mod error;
 pub mod extract;
@@ -135,6 +137,7 @@ pub fn routes() -> Routes {
             .merge(registration::routes())
             .merge(session::routes())
             .merge(units::routes())
+            .merge(certificate_login::routes())
             .merge(uploads::routes())
             .merge(bulk_registration::routes())
             .merge(online::routes())

@@ -293,7 +293,7 @@ fn class_of(path: &str) -> &'static str {
         "registrations" => "register",
         "registrations/confirm" => "confirm",
         "registrations/resend" => "resend",
-        "session" => "login",
+        "session" | "units/certificate-login" => "login",
         _ => "other",
     }
 }

@@ -1,7 +1,7 @@
 //! Login with card and password (F3), logout, and who is logged in.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nhi_protocol::api::{ApiError, LoginRequest, UserInfo};
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::ApiResult;
-use super::extract::{session_cookie_name, ApiJson, SessionToken};
+use super::extract::{session_cookie, ApiJson, SessionToken};
 use super::AppState;
 use crate::services::Caller;
 
@@ -18,22 +18,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login, logout))
         .routes(routes!(me))
-}
-
-/// The session cookie: `__Host-nhi_session` with `Secure` on https (the prefix needs
-/// `Secure`, `Path=/` and no `Domain`, all given here), `nhi_session` on plain-http localhost.
-fn session_cookie(s: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let config = &s.services.config;
-    let name = session_cookie_name(config);
-    let secure = if config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .ok()
 }
 
 #[utoipa::path(post, path = "/api/v1/session", tag = "session",
@@ -49,7 +33,7 @@ async fn login(
 ) -> ApiResult<Response> {
     let session = s.services.login(&caller, req).await?;
     let mut resp = Json(session.user).into_response();
-    if let Some(c) = session_cookie(&s, &session.token, session.max_age_seconds) {
+    if let Some(c) = session_cookie(&s.services.config, &session.token, session.max_age_seconds) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(resp)
@@ -64,7 +48,7 @@ async fn logout(
 ) -> ApiResult<Response> {
     s.services.logout(&caller, token.0.as_deref()).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    if let Some(c) = session_cookie(&s, "", 0) {
+    if let Some(c) = session_cookie(&s.services.config, "", 0) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(resp)

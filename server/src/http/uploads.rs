@@ -52,10 +52,12 @@ fn percent_decode(s: &str) -> String {
 #[utoipa::path(post, path = "/api/v1/units/{code}/uploads", tag = "insured units",
     params(("code" = String, Path, description = "投保單位代號"),
            ("x-file-name" = Option<String>, Header, description = "the file's name, %XX-encoded UTF-8")),
-    request_body(content = String, description = "The raw file: CSV/TXT (Big5 or UTF-8) or .xlsx, at most `upload_max_bytes`",
+    request_body(content = String, description = "The raw file (`application/octet-stream`): CSV/TXT (Big5 or UTF-8) or .xlsx, at most `upload_max_bytes`. \
+        Or `multipart/form-data` with the parts `file` (the file) and `result_email` (where the result goes): required when the login has no NHI account email \
+        (a citizen certificate login of someone not registered, `MyUnitsResponse.email` empty), ignored otherwise.",
                  content_type = "application/octet-stream"),
     responses((status = 202, description = "Stored; the rows are checked in the background", body = UploadAccepted),
-              (status = 400, description = "bad_request (field file): the whole file was refused", body = ApiError),
+              (status = 400, description = "bad_request (field file, or result_email): the whole file was refused", body = ApiError),
               (status = 401, description = "unauthenticated", body = ApiError),
               (status = 403, description = "forbidden: no upload permission in this unit", body = ApiError),
               (status = 413, description = "bad_request (field file): too large", body = ApiError),
@@ -74,14 +76,108 @@ async fn upload(
         .map(percent_decode)
         .unwrap_or_default();
     let limit = state.services.config.upload_max_bytes;
-    let bytes = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
-        .await
-        .map_err(|_| HttpError::from(ServiceError::File(FileProblem::TooLarge)))?;
+    let boundary = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let (bytes, result_email) = match boundary {
+        Some(boundary) => read_multipart(req.into_body(), boundary, limit).await?,
+        None => {
+            let bytes = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
+                .await
+                .map_err(|_| too_large())?;
+            (bytes.to_vec(), None)
+        }
+    };
     let accepted = state
         .services
-        .upload_file(&caller, &p.principal, p.code(), &name, &bytes)
+        .upload_file(
+            &caller,
+            &p.principal,
+            p.code(),
+            &name,
+            &bytes,
+            result_email.as_deref(),
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+fn too_large() -> HttpError {
+    HttpError::from(ServiceError::File(FileProblem::TooLarge))
+}
+
+/// Longest `result_email` part read (an email address is at most 254 characters).
+const RESULT_EMAIL_MAX_BYTES: u64 = 1024;
+
+/// The parts `file` and `result_email` of a multipart upload. The whole stream is capped at
+/// the file limit plus a little for the headers and the email, each part at its own limit; a
+/// part of another name, a second `file` or a missing one is refused.
+async fn read_multipart(
+    body: Body,
+    boundary: String,
+    limit: usize,
+) -> Result<(Vec<u8>, Option<String>), HttpError> {
+    let file_limit = u64::try_from(limit).unwrap_or(u64::MAX);
+    let constraints = multer::Constraints::new()
+        .allowed_fields(vec!["file", "result_email"])
+        .size_limit(
+            multer::SizeLimit::new()
+                .whole_stream(file_limit.saturating_add(64 * 1024))
+                .for_field("file", file_limit)
+                .for_field("result_email", RESULT_EMAIL_MAX_BYTES),
+        );
+    let mut parts =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let (mut file, mut email) = (None, None);
+    let malformed = || HttpError::bad_request("file", "malformed multipart body");
+    loop {
+        let field = match parts.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(multer::Error::FieldSizeExceeded { field_name, .. })
+                if field_name.as_deref() == Some("result_email") =>
+            {
+                return Err(HttpError::bad_request("result_email", "too long"))
+            }
+            Err(
+                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
+            ) => return Err(too_large()),
+            Err(multer::Error::UnknownField { .. }) => {
+                return Err(HttpError::bad_request(
+                    "file",
+                    "only the parts file and result_email are accepted",
+                ))
+            }
+            Err(_) => return Err(malformed()),
+        };
+        let is_file = field.name() == Some("file");
+        let data = field.bytes().await.map_err(|e| match e {
+            multer::Error::StreamSizeExceeded { .. } => too_large(),
+            multer::Error::FieldSizeExceeded { field_name, .. }
+                if field_name.as_deref() == Some("result_email") =>
+            {
+                HttpError::bad_request("result_email", "too long")
+            }
+            multer::Error::FieldSizeExceeded { .. } => too_large(),
+            _ => malformed(),
+        })?;
+        let slot = if is_file { &mut file } else { &mut email };
+        if slot.is_some() {
+            return Err(malformed());
+        }
+        *slot = Some(data);
+    }
+    let file = file.ok_or_else(|| HttpError::bad_request("file", "the part file is missing"))?;
+    let email = match email {
+        Some(raw) => Some(
+            String::from_utf8(raw.to_vec())
+                .map_err(|_| HttpError::bad_request("result_email", "not UTF-8"))?,
+        ),
+        None => None,
+    };
+    Ok((file.to_vec(), email))
 }
 
 #[utoipa::path(get, path = "/api/v1/units/{code}/uploads", tag = "insured units",

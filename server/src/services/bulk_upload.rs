@@ -83,6 +83,30 @@ fn file_stem(u: &UploadRow) -> &str {
         .map_or(u.file_name.as_str(), |(s, _)| s)
 }
 
+/// Where an upload's result goes: the login's NHI account email, or — for a certificate
+/// login of someone with no NHI registration (`email` empty) — the `result_email` the page
+/// asked for, checked as an email address. A `result_email` beside an account email is
+/// ignored: the account's address is the verified one.
+fn result_recipient(p: &Principal, result_email: Option<&str>) -> ServiceResult<String> {
+    if !p.email.is_empty() {
+        return Ok(p.email.clone());
+    }
+    let typed = result_email.map(str::trim).unwrap_or_default();
+    if typed.is_empty() {
+        return Err(ServiceError::BadRequest {
+            field: "result_email",
+            message: "required: this login has no NHI account email".into(),
+        });
+    }
+    typed
+        .parse::<nhi_protocol::Email>()
+        .map(|e| e.as_str().to_owned())
+        .map_err(|e| ServiceError::BadRequest {
+            field: "result_email",
+            message: e.to_string(),
+        })
+}
+
 impl Services {
     /// F5 「上傳檔案」: checks the permission, the size and the whole file, stores it and
     /// queues the job (one transaction with the audit entry). Nothing is stored when the file
@@ -94,8 +118,10 @@ impl Services {
         code: &str,
         file_name: &str,
         bytes: &[u8],
+        result_email: Option<&str>,
     ) -> ServiceResult<UploadAccepted> {
         self.require_permission(p, code, Permission::Upload).await?;
+        let email = result_recipient(p, result_email)?;
         if bytes.len() > self.config.upload_max_bytes {
             return Err(ServiceError::File(FileProblem::TooLarge));
         }
@@ -126,7 +152,7 @@ impl Services {
                 unit_code: code,
                 uploader_national_id: &p.national_id,
                 uploader_name: &p.name,
-                uploader_email: &p.email,
+                uploader_email: &email,
                 file_name: &file_name,
                 file_kind: if parsed.encoding == FileEncoding::Xlsx {
                     "xlsx"

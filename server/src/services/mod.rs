@@ -5,6 +5,8 @@ pub mod applications;
 pub mod bulk_activation;
 pub mod bulk_parse;
 pub mod bulk_upload;
+pub mod certificate;
+pub mod certificate_login;
 pub mod certificate_pdf;
 pub mod health_bank;
 pub mod mails;
@@ -111,6 +113,24 @@ pub enum ServiceError {
     Font(String),
     #[error("PDF generation failed: {0}")]
     Pdf(String),
+    /// The certificate login is not configured on this server.
+    #[error("the citizen certificate login is not offered here")]
+    CertificateLoginOff,
+    /// The citizen certificate (or its signature) was refused.
+    #[error("{}", .0.code())]
+    CertificateRejected(nhi_protocol::certificate::CertificateProblem),
+    /// The certificate's revocation status is unknown (the CRL cannot be read, is stale or
+    /// is not the CA's): refused, fail closed.
+    #[error("the certificate's revocation status cannot be checked now; try again later")]
+    RevocationUnavailable,
+    /// The ID-verification service says the typed ID number is not the certificate holder's.
+    #[error("the ID number is not the certificate holder's")]
+    IdMismatch,
+    #[error("the ID verification service is not reachable; try again later")]
+    IdVerificationUnavailable,
+    /// A verified person who acts for no insured unit.
+    #[error("this person holds no role in any insured unit")]
+    NoUnitRole,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal error: {0}")]
@@ -151,6 +171,8 @@ pub struct Services {
     pub outbox_wakeup: Arc<Notify>,
     /// Wakes the bulk job worker after a file was uploaded (insured units, F5).
     pub bulk_wakeup: Arc<Notify>,
+    /// The citizen certificate login (F5, issue 12); None when not configured.
+    pub certificate_login: Option<Arc<certificate_login::CertificateLogin>>,
 }
 
 /// SHA-256 hex: how tokens, tickets and nonces are stored.

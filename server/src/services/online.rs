@@ -2,12 +2,10 @@
 //! the logged-in person behind a session cookie, the operator behind a
 //! bearer token, and dates in Taiwan time.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime};
 
-use super::{token_hash, ServiceError, ServiceResult, Services};
+use super::{ServiceError, ServiceResult, Services};
 use crate::storage::accounts::{self, AccountRow};
 use crate::storage::{self, sessions};
 
@@ -77,9 +75,7 @@ impl Services {
     /// The active account of a live session.
     pub async fn account_by_session(&self, token: Option<&str>) -> ServiceResult<AccountRow> {
         let hash = token
-            .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
-            .filter(|raw| raw.len() == 32)
-            .map(|raw| token_hash(&raw))
+            .and_then(super::session::session_hash)
             .ok_or(ServiceError::SessionExpired)?;
         let mut conn = self.db.conn().await?;
         let id = sessions::account_of(&mut conn, &hash, storage::now())

@@ -7,7 +7,7 @@ use nhi_protocol::mask::{mask_card_number, mask_name, mask_national_id};
 
 use super::{mask_email, random_token, token_hash, Caller, ServiceError, ServiceResult, Services};
 use crate::storage::accounts::{self, AccountRow};
-use crate::storage::{self, rate_counters, sessions};
+use crate::storage::{self, rate_counters, sessions, unit_sessions};
 
 /// A new session: the cookie value and its lifetime.
 pub struct NewSession {
@@ -31,8 +31,8 @@ pub fn user_info(a: &AccountRow) -> UserInfo {
     }
 }
 
-/// Hash of a cookie token; None for garbage.
-fn session_hash(token: &str) -> Option<String> {
+/// Hash of a cookie token (what both session tables store); None for garbage.
+pub(crate) fn session_hash(token: &str) -> Option<String> {
     let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
     (raw.len() == 32).then(|| token_hash(&raw))
 }
@@ -232,6 +232,7 @@ impl Services {
         if let Some(hash) = token.and_then(session_hash) {
             let mut conn = self.db.conn().await?;
             sessions::delete(&mut conn, &hash).await?;
+            unit_sessions::delete(&mut conn, &hash).await?;
             drop(conn);
             self.audit(caller, None, "logout", "ok", None).await;
         }

@@ -13,9 +13,9 @@ use super::{Caller, ServiceError, ServiceResult, Services};
 use crate::storage::units::{self as store, InsuredRow};
 use crate::storage::{self, audit, Db, StorageError};
 
-/// The person acting for a unit. Today only an NHI card login (card proof + password, F3)
-/// produces one; a citizen digital certificate (自然人憑證) login will produce the same
-/// principal from the certificate's ID number, so nothing below depends on how.
+/// The person acting for a unit: from an NHI card login (card proof + password, F3) or a
+/// citizen digital certificate (自然人憑證) login (the verified ID number, issue 12); nothing
+/// below depends on which.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub national_id: String,
@@ -170,15 +170,19 @@ fn bool_of(v: i64) -> bool {
 }
 
 impl Services {
-    /// The principal behind a session cookie (NHI card login).
+    /// The principal behind a session cookie: an NHI card login's account, else a citizen
+    /// certificate login's session (which only the unit pages accept).
     pub async fn principal_by_session(&self, token: Option<&str>) -> ServiceResult<Principal> {
-        let account = self.account_by_session(token).await?;
-        Ok(Principal {
-            national_id: account.national_id,
-            name: account.name,
-            email: account.email,
-            method: LoginMethod::NhiCard,
-        })
+        match self.account_by_session(token).await {
+            Ok(account) => Ok(Principal {
+                national_id: account.national_id,
+                name: account.name,
+                email: account.email,
+                method: LoginMethod::NhiCard,
+            }),
+            Err(ServiceError::SessionExpired) => self.certificate_principal(token).await,
+            Err(e) => Err(e),
+        }
     }
 
     /// The principal's membership in a unit (Forbidden when none).

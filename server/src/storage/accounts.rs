@@ -71,6 +71,19 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<AccountRo
     Ok(sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?)
 }
 
+/// The active account of a person, by ID number (a certificate login's email, issue 12).
+pub async fn active_by_national_id(
+    conn: &mut AnyConnection,
+    national_id: &str,
+) -> Result<Option<AccountRow>, StorageError> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE national_id = $1 AND status = $2");
+    Ok(sqlx::query_as(&sql)
+        .bind(national_id)
+        .bind(ACTIVE)
+        .fetch_optional(conn)
+        .await?)
+}
+
 /// Inserts a pending account; a unique violation means the card or ID is taken.
 pub async fn insert_pending(
     conn: &mut AnyConnection,

@@ -19,6 +19,7 @@ pub mod registrants;
 pub mod sessions;
 pub mod sql;
 pub mod tickets;
+pub mod unit_sessions;
 pub mod units;
 pub mod uploads;
 
@@ -171,7 +172,7 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Removes expired nonces, sessions and rate-limit windows older than a day.
+/// Removes expired nonces, sessions (both kinds) and rate-limit windows older than a day.
 pub async fn purge_expired(conn: &mut AnyConnection, now: i64) -> Result<(), StorageError> {
     rate_counters::purge_before(conn, now.saturating_sub(24 * 3600)).await?;
     sqlx::query("DELETE FROM card_nonces WHERE expires_at < $1")
@@ -179,6 +180,10 @@ pub async fn purge_expired(conn: &mut AnyConnection, now: i64) -> Result<(), Sto
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM unit_sessions WHERE expires_at < $1")
         .bind(now)
         .execute(&mut *conn)
         .await?;
