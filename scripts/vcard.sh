@@ -173,6 +173,21 @@ ctl() {
     "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" ctl --control "$RUN/card.sock" "$@"
 }
 
+vwait() {
+    "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait "$1" --timeout-ms "$WAIT_MS"
+}
+
+# Swaps the card (`holder ID` or `certificate LABEL`). A card in the reader is pulled first
+# and PC/SC must see the reader empty before the new one goes in: swapped in one step, PC/SC
+# can still report the old card "present" while it goes, and the next command finds no card.
+swap() {
+    if ctl status | grep -q '^ok inserted'; then
+        ctl remove >/dev/null && vwait --absent && ctl "$@" && ctl insert >/dev/null && vwait --present
+    else
+        ctl "$@"
+    fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -182,10 +197,10 @@ case "$cmd" in
     restart) stop; start "$@" ;;
     remove) ctl remove && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --absent --timeout-ms "$WAIT_MS" ;;
     insert) ctl insert && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
-    holder) ctl holder "$@" && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
+    holder) swap holder "$@" ;;
     certificate)
         [ $# = 1 ] || { echo "usage: $0 certificate LABEL (a card of the test PKI's pki.json)" >&2; exit 2; }
-        ctl certificate "$1" && "${NHI_VCARD_BIN:-$ROOT/target/debug/nhi-vcard}" wait --present --timeout-ms "$WAIT_MS" ;;
+        swap certificate "$1" ;;
     unblock)
         [ $# = 1 ] || { echo "usage: $0 unblock LABEL" >&2; exit 2; }
         ctl unblock "$1" ;;
