@@ -38,6 +38,8 @@ struct SoftKey {
     cred_id: Vec<u8>,
     counter: u32,
     user_handle: Vec<u8>,
+    /// Whether the authenticator says it verified the user (PIN, biometrics).
+    uv: bool,
 }
 
 fn cbor(v: &ciborium::Value) -> Vec<u8> {
@@ -63,6 +65,7 @@ impl SoftKey {
             cred_id: rand::random::<[u8; 32]>().to_vec(),
             counter: 0,
             user_handle: Vec::new(),
+            uv: true,
         }
     }
 
@@ -93,7 +96,7 @@ impl SoftKey {
             .expect("user.id is base64url");
         let cdj = client_data("webauthn.create", options, origin);
         let mut auth = Sha256::digest(rp_id.as_bytes()).to_vec();
-        auth.push(0x01 | 0x04 | 0x40); // UP, UV, AT
+        auth.push(0x01 | if self.uv { 0x04 } else { 0 } | 0x40); // UP, UV, AT
         auth.extend_from_slice(&self.counter.to_be_bytes());
         auth.extend_from_slice(&[0u8; 16]); // AAGUID
         auth.extend_from_slice(
@@ -131,7 +134,7 @@ impl SoftKey {
         self.counter += 1;
         let cdj = client_data("webauthn.get", options, origin);
         let mut auth = Sha256::digest(rp_id.as_bytes()).to_vec();
-        auth.push(0x01 | 0x04); // UP, UV
+        auth.push(0x01 | if self.uv { 0x04 } else { 0 }); // UP, UV
         auth.extend_from_slice(&self.counter.to_be_bytes());
         let mut signed = auth.clone();
         signed.extend_from_slice(&Sha256::digest(&cdj));
@@ -274,6 +277,10 @@ both_engines!(
         let pk_cookie = session_pair(&r);
         let me = get_as(&h, &pk_cookie, "/api/v1/me").await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+        // The same account with the same unit permissions (王小明 administers UNIT).
+        let units = get_as(&h, &pk_cookie, "/api/v1/units").await;
+        assert_eq!(units.status, StatusCode::OK, "{}", units.text);
+        assert!(units.text.contains(common::UNIT), "{}", units.text);
         // A second login: the counter grows.
         let r = passkey_login(&h, &mut key).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -393,6 +400,14 @@ both_engines!(
         let r =
             finish_registration(&h, &cookie, c2["ceremony_id"].as_str().expect("id"), cred).await;
         rejected(&r, "ceremony_invalid");
+        // Without user verification.
+        let c = start(&h, &cookie).await;
+        let mut no_uv = SoftKey::new();
+        no_uv.uv = false;
+        let cred = no_uv.create(&c["options"], ORIGIN, RP_ID);
+        let r =
+            finish_registration(&h, &cookie, c["ceremony_id"].as_str().expect("id"), cred).await;
+        rejected(&r, "user_not_verified");
         // Garbage ceremony id and a name out of bounds.
         let r = finish_registration(&h, &cookie, "nope", json!({})).await;
         rejected(&r, "ceremony_invalid");
@@ -449,11 +464,16 @@ both_engines!(
             cred_id: key.cred_id.clone(),
             counter: key.counter + 5,
             user_handle: vec![9; 16],
+            uv: true,
         };
         rejected(
             &passkey_login(&h, &mut wrong_handle).await,
             "unknown_credential",
         );
+        // Without user verification.
+        key.uv = false;
+        rejected(&passkey_login(&h, &mut key).await, "user_not_verified");
+        key.uv = true;
         // The counter going backwards: a cloned authenticator.
         let stored = count(&h, "SELECT sign_count FROM passkeys").await;
         key.counter = u32::try_from(stored).expect("u32") - 1;
