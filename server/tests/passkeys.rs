@@ -765,3 +765,25 @@ both_engines_authority!(
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
 );
+
+both_engines_authority!(
+    a_step_up_with_the_replacement_card_keeps_this_session_and_revokes_the_old_card,
+    |(h, _a, cookie, mut key): (Harness, Arc<Authority>, String, SoftKey)| async move {
+        let mut new_card = holder(0).card;
+        new_card.card_number = NEW_CARD.parse().expect("card number");
+        let n = h.nonce(ProofPurpose::StepUp).await;
+        let proof = h.answer(&new_card, ORIGIN, n);
+        let body = json!({ "proof": proof, "password": PASSWORD });
+        let r = post_as(&h, &cookie, "/api/v1/passkeys/step-up", body).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        // This session, proven with the new card, lives on; the old card's passkey is gone.
+        let me = get_as(&h, &cookie, "/api/v1/me").await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+        assert_eq!(me.json["card_number_masked"], new_card.card_number.masked());
+        assert_eq!(count(&h, "SELECT COUNT(*) FROM passkeys").await, 0);
+        rejected(&passkey_login(&h, &mut key).await, "unknown_credential");
+        assert_revoked_mail(&h.outbox().await);
+        let r = registration(&h, &cookie).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+);
