@@ -108,9 +108,14 @@ impl Services {
                 reject(ServiceError::CardMismatch)
             }
             CardStanding::Current { .. } | CardStanding::Unknown => Ok(VerifiedCard { data }),
-            CardStanding::Lost | CardStanding::Replaced | CardStanding::NotIssued => {
+            standing @ (CardStanding::Lost | CardStanding::Replaced) => {
+                // Issue 16: what this card opened or enrolled ends with it.
+                let lost = standing == CardStanding::Lost;
+                self.card_reported_revoked(data.card_number.as_str(), lost)
+                    .await;
                 reject(ServiceError::CardRevoked)
             }
+            CardStanding::NotIssued => reject(ServiceError::CardRevoked),
         }
     }
 }
