@@ -52,6 +52,13 @@ fn main() {
             "online.ftl",
             !wasm || std::env::var_os("CARGO_FEATURE_ONLINE").is_some(),
         ),
+        // Issue 16: the passkey pages and the unit login's passkey button (both areas).
+        (
+            "passkeys.ftl",
+            !wasm
+                || std::env::var_os("CARGO_FEATURE_UNITS").is_some()
+                || std::env::var_os("CARGO_FEATURE_ONLINE").is_some(),
+        ),
     ];
     let mut catalogues = Vec::new();
     let mut left_out = BTreeSet::new();

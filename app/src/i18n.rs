@@ -456,13 +456,13 @@ mod tests {
 
     /// Every message of `lang` (the three area files).
     fn ftl(lang: &str) -> BTreeMap<String, String> {
-        ["main.ftl", "units.ftl", "online.ftl"]
+        ["main.ftl", "units.ftl", "online.ftl", "passkeys.ftl"]
             .iter()
             .flat_map(|f| ftl_file(lang, f))
             .collect()
     }
 
-    const API: [ApiCode; 30] = [
+    const API: [ApiCode; 32] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
@@ -493,6 +493,8 @@ mod tests {
         ApiCode::IdMismatch,
         ApiCode::IdVerificationUnavailable,
         ApiCode::NoUnitRole,
+        ApiCode::StepUpRequired,
+        ApiCode::PasskeyRejected,
     ];
 
     /// A new server error code fails to compile here until it is added to [`API`] (and so
@@ -528,7 +530,9 @@ mod tests {
             | ApiCode::RevocationUnavailable
             | ApiCode::IdMismatch
             | ApiCode::IdVerificationUnavailable
-            | ApiCode::NoUnitRole => API.contains(&code),
+            | ApiCode::NoUnitRole
+            | ApiCode::StepUpRequired
+            | ApiCode::PasskeyRejected => API.contains(&code),
         }
     }
 
@@ -659,6 +663,9 @@ mod tests {
             "applications.rs",
             "download.rs",
             "units_login.rs",
+            "passkeys.rs",
+            "passkey_login.rs",
+            "webauthn.rs",
         ];
         let main = ftl_file("zh-TW", "main.ftl");
         let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();
