@@ -17,7 +17,7 @@ AXE_CORE_VERSION=4.14.1
 # twiggy (wasm size profiler) for scripts/wasm-sizes.sh only; not part of the test command.
 TWIGGY_VERSION=0.8.0
 NHI_TOOLS=${NHI_TOOLS:-/opt/nhi-tools}
-APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config chromium chromium-driver
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config libssl-dev chromium chromium-driver
   postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates)
 
 tools_say() { printf '\033[1m[tools]\033[0m %s\n' "$*" >&2; }

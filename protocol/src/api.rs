@@ -373,6 +373,12 @@ pub enum ErrorCode {
     /// The certificate is valid and the ID matches, but the person acts for no insured unit
     /// (F4): nothing to log in to.
     NoUnitRole,
+    /// Adding a passkey needs a step-up (card proof + password) in this session within the
+    /// last 5 minutes (issue 16).
+    StepUpRequired,
+    /// The passkey (WebAuthn credential) is refused; `message` is a
+    /// [`crate::passkeys::PasskeyProblem`] code saying why.
+    PasskeyRejected,
 }
 
 /// The body of every error answer.

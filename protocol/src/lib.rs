@@ -16,6 +16,7 @@
 //! - [`areas`]: the separately built parts of the SPA and the paths each serves.
 //! - [`online`]: API bodies of the online services after login (F9).
 //! - [`units`]: API bodies of the insured-unit services (F4–F8).
+//! - [`passkeys`]: API bodies of the passkeys rooted in the card (issue 16).
 //!
 //! No `unwrap()`/`expect()` outside tests (`clippy::unwrap_used`, `clippy::expect_used`).
 
@@ -36,6 +37,7 @@ pub mod household;
 pub mod id;
 pub mod mask;
 pub mod online;
+pub mod passkeys;
 pub mod password;
 pub mod sex;
 pub mod units;

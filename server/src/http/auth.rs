@@ -3,6 +3,7 @@
 //! token itself.
 //!
 //! - [`AuthAccount`]: the active account behind the session cookie (the online services, F9).
+//! - [`AuthSession`]: that account and its session (the passkey enrolment, issue 16).
 //! - [`CurrentUser`]: the logged-in person as `/api/v1/me` shows them (F3).
 //! - [`UnitActor`]: the person acting for insured units (F4–F6), from the session.
 //! - [`UnitPrincipal`]: that person in the unit of the route's `{code}`, with the
@@ -46,6 +47,30 @@ impl FromRequestParts<AppState> for AuthAccount {
         Ok(AuthAccount(
             state.services.account_by_session(token.as_deref()).await?,
         ))
+    }
+}
+
+/// The active account of a live session and that session (its token's hash): what the
+/// passkey enrolment needs, since its step-up belongs to the session (issue 16).
+pub struct AuthSession {
+    pub account: AccountRow,
+    pub session_hash: String,
+}
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let token = session_token(parts, state).await;
+        let account = state.services.account_by_session(token.as_deref()).await?;
+        let session_hash = token
+            .as_deref()
+            .and_then(crate::services::session::session_hash)
+            .ok_or(ServiceError::SessionExpired)?;
+        Ok(AuthSession {
+            account,
+            session_hash,
+        })
     }
 }
 

@@ -124,6 +124,10 @@ impl From<ServiceError> for HttpError {
                     .retry_after(60)
             }
             ServiceError::NoUnitRole => HttpError::new(S::FORBIDDEN, C::NoUnitRole, msg),
+            ServiceError::StepUpRequired => HttpError::new(S::FORBIDDEN, C::StepUpRequired, msg),
+            ServiceError::PasskeyRejected(problem) => {
+                HttpError::new(S::UNAUTHORIZED, C::PasskeyRejected, problem.as_str())
+            }
             ServiceError::ApplicationPending => {
                 HttpError::new(S::CONFLICT, C::ApplicationPending, msg)
             }

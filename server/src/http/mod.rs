@@ -20,6 +20,7 @@ pub mod extract;
 pub mod online;
 pub mod operators;
 pub mod ops;
+pub mod passkeys;
 pub mod registration;
 pub mod security;
 pub mod session;
@@ -138,6 +139,7 @@ pub fn routes() -> Routes {
             .merge(session::routes())
             .merge(units::routes())
             .merge(certificate_login::routes())
+            .merge(passkeys::routes())
             .merge(uploads::routes())
             .merge(bulk_registration::routes())
             .merge(online::routes())

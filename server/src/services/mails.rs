@@ -174,6 +174,76 @@ pub fn address_changed(name_masked: &str, new_email_masked: &str) -> Rendered {
     }
 }
 
+/// Issue 16: a passkey was added to the account; how to remove it.
+pub fn passkey_added(name_masked: &str, passkey_name: &str, origin: &str, at: i64) -> Rendered {
+    let subject =
+        "健保卡網路服務：已新增通行金鑰 / NHI card online services: a passkey was added".to_owned();
+    let when = taipei_time(at);
+    let text = format!(
+        "{name_masked} 您好：\n\n您的帳戶已於 {when} 以健保卡及註冊密碼驗證後新增通行金鑰「{passkey_name}」。\
+         此後可用這個通行金鑰登入，不需讀卡機。\n\
+         若要移除：登入後開啟「通行金鑰」頁面 {origin}/passkeys ，按該金鑰的「移除」。\
+         若這不是您本人的操作，請立即移除它並與健保署聯絡。\n\n----\n\n\
+         Dear {name_masked},\n\nA passkey named \"{passkey_name}\" was added to your account on {when} \
+         after a check with your NHI card and registration password. It can now be used to log in \
+         without a card reader.\n\
+         To remove it: log in, open the Passkeys page {origin}/passkeys and choose Remove next to it. \
+         If this was not you, remove it at once and contact the National Health Insurance Administration.\n"
+    );
+    let (n, k, o, w) = (
+        escape(name_masked),
+        escape(passkey_name),
+        escape(origin),
+        escape(&when),
+    );
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>您的帳戶已於 {w} 以健保卡及註冊密碼驗證後新增通行金鑰「{k}」。此後可用這個通行金鑰登入，不需讀卡機。</p>\
+         <p>若要移除：登入後開啟<a href=\"{o}/passkeys\">「通行金鑰」頁面</a>，按該金鑰的「移除」。\
+         若這不是您本人的操作，請立即移除它並與健保署聯絡。</p><hr>\
+         <p lang=\"en\">Dear {n},</p><p lang=\"en\">A passkey named “{k}” was added to your account on {w} \
+         after a check with your NHI card and registration password. It can now be used to log in without a card reader.</p>\
+         <p lang=\"en\">To remove it: log in, open the <a href=\"{o}/passkeys\">Passkeys page</a> and choose Remove next to it. \
+         If this was not you, remove it at once and contact the National Health Insurance Administration.</p>"
+    ));
+    Rendered {
+        kind: "passkey_added",
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Issue 16: a card was reported lost or replaced: its sessions ended and the passkeys it
+/// enrolled (`passkeys` of them) were removed.
+pub fn passkeys_revoked(name_masked: &str, card_masked: &str, passkeys: u64) -> Rendered {
+    let subject = "健保卡網路服務：舊卡的登入及通行金鑰已停用 / NHI card online services: the old card's logins and passkeys were revoked"
+        .to_owned();
+    let text = format!(
+        "{name_masked} 您好：\n\n健保卡 {card_masked} 已掛失或換發。以這張卡登入的連線已結束，\
+         以這張卡新增的通行金鑰（{passkeys} 個）已移除。請以新卡登入；如需通行金鑰，請以新卡重新新增。\
+         若這不是您本人的操作，請立即與健保署聯絡。\n\n----\n\n\
+         Dear {name_masked},\n\nNHI card {card_masked} was reported lost or has been replaced. \
+         The sessions it opened have ended and the passkeys it added ({passkeys}) were removed. \
+         Log in with your new card; add a passkey again with the new card if you want one. \
+         If this was not you, contact the National Health Insurance Administration at once.\n"
+    );
+    let (n, c) = (escape(name_masked), escape(card_masked));
+    let html = html_page(&format!(
+        "<p>{n} 您好：</p><p>健保卡 {c} 已掛失或換發。以這張卡登入的連線已結束，以這張卡新增的通行金鑰（{passkeys} 個）已移除。\
+         請以新卡登入；如需通行金鑰，請以新卡重新新增。</p><p>若這不是您本人的操作，請立即與健保署聯絡。</p><hr>\
+         <p lang=\"en\">Dear {n},</p><p lang=\"en\">NHI card {c} was reported lost or has been replaced. \
+         The sessions it opened have ended and the passkeys it added ({passkeys}) were removed. \
+         Log in with your new card; add a passkey again with the new card if you want one.</p>\
+         <p lang=\"en\">If this was not you, contact the National Health Insurance Administration at once.</p>"
+    ));
+    Rendered {
+        kind: "passkeys_revoked",
+        subject,
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

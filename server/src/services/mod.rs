@@ -11,6 +11,7 @@ pub mod certificate_pdf;
 pub mod health_bank;
 pub mod mails;
 pub mod online;
+pub mod passkeys;
 pub mod passwords;
 pub mod proof;
 pub mod registration;
@@ -131,6 +132,12 @@ pub enum ServiceError {
     /// A verified person who acts for no insured unit.
     #[error("this person holds no role in any insured unit")]
     NoUnitRole,
+    /// Adding a passkey needs a fresh step-up (card proof + password) in this session.
+    #[error("adding a passkey needs a step-up with the card and password in the last 5 minutes")]
+    StepUpRequired,
+    /// The passkey (WebAuthn credential) was refused.
+    #[error("{}", .0.as_str())]
+    PasskeyRejected(nhi_protocol::passkeys::PasskeyProblem),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("internal error: {0}")]

@@ -64,7 +64,8 @@ impl Services {
         self.limit_card_logins(caller, &card_number).await?;
         let account = {
             let mut conn = self.db.conn().await?;
-            accounts::by_card(&mut conn, &card_number).await?
+            // The account is the person's: a replacement card (same ID number) finds it too.
+            accounts::by_card_or_id(&mut conn, &card_number, card.national_id().as_str()).await?
         };
         let Some(account) = account.filter(|a| a.national_id == card.national_id().as_str()) else {
             self.hasher.dummy_verify(req.password).await?;
@@ -114,7 +115,20 @@ impl Services {
             let mut conn = self.db.conn().await?;
             accounts::login_succeeded(&mut conn, account.id, n, forgive).await?;
         }
-        self.open_session(caller, &account).await
+        let account = if account.card_number != card_number {
+            // Issue 16: the person's replacement card; the account follows it and what the
+            // old card opened or enrolled ends.
+            self.adopt_new_card(caller, &account, &card_number, None)
+                .await?;
+            let mut conn = self.db.conn().await?;
+            accounts::by_id(&mut conn, account.id)
+                .await?
+                .ok_or(ServiceError::LoginFailed)?
+        } else {
+            account
+        };
+        self.open_session(caller, &account, &card_number, "card")
+            .await
     }
 
     /// The per-card login limit (`login_per_card_per_hour`), in the database so every instance
@@ -183,10 +197,15 @@ impl Services {
         }
     }
 
-    async fn open_session(
+    /// Opens a session of `account`, remembering the card behind it (`card_number`: the card
+    /// of an F3 login, or the card that enrolled the passkey of a passkey login), so that a
+    /// card reported lost or replaced ends it ([`Services::revoke_card`]).
+    pub(crate) async fn open_session(
         &self,
         caller: &Caller,
         account: &AccountRow,
+        card_number: &str,
+        how: &str,
     ) -> ServiceResult<NewSession> {
         let raw = random_token();
         let now = storage::now();
@@ -201,12 +220,19 @@ impl Services {
                 now,
                 expires,
                 &caller.ip,
+                card_number,
             )
             .await?;
         }
         self.metrics.inc(&self.metrics.logins);
-        self.audit(caller, Some(&account.card_number), "login", "success", None)
-            .await;
+        self.audit(
+            caller,
+            Some(&account.card_number),
+            "login",
+            "success",
+            Some(how),
+        )
+        .await;
         Ok(NewSession {
             token: URL_SAFE_NO_PAD.encode(raw),
             max_age_seconds: ttl,

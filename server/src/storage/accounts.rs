@@ -258,3 +258,17 @@ pub async fn activate_all(conn: &mut AnyConnection) -> Result<u64, StorageError>
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Issue 16: the account follows the person's replacement card.
+pub async fn set_card_number(
+    conn: &mut AnyConnection,
+    id: i64,
+    card_number: &str,
+) -> Result<(), StorageError> {
+    sqlx::query("UPDATE accounts SET card_number = $1 WHERE id = $2")
+        .bind(card_number)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -14,6 +14,7 @@ pub mod bulk_jobs;
 pub mod health_bank;
 pub mod nonces;
 pub mod outbox;
+pub mod passkeys;
 pub mod rate_counters;
 pub mod registrants;
 pub mod sessions;
@@ -184,6 +185,10 @@ pub async fn purge_expired(conn: &mut AnyConnection, now: i64) -> Result<(), Sto
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM unit_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at < $1")
         .bind(now)
         .execute(&mut *conn)
         .await?;

@@ -24,6 +24,21 @@ pub async fn hit(
     Ok(hits)
 }
 
+/// The hits so far in `bucket`'s window starting at `window_start` (0 when none).
+pub async fn peek(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    window_start: i64,
+) -> Result<i64, StorageError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT hits FROM rate_counters WHERE bucket = $1 AND window_start = $2")
+            .bind(bucket)
+            .bind(window_start)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map_or(0, |r| r.0))
+}
+
 /// Drops windows that started before `before`.
 pub async fn purge_before(conn: &mut AnyConnection, before: i64) -> Result<(), StorageError> {
     sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
