@@ -65,19 +65,19 @@ include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 impl T {
     /// The FTL message id.
     pub fn id(self) -> &'static str {
-        IDS[self as usize]
+        IDS.get(self as usize).copied().unwrap_or_default()
     }
 
     /// The key of the FTL message `id`, if there is one.
     pub fn from_id(id: &str) -> Option<T> {
-        IDS.iter().position(|i| *i == id).map(|n| T::ALL[n])
+        IDS.iter().position(|i| *i == id).map(|n| KEYS[n])
     }
 
     /// The message in `lang`, the variables taken from `args`.
     fn text(self, lang: Lang, args: &[(&str, &str)]) -> String {
         let parts: &[Part] = match lang {
-            Lang::ZhTw => ZH_TW[self as usize],
-            Lang::En => EN[self as usize],
+            Lang::ZhTw => ZH_TW.get(self as usize).copied().unwrap_or_default(),
+            Lang::En => EN.get(self as usize).copied().unwrap_or_default(),
         };
         let mut out = String::new();
         for part in parts {
