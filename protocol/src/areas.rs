@@ -17,13 +17,13 @@ pub enum Area {
 }
 
 const UNITS_PREFIXES: &[&str] = &["/units", "/bulk-activate"];
-/// `/account/passkeys` and `/passkey-login` (issue 16): the passkey pages are reached after
-/// the first screen, so they stay out of its bundle.
+/// `/passkeys` and `/passkey-login` (issue 16): the passkey pages are reached after the first
+/// screen, so they stay out of its bundle (`/passkeys` is the page the passkey mails link).
 const ONLINE_PREFIXES: &[&str] = &[
     "/health-bank",
     "/applications",
     "/download",
-    "/account",
+    "/passkeys",
     "/passkey-login",
 ];
 
@@ -74,7 +74,7 @@ mod tests {
             ("/health-bank", Area::Online),
             ("/applications", Area::Online),
             ("/applications/extra", Area::Online),
-            ("/account/passkeys", Area::Online),
+            ("/passkeys", Area::Online),
             ("/passkey-login", Area::Online),
             ("/passkey-loginx", Area::Citizen),
         ] {

@@ -4,7 +4,7 @@
 //! party id is a domain, never an IP address).
 //!
 //! 王小明 registers, confirms and logs in with the card (F1 → F2 → F3), adds a passkey on
-//! `/account/passkeys` with the card step-up (card + registration password), renames it, logs
+//! `/passkeys` with the card step-up (card + registration password), renames it, logs
 //! out; the card is pulled out of the reader; he logs in with the passkey from the F3 login
 //! page's 「使用通行金鑰登入」 (nothing typed, no card) and reaches 健康存摺; logs in with it on
 //! the unit login too and reaches the unit pages; removes the passkey and sees the next
@@ -32,7 +32,7 @@ async fn logout(p: &Page) -> Result<()> {
     Ok(())
 }
 
-/// On `/account/passkeys`: 「新增通行金鑰」, the card read, the password, `name`; waits for
+/// On `/passkeys`: 「新增通行金鑰」, the card read, the password, `name`; waits for
 /// the list to show the passkey.
 async fn add_passkey(p: &Page, name: &str) -> Result<()> {
     p.click("#passkey-add-open").await?;
@@ -66,7 +66,7 @@ async fn scenario(s: &Stack) -> Result<()> {
     register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
     let authenticator = VirtualAuthenticator::add(&p.client).await?;
 
-    // ── /account/passkeys, reached from the home page ───────────────────────────────────
+    // ── /passkeys, reached from the home page ───────────────────────────────────
     p.click("#home-passkeys a").await?;
     p.wait_css("#passkeys-none").await?;
     p.audit("passkeys-empty").await?;
@@ -128,7 +128,7 @@ async fn scenario(s: &Stack) -> Result<()> {
     p.wait_text("#unit-list", "12345678").await?;
 
     // Last used is now shown.
-    p.open("/account/passkeys").await?;
+    p.open("/passkeys").await?;
     p.wait_css("#passkeys-list .passkey").await?;
 
     // ── Remove it: the next passkey login is refused ────────────────────────────────────
@@ -168,7 +168,7 @@ async fn passkey_login_latency() -> Result<()> {
         let p = &s.page;
         register_confirm_login(s, &WANG, EMAIL, PASSWORD).await?;
         let _authenticator = VirtualAuthenticator::add(&p.client).await?;
-        p.open("/account/passkeys").await?;
+        p.open("/passkeys").await?;
         add_passkey(p, "latency").await?;
         let mut times = Vec::new();
         for _ in 0..12 {

@@ -1,4 +1,4 @@
-# Issue 16: passkeys (the online area's /account/passkeys and /passkey-login, the unit login's passkey button)
+# Issue 16: passkeys (the online area's /passkeys and /passkey-login, the unit login's passkey button)
 pk-title = Passkeys
 pk-intro = A passkey lets you log in without a card reader: you unlock it with this device's fingerprint, face recognition or screen lock, and type no password. A passkey works only on this website: a fake site can neither get nor use it.
 pk-fact-device = The passkey stays on your phone, computer or security key; this website keeps only a public key, which cannot be used to log in.

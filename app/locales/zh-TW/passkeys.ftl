@@ -1,4 +1,4 @@
-# Issue 16: passkeys (the online area's /account/passkeys and /passkey-login, the unit login's passkey button)
+# Issue 16: passkeys (the online area's /passkeys and /passkey-login, the unit login's passkey button)
 pk-title = 通行金鑰
 pk-intro = 通行金鑰（passkey）讓您不用讀卡機也能登入：登入時只要用這台裝置的指紋、臉部辨識或螢幕鎖定解鎖即可，不必輸入密碼。通行金鑰只能在本網站使用，假冒的網站拿不到也用不了。
 pk-fact-device = 通行金鑰存在您的手機、電腦或實體安全金鑰中，本網站只保存無法用來登入的公開金鑰。

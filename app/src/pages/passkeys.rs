@@ -1,4 +1,4 @@
-//! `/account/passkeys` (issue 16): the account's passkeys (name, created, last used, the card
+//! `/passkeys` (issue 16): the account's passkeys (name, created, last used, the card
 //! that enrolled it), rename and remove; 「新增通行金鑰」 first asks for the step-up (the
 //! account's own card read now + the registration password), then the browser makes the
 //! passkey. Removing needs nothing special; adding one always needs the card.
