@@ -52,13 +52,6 @@ impl Lang {
     }
 }
 
-/// A piece of a message: fixed text, or a variable's value.
-#[derive(Debug)]
-enum Part {
-    Text(&'static str),
-    Var(&'static str),
-}
-
 // `T`, `T::ALL`, `IDS` and the texts `ZH_TW` / `EN`, generated from the FTL files.
 include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 
@@ -73,25 +66,29 @@ impl T {
         IDS.iter().position(|i| *i == id).map(|n| KEYS[n])
     }
 
-    /// The message in `lang`, the variables taken from `args`.
+    /// The message in `lang`, the variables taken from `args` (in the generated texts a
+    /// variable's name stands between two NULs).
     fn text(self, lang: Lang, args: &[(&str, &str)]) -> String {
-        let parts: &[Part] = match lang {
-            Lang::ZhTw => ZH_TW.get(self as usize).copied().unwrap_or_default(),
-            Lang::En => EN.get(self as usize).copied().unwrap_or_default(),
-        };
+        let raw = match lang {
+            Lang::ZhTw => ZH_TW.get(self as usize),
+            Lang::En => EN.get(self as usize),
+        }
+        .copied()
+        .unwrap_or_default();
         let mut out = String::new();
-        for part in parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(v) => match args.iter().find(|(name, _)| name == v) {
-                    Some((_, value)) => out.push_str(value),
-                    // As Fluent shows a missing variable.
-                    None => {
-                        out.push_str("{$");
-                        out.push_str(v);
-                        out.push('}');
-                    }
-                },
+        for (n, piece) in raw.split('\0').enumerate() {
+            if n % 2 == 0 {
+                out.push_str(piece);
+                continue;
+            }
+            match args.iter().find(|(name, _)| *name == piece) {
+                Some((_, value)) => out.push_str(value),
+                // As Fluent shows a missing variable.
+                None => {
+                    out.push_str("{$");
+                    out.push_str(piece);
+                    out.push('}');
+                }
             }
         }
         out

@@ -20,8 +20,42 @@ use anyhow::{ensure, Result};
 use nhi_e2e::flows::{read_card, register_confirm_login, Stack, PASSWORD, WANG};
 use nhi_e2e::page::Page;
 use nhi_e2e::webauthn::VirtualAuthenticator;
+use serde_json::json;
 
 const EMAIL: &str = "wang.passkey@example.com";
+
+/// `fetch` from the page with the app's CSRF header: the status and the body.
+async fn call(p: &Page, method: &str, path: &str) -> Result<(u64, String)> {
+    let v = p
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(arguments[1], {method: arguments[0], headers: {'x-nhi-request': '1', 'content-type': 'application/json'}, \
+               body: arguments[0] === 'GET' ? undefined : '{}'}) \
+             .then(async r => done([r.status, await r.text()])).catch(e => done([0, String(e)]));",
+            vec![json!(method), json!(path)],
+        )
+        .await?;
+    Ok((
+        v[0].as_u64().unwrap_or(0),
+        v[1].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+/// Waits for the mail to `to` whose subject contains `needle`.
+async fn mail_with_subject(s: &Stack, to: &str, needle: &str) -> Result<nhi_e2e::mail::Mail> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(m) = nhi_e2e::mail::read_dir(&s.server.mail_dir)?
+            .into_iter()
+            .find(|m| m.to.contains(to) && m.subject.contains(needle))
+        {
+            return Ok(m);
+        }
+        ensure!(Instant::now() < deadline, "no mail {needle:?} to {to} within 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
 
 /// The nav's 登出, up to the login page.
 async fn logout(p: &Page) -> Result<()> {
@@ -75,6 +109,13 @@ async fn scenario(s: &Stack) -> Result<()> {
     p.audit("passkeys-add-form").await?;
     p.click("#passkey-add-cancel").await?;
 
+    // No ceremony without a step-up in this session.
+    let (status, body) = call(p, "POST", "/api/v1/passkeys/registration").await?;
+    ensure!(
+        status == 403 && body.contains("step_up_required"),
+        "registration without a step-up: {status} {body}"
+    );
+
     // Adding needs the card + the password: a wrong password is refused, nothing is made.
     p.click("#passkey-add-open").await?;
     read_card(p).await?;
@@ -91,8 +132,14 @@ async fn scenario(s: &Stack) -> Result<()> {
     let creds = authenticator.credentials(&p.client).await?;
     ensure!(creds.len() == 1, "the authenticator holds {creds:?}");
     ensure!(
-        creds[0]["isResidentCredential"] == serde_json::json!(true),
+        creds[0]["isResidentCredential"] == json!(true),
         "not a discoverable credential: {creds:?}"
+    );
+    let mail = mail_with_subject(s, EMAIL, "a passkey was added").await?;
+    ensure!(
+        mail.text.contains("E2E laptop") && mail.text.contains("/passkeys"),
+        "the added-passkey mail names it and how to remove it: {}",
+        mail.text
     );
     let item = p.text("#passkeys-list .passkey").await?;
     ensure!(
@@ -130,6 +177,11 @@ async fn scenario(s: &Stack) -> Result<()> {
     // Last used is now shown.
     p.open("/passkeys").await?;
     p.wait_css("#passkeys-list .passkey").await?;
+    let item = p.text("#passkeys-list .passkey").await?;
+    ensure!(
+        item.contains("Office laptop") && !item.contains("尚未使用"),
+        "the renamed passkey with its last use: {item}"
+    );
 
     // ── Remove it: the next passkey login is refused ────────────────────────────────────
     p.click(".passkey-remove").await?;
@@ -146,15 +198,8 @@ async fn scenario(s: &Stack) -> Result<()> {
         "the removed passkey's login says why: {}",
         p.text("#passkey-error").await?
     );
-    let me = p
-        .client
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; \
-             fetch('/api/v1/me').then(r => done(r.status)).catch(() => done(0));",
-            vec![],
-        )
-        .await?;
-    ensure!(me == serde_json::json!(401), "no session after a refused passkey: /me {me}");
+    let (me, _) = call(p, "GET", "/api/v1/me").await?;
+    ensure!(me == 401, "no session after a refused passkey: /me {me}");
     p.audit("passkey-login-refused").await?;
     authenticator.remove(&p.client).await?;
     card.insert()?;
@@ -185,7 +230,7 @@ async fn passkey_login_latency() -> Result<()> {
         );
         std::fs::write(
             nhi_e2e::artefacts_dir().join("passkey-latency.json"),
-            serde_json::to_vec_pretty(&serde_json::json!({
+            serde_json::to_vec_pretty(&json!({
                 "logins": times.len(), "median_ms": median, "p95_ms": p95, "ms": times,
             }))?,
         )?;
