@@ -32,11 +32,19 @@ impl WebDriverCompatibleCommand for Raw {
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
     }
 }
 
-async fn raw(client: &Client, method: http::Method, path: String, body: Option<Value>) -> Result<Value> {
+async fn raw(
+    client: &Client,
+    method: http::Method,
+    path: String,
+    body: Option<Value>,
+) -> Result<Value> {
     client
         .issue_cmd(Raw {
             method,

@@ -42,17 +42,20 @@ async fn call(p: &Page, method: &str, path: &str) -> Result<(u64, String)> {
     ))
 }
 
-/// Waits for the mail to `to` whose subject contains `needle`.
-async fn mail_with_subject(s: &Stack, to: &str, needle: &str) -> Result<nhi_e2e::mail::Mail> {
+/// Waits for the mail to `to` whose text contains `needle`.
+async fn mail_with_text(s: &Stack, to: &str, needle: &str) -> Result<nhi_e2e::mail::Mail> {
     let deadline = Instant::now() + std::time::Duration::from_secs(20);
     loop {
         if let Some(m) = nhi_e2e::mail::read_dir(&s.server.mail_dir)?
             .into_iter()
-            .find(|m| m.to.contains(to) && m.subject.contains(needle))
+            .find(|m| m.to.contains(to) && m.text.contains(needle))
         {
             return Ok(m);
         }
-        ensure!(Instant::now() < deadline, "no mail {needle:?} to {to} within 20 s");
+        ensure!(
+            Instant::now() < deadline,
+            "no mail {needle:?} to {to} within 20 s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -61,8 +64,11 @@ async fn mail_with_subject(s: &Stack, to: &str, needle: &str) -> Result<nhi_e2e:
 async fn logout(p: &Page) -> Result<()> {
     p.click("#nav-logout").await?;
     p.wait_css("#read-card").await?;
-    p.wait_js("location.pathname === '/login'", "the login page after logout")
-        .await?;
+    p.wait_js(
+        "location.pathname === '/login'",
+        "the login page after logout",
+    )
+    .await?;
     Ok(())
 }
 
@@ -135,7 +141,7 @@ async fn scenario(s: &Stack) -> Result<()> {
         creds[0]["isResidentCredential"] == json!(true),
         "not a discoverable credential: {creds:?}"
     );
-    let mail = mail_with_subject(s, EMAIL, "a passkey was added").await?;
+    let mail = mail_with_text(s, EMAIL, "A passkey named").await?;
     ensure!(
         mail.text.contains("E2E laptop") && mail.text.contains("/passkeys"),
         "the added-passkey mail names it and how to remove it: {}",
@@ -190,11 +196,16 @@ async fn scenario(s: &Stack) -> Result<()> {
     p.open("/home").await?;
     logout(p).await?;
     p.click("#passkey-login").await?;
-    p.wait_js("location.pathname === '/passkey-login'", "the passkey login page")
-        .await?;
+    p.wait_js(
+        "location.pathname === '/passkey-login'",
+        "the passkey login page",
+    )
+    .await?;
     p.wait_css("#passkey-error .message-error").await?;
     ensure!(
-        p.text("#passkey-error").await?.contains("本網站不認得這把通行金鑰"),
+        p.text("#passkey-error")
+            .await?
+            .contains("本網站不認得這把通行金鑰"),
         "the removed passkey's login says why: {}",
         p.text("#passkey-error").await?
     );

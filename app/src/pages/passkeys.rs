@@ -201,9 +201,11 @@ fn PasskeyItem(
         rename_error.set(None);
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let result =
-                api::patch::<_, PasskeyInfo>(&format!("/passkeys/{id}"), &RenamePasskey { name: n })
-                    .await;
+            let result = api::patch::<_, PasskeyInfo>(
+                &format!("/passkeys/{id}"),
+                &RenamePasskey { name: n },
+            )
+            .await;
             busy.set(false);
             match result {
                 Ok(info) => {

@@ -100,7 +100,10 @@ pub fn supported() -> bool {
 
 /// Runs one ceremony on the server's `options` (`{"publicKey": …}`); answers
 /// `credential.toJSON()`.
-pub async fn run(kind: Ceremony, options: &serde_json::Value) -> Result<serde_json::Value, PkFailure> {
+pub async fn run(
+    kind: Ceremony,
+    options: &serde_json::Value,
+) -> Result<serde_json::Value, PkFailure> {
     let window = web_sys::window().ok_or(PkFailure::Unsupported)?;
     let pkc = prop(&window, "PublicKeyCredential")?;
     let parser = function(
@@ -281,9 +284,8 @@ mod tests {
 
     #[test]
     fn server_refusals_have_their_advice() {
-        let rejected = |m: &str| {
-            PkFailure::Api(Failure::Api(ApiError::new(ApiCode::PasskeyRejected, m)))
-        };
+        let rejected =
+            |m: &str| PkFailure::Api(Failure::Api(ApiError::new(ApiCode::PasskeyRejected, m)));
         assert_eq!(
             failure_msg(&rejected("unknown_credential")),
             Msg::Key(T::PkProblemUnknown)
