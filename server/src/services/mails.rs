@@ -259,4 +259,18 @@ mod tests {
         assert!(m.html.contains("王&lt;b&gt;明") && !m.html.contains("<b>明"));
         assert!(m.text.find("您好").expect("zh") < m.text.find("Dear").expect("en"));
     }
+
+    #[test]
+    fn passkey_mails_are_bilingual_escaped_and_say_how_to_remove() {
+        let m = passkey_added("王○明", "<script>", "https://x.example", 1_800_000_000);
+        assert_eq!(m.kind, "passkey_added");
+        assert!(m.text.contains("移除") && m.text.contains("Remove"));
+        assert!(m.text.contains("https://x.example/passkeys"));
+        assert!(m.html.contains("&lt;script&gt;") && !m.html.contains("<script>"));
+        assert!(m.text.find("您好").expect("zh") < m.text.find("Dear").expect("en"));
+        let r = passkeys_revoked("王○明", "0000****5678", 2);
+        assert_eq!(r.kind, "passkeys_revoked");
+        assert!(r.text.contains("0000****5678") && r.text.contains("（2 個）"));
+        assert!(r.text.contains("Dear") && r.html.contains("lang=\"en\""));
+    }
 }

@@ -108,12 +108,9 @@ impl Services {
                 reject(ServiceError::CardMismatch)
             }
             CardStanding::Current { .. } | CardStanding::Unknown => Ok(VerifiedCard { data }),
-            CardStanding::Lost | CardStanding::Replaced => {
+            standing @ (CardStanding::Lost | CardStanding::Replaced) => {
                 // Issue 16: what this card opened or enrolled ends with it.
-                let lost = matches!(
-                    self.authority.standing(&data.card_number),
-                    CardStanding::Lost
-                );
+                let lost = standing == CardStanding::Lost;
                 self.card_reported_revoked(data.card_number.as_str(), lost)
                     .await;
                 reject(ServiceError::CardRevoked)
