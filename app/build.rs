@@ -52,6 +52,13 @@ fn main() {
             "online.ftl",
             !wasm || std::env::var_os("CARGO_FEATURE_ONLINE").is_some(),
         ),
+        // Issue 16: the passkey pages and the unit login's passkey button (both areas).
+        (
+            "passkeys.ftl",
+            !wasm
+                || std::env::var_os("CARGO_FEATURE_UNITS").is_some()
+                || std::env::var_os("CARGO_FEATURE_ONLINE").is_some(),
+        ),
     ];
     let mut catalogues = Vec::new();
     let mut left_out = BTreeSet::new();
@@ -74,7 +81,15 @@ fn main() {
         }
         catalogues.push(messages);
     }
-    let ids: Vec<String> = catalogues[0].iter().map(|(id, _)| id.clone()).collect();
+    // The messages this wasm carries first, then the ones it leaves out: the tables below
+    // (ids, texts) then end after the carried ones, and a left-out key (never looked up in
+    // this area) falls off their end, costing the first page nothing (issue 16).
+    let (carried_ids, other_ids): (Vec<String>, Vec<String>) = catalogues[0]
+        .iter()
+        .map(|(id, _)| id.clone())
+        .partition(|id| !left_out.contains(id));
+    let carried = carried_ids.len();
+    let ids: Vec<String> = carried_ids.into_iter().chain(other_ids).collect();
     let zh: BTreeSet<&String> = ids.iter().collect();
     let en: BTreeSet<&String> = catalogues[1].iter().map(|(id, _)| id).collect();
     if zh != en {
@@ -132,38 +147,36 @@ fn main() {
         let _ = writeln!(code, "        T::{},", camel(id));
     }
     code.push_str("    ];\n}\n\n");
-    // The ids of the messages another area carries are left out too (`""`: that area's
-    // coded messages are never looked up here), as their texts are.
-    code.push_str("/// The FTL message ids, by key.\nstatic IDS: [&str; COUNT] = [\n");
-    for id in &ids {
-        let shown = if left_out.contains(id) {
-            ""
-        } else {
-            id.as_str()
-        };
-        let _ = writeln!(code, "    {shown:?},");
+    // Only the carried messages have ids and texts here ([`T::text`] and [`T::id`] answer
+    // nothing for the others); `KEYS` maps an id's position back to its key.
+    let _ = writeln!(code, "const CARRIED: usize = {carried};\n");
+    code.push_str("/// The keys of the carried messages, by position in `IDS`.\nstatic KEYS: [T; CARRIED] = [\n");
+    for id in &ids[..carried] {
+        let _ = writeln!(code, "    T::{},", camel(id));
     }
     code.push_str("];\n\n");
+    code.push_str("/// The FTL message ids of the carried messages, by key.\nstatic IDS: [&str; CARRIED] = [\n");
+    for id in &ids[..carried] {
+        let _ = writeln!(code, "    {id:?},");
+    }
+    code.push_str("];\n\n");
+    // Each text is one string, a variable's name between two NULs (`"Step \0n\0 of …"`):
+    // a string per message costs the bundle less than a slice of parts.
     for (n, (_, name)) in LANGS.iter().enumerate() {
-        let _ = writeln!(code, "static {name}: [&[Part]; COUNT] = [");
-        for id in &ids {
-            code.push_str("    &[");
-            let parts: &[Part] = if left_out.contains(id) {
-                &[]
-            } else {
-                &resolved[n][id]
-            };
-            for part in parts {
+        let _ = writeln!(code, "static {name}: [&str; CARRIED] = [");
+        for id in &ids[..carried] {
+            let mut text = String::new();
+            for part in &resolved[n][id] {
                 match part {
-                    Part::Text(t) => {
-                        let _ = write!(code, "Part::Text({t:?}), ");
-                    }
+                    Part::Text(t) => text.push_str(t),
                     Part::Var(v) => {
-                        let _ = write!(code, "Part::Var({v:?}), ");
+                        text.push('\0');
+                        text.push_str(v);
+                        text.push('\0');
                     }
                 }
             }
-            code.push_str("],\n");
+            let _ = writeln!(code, "    {text:?},");
         }
         code.push_str("];\n\n");
     }

@@ -165,6 +165,21 @@ pub async fn post_file_with_email<T: DeserializeOwned>(
     answer(status, &text)
 }
 
+/// `POST` whose success answer has no body (204).
+pub async fn post_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), Failure> {
+    let (status, text) = fetch_json("POST", path, body).await?;
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    answer::<serde::de::IgnoredAny>(status, &text).map(|_| ())
+}
+
+/// `PATCH` with a JSON body.
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+    let (status, text) = fetch_json("PATCH", path, body).await?;
+    answer(status, &text)
+}
+
 /// `DELETE` with no answer body.
 pub async fn delete(path: &str) -> Result<(), Failure> {
     let (status, text) = fetch("DELETE", path, None, None).await?;

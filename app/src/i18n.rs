@@ -52,46 +52,43 @@ impl Lang {
     }
 }
 
-/// A piece of a message: fixed text, or a variable's value.
-#[derive(Debug)]
-enum Part {
-    Text(&'static str),
-    Var(&'static str),
-}
-
 // `T`, `T::ALL`, `IDS` and the texts `ZH_TW` / `EN`, generated from the FTL files.
 include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 
 impl T {
     /// The FTL message id.
     pub fn id(self) -> &'static str {
-        IDS[self as usize]
+        IDS.get(self as usize).copied().unwrap_or_default()
     }
 
     /// The key of the FTL message `id`, if there is one.
     pub fn from_id(id: &str) -> Option<T> {
-        IDS.iter().position(|i| *i == id).map(|n| T::ALL[n])
+        IDS.iter().position(|i| *i == id).map(|n| KEYS[n])
     }
 
-    /// The message in `lang`, the variables taken from `args`.
+    /// The message in `lang`, the variables taken from `args` (in the generated texts a
+    /// variable's name stands between two NULs).
     fn text(self, lang: Lang, args: &[(&str, &str)]) -> String {
-        let parts: &[Part] = match lang {
-            Lang::ZhTw => ZH_TW[self as usize],
-            Lang::En => EN[self as usize],
-        };
+        let raw = match lang {
+            Lang::ZhTw => ZH_TW.get(self as usize),
+            Lang::En => EN.get(self as usize),
+        }
+        .copied()
+        .unwrap_or_default();
         let mut out = String::new();
-        for part in parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(v) => match args.iter().find(|(name, _)| name == v) {
-                    Some((_, value)) => out.push_str(value),
-                    // As Fluent shows a missing variable.
-                    None => {
-                        out.push_str("{$");
-                        out.push_str(v);
-                        out.push('}');
-                    }
-                },
+        for (n, piece) in raw.split('\0').enumerate() {
+            if n % 2 == 0 {
+                out.push_str(piece);
+                continue;
+            }
+            match args.iter().find(|(name, _)| *name == piece) {
+                Some((_, value)) => out.push_str(value),
+                // As Fluent shows a missing variable.
+                None => {
+                    out.push_str("{$");
+                    out.push_str(piece);
+                    out.push('}');
+                }
             }
         }
         out
@@ -456,13 +453,13 @@ mod tests {
 
     /// Every message of `lang` (the three area files).
     fn ftl(lang: &str) -> BTreeMap<String, String> {
-        ["main.ftl", "units.ftl", "online.ftl"]
+        ["main.ftl", "units.ftl", "online.ftl", "passkeys.ftl"]
             .iter()
             .flat_map(|f| ftl_file(lang, f))
             .collect()
     }
 
-    const API: [ApiCode; 30] = [
+    const API: [ApiCode; 32] = [
         ApiCode::BadRequest,
         ApiCode::NonceInvalid,
         ApiCode::CardProofInvalid,
@@ -493,6 +490,8 @@ mod tests {
         ApiCode::IdMismatch,
         ApiCode::IdVerificationUnavailable,
         ApiCode::NoUnitRole,
+        ApiCode::StepUpRequired,
+        ApiCode::PasskeyRejected,
     ];
 
     /// A new server error code fails to compile here until it is added to [`API`] (and so
@@ -528,7 +527,9 @@ mod tests {
             | ApiCode::RevocationUnavailable
             | ApiCode::IdMismatch
             | ApiCode::IdVerificationUnavailable
-            | ApiCode::NoUnitRole => API.contains(&code),
+            | ApiCode::NoUnitRole
+            | ApiCode::StepUpRequired
+            | ApiCode::PasskeyRejected => API.contains(&code),
         }
     }
 
@@ -659,6 +660,9 @@ mod tests {
             "applications.rs",
             "download.rs",
             "units_login.rs",
+            "passkeys.rs",
+            "passkey_login.rs",
+            "webauthn.rs",
         ];
         let main = ftl_file("zh-TW", "main.ftl");
         let by_name: BTreeMap<String, T> = T::ALL.iter().map(|k| (format!("{k:?}"), *k)).collect();

@@ -83,6 +83,8 @@ fn render_online(path: &str) -> Option<AnyView> {
         "/health-bank" => pages::health_bank::HealthBank().into_any(),
         "/applications" => pages::applications::Applications().into_any(),
         "/download" => pages::download::Download().into_any(),
+        "/passkeys" => pages::passkeys::Passkeys().into_any(),
+        "/passkey-login" => pages::passkey_login::PasskeyLogin().into_any(),
         _ => return None,
     })
 }

@@ -17,7 +17,15 @@ pub enum Area {
 }
 
 const UNITS_PREFIXES: &[&str] = &["/units", "/bulk-activate"];
-const ONLINE_PREFIXES: &[&str] = &["/health-bank", "/applications", "/download"];
+/// `/passkeys` and `/passkey-login` (issue 16): the passkey pages are reached after the first
+/// screen, so they stay out of its bundle (`/passkeys` is the page the passkey mails link).
+const ONLINE_PREFIXES: &[&str] = &[
+    "/health-bank",
+    "/applications",
+    "/download",
+    "/passkeys",
+    "/passkey-login",
+];
 
 /// `path` is `prefix` or below it (`/units`, `/units/roles`; not `/unitsx`).
 fn under(path: &str, prefix: &str) -> bool {
@@ -66,6 +74,9 @@ mod tests {
             ("/health-bank", Area::Online),
             ("/applications", Area::Online),
             ("/applications/extra", Area::Online),
+            ("/passkeys", Area::Online),
+            ("/passkey-login", Area::Online),
+            ("/passkey-loginx", Area::Citizen),
         ] {
             assert_eq!(Area::of_path(path), area, "{path}");
         }

@@ -66,8 +66,14 @@ impl Stack {
     /// Starts the card (playing `holder`, a national ID), the server and the browser; `name`
     /// names the server's artefacts folder and the browser profile.
     pub async fn start(name: &str, holder: &str) -> Result<Self> {
+        Self::start_at(name, holder, "127.0.0.1").await
+    }
+
+    /// [`Stack::start`] with the server's public origin on `host` (`localhost` for the
+    /// passkey scenarios: [`Server::start_at`]).
+    pub async fn start_at(name: &str, holder: &str, host: &str) -> Result<Self> {
         let card = VirtualCard::start(holder)?;
-        let server = Server::start(name).await?;
+        let server = Server::start_at(name, &[], host).await?;
         let driver = Chromedriver::start().await?;
         let profile = profile_with_bridge(name)?;
         let client = driver.session(&profile, Some(&extension_dir())).await?;
@@ -87,8 +93,18 @@ impl Stack {
         holder: &str,
         scenario: impl AsyncFnOnce(&Stack) -> Result<()>,
     ) -> Result<()> {
+        Self::run_at(name, holder, "127.0.0.1", scenario).await
+    }
+
+    /// [`Stack::run`] with the server's public origin on `host` ([`Stack::start_at`]).
+    pub async fn run_at(
+        name: &str,
+        holder: &str,
+        host: &str,
+        scenario: impl AsyncFnOnce(&Stack) -> Result<()>,
+    ) -> Result<()> {
         let _serial = SERIAL.lock().await;
-        let stack = Self::start(name, holder).await?;
+        let stack = Self::start_at(name, holder, host).await?;
         let result = scenario(&stack).await;
         if result.is_err() {
             let _ = screenshot(&stack.page.client, &format!("FAILED-{name}")).await;

@@ -12,6 +12,7 @@ pub mod flows;
 pub mod mail;
 pub mod page;
 pub mod stack;
+pub mod webauthn;
 
 use std::path::PathBuf;
 

@@ -225,6 +225,13 @@ impl Server {
 
     /// [`Server::start`] with more environment (the certificate login's settings).
     pub async fn start_with(name: &str, extra_env: &[(String, String)]) -> Result<Self> {
+        Self::start_at(name, extra_env, "127.0.0.1").await
+    }
+
+    /// [`Server::start_with`] with `host` (a name of this machine's loopback) in the public
+    /// origin: `localhost` for WebAuthn, whose relying party id must be a domain, never an IP
+    /// address (the browser refuses `127.0.0.1` with a `SecurityError`).
+    pub async fn start_at(name: &str, extra_env: &[(String, String)], host: &str) -> Result<Self> {
         let dist = crate::dist_dir();
         ensure!(
             dist.join("index.html").exists(),
@@ -237,7 +244,7 @@ impl Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let origin = format!("http://127.0.0.1:{port}");
+        let origin = format!("http://{host}:{port}");
         let mail_dir = dir.join("mail");
         let log_path = dir.join("server.log");
         let log = std::fs::File::create(&log_path)?;

@@ -68,6 +68,7 @@ pub fn Home() -> impl IntoView {
         <ul class="services">
             <li id="home-health-bank"><Link href="/health-bank">{move || i.t(T::HomeHealthBank)}</Link></li>
             <li id="home-applications"><Link href="/applications">{move || i.t(T::HomeApplications)}</Link></li>
+            <li id="home-passkeys"><a href="/passkeys">{move || i.t(T::HomePasskeys)}</a></li>
         </ul>
         <div class="actions">
             <button type="button" id="logout" class="button button-secondary" on:click=move |_| leptos::task::spawn_local(logout())>{move || i.t(T::Logout)}</button>

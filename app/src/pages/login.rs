@@ -56,6 +56,7 @@ pub fn Login() -> impl IntoView {
             <MessageBox msg=error />
             <div class="actions">
                 <SubmitButton label=T::LoginSubmit busy id="submit" />
+                <a href="/passkey-login" id="passkey-login" class="button button-secondary">{move || i.t(T::LoginPasskey)}</a>
             </div>
         </form>
     }

@@ -11,6 +11,8 @@ pub mod home;
 pub mod landing;
 pub mod login;
 pub mod online;
+pub mod passkey_login;
+pub mod passkeys;
 pub mod password;
 pub mod register;
 pub mod resend;
@@ -20,3 +22,4 @@ pub mod units;
 #[cfg(not(feature = "citizen"))]
 pub mod units_login;
 pub mod upload_records;
+pub mod webauthn;

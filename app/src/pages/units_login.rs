@@ -204,6 +204,11 @@ pub fn UnitsLogin() -> impl IntoView {
             </form>
             <div id="cert-error" tabindex="-1"><MessageBox msg=error /></div>
         </section>
+        <section class="login-option" aria-labelledby="passkey-login-title" id="passkey-login-option">
+            <h2 id="passkey-login-title">{move || i.t(T::UlPasskeyTitle)}</h2>
+            <p>{move || i.t(T::UlPasskeyText)}</p>
+            <super::webauthn::PasskeyLoginButton to=units_return_path />
+        </section>
     }
 }
 
