@@ -155,9 +155,28 @@ impl SoftKey {
     }
 }
 
+/// A nonce for a step-up, issued to the session of `cookie` (only that session can use it).
+async fn session_nonce(h: &Harness, cookie: &str) -> nhi_protocol::card_proof::Nonce {
+    let r = post_as(
+        h,
+        cookie,
+        "/api/v1/card-proof/nonce",
+        json!({ "purpose": "step_up" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    serde_json::from_value(r.json["nonce"].clone()).expect("nonce")
+}
+
+/// `card`'s step-up proof on a nonce issued to the session of `cookie`.
+async fn step_up_proof(h: &Harness, cookie: &str, card: &nhi_protocol::CardBasicData) -> Value {
+    let n = session_nonce(h, cookie).await;
+    serde_json::to_value(h.answer(card, ORIGIN, n)).expect("json")
+}
+
 async fn step_up(h: &Harness, cookie: &str, i: usize) -> Resp {
     let body =
-        json!({ "proof": h.proof(&holder(i), ProofPurpose::StepUp).await, "password": PASSWORD });
+        json!({ "proof": step_up_proof(h, cookie, &holder(i).card).await, "password": PASSWORD });
     post_as(h, cookie, "/api/v1/passkeys/step-up", body).await
 }
 
@@ -318,12 +337,18 @@ both_engines!(
         let r = registration(&h, &cookie).await;
         assert_eq!(r.code(), "step_up_required", "{}", r.text);
         // A wrong password.
-        let body = json!({ "proof": h.proof(&holder(0), ProofPurpose::StepUp).await, "password": "wrong-Password-9" });
+        let body = json!({ "proof": step_up_proof(&h, &cookie, &holder(0).card).await, "password": "wrong-Password-9" });
         let r = post_as(&h, &cookie, "/api/v1/passkeys/step-up", body).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
         assert_eq!(r.code(), "login_failed");
         // A proof made for login is not a step-up.
         let body = json!({ "proof": h.proof(&holder(0), ProofPurpose::Login).await, "password": PASSWORD });
+        let r = post_as(&h, &cookie, "/api/v1/passkeys/step-up", body).await;
+        assert_eq!(r.code(), "nonce_invalid", "{}", r.text);
+        let r = registration(&h, &cookie).await;
+        assert_eq!(r.code(), "step_up_required", "{}", r.text);
+        // A step-up nonce not issued to this session (issued without one).
+        let body = json!({ "proof": h.proof(&holder(0), ProofPurpose::StepUp).await, "password": PASSWORD });
         let r = post_as(&h, &cookie, "/api/v1/passkeys/step-up", body).await;
         assert_eq!(r.code(), "nonce_invalid", "{}", r.text);
         let r = registration(&h, &cookie).await;
@@ -748,8 +773,7 @@ both_engines_authority!(
         rejected(&passkey_login(&h, &mut key).await, "unknown_credential");
         assert_revoked_mail(&h.outbox().await);
         // The new card enrols a new passkey (step-up with the new card).
-        let n = h.nonce(ProofPurpose::StepUp).await;
-        let proof = h.answer(&new_card, ORIGIN, n);
+        let proof = step_up_proof(&h, &new_session, &new_card).await;
         let body = json!({ "proof": proof, "password": PASSWORD });
         let r = post_as(&h, &new_session, "/api/v1/passkeys/step-up", body).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
@@ -771,8 +795,7 @@ both_engines_authority!(
     |(h, _a, cookie, mut key): (Harness, Arc<Authority>, String, SoftKey)| async move {
         let mut new_card = holder(0).card;
         new_card.card_number = NEW_CARD.parse().expect("card number");
-        let n = h.nonce(ProofPurpose::StepUp).await;
-        let proof = h.answer(&new_card, ORIGIN, n);
+        let proof = step_up_proof(&h, &cookie, &new_card).await;
         let body = json!({ "proof": proof, "password": PASSWORD });
         let r = post_as(&h, &cookie, "/api/v1/passkeys/step-up", body).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);

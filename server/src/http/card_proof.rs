@@ -1,4 +1,5 @@
-//! The card-proof nonce every card-authenticated flow starts with (F1, F2, F3, F7, F8).
+//! The card-proof nonce every card-authenticated flow starts with (F1, F2, F3, F7, F8, the
+//! certificate login, the passkey step-up: that one is issued to the caller's session).
 
 use axum::extract::State;
 use axum::Json;
@@ -7,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, SessionToken};
 use super::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,7 +21,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 400, description = "bad_request", body = ApiError)))]
 async fn nonce(
     State(s): State<AppState>,
+    token: SessionToken,
     ApiJson(req): ApiJson<NonceRequest>,
 ) -> ApiResult<Json<NonceResponse>> {
-    Ok(Json(s.services.issue_nonce(req.purpose).await?))
+    // A step-up nonce is issued to the caller's session (issue 16).
+    let session = token
+        .0
+        .as_deref()
+        .and_then(crate::services::session::session_hash);
+    Ok(Json(
+        s.services
+            .issue_nonce(req.purpose, session.as_deref())
+            .await?,
+    ))
 }

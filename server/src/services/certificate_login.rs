@@ -80,7 +80,7 @@ impl Services {
             let mut conn = self.db.conn().await?;
             nonces::consume(&mut conn, &token_hash(&req.nonce.0), storage::now()).await?
         };
-        if consumed.as_deref() != Some(ProofPurpose::CertificateLogin.as_str()) {
+        if consumed.map(|c| c.purpose).as_deref() != Some(ProofPurpose::CertificateLogin.as_str()) {
             return Err(self
                 .certificate_refused(caller, None, "nonce_invalid", ServiceError::NonceInvalid)
                 .await);

@@ -165,7 +165,9 @@ impl Services {
         session_hash: &str,
         req: StepUpRequest,
     ) -> ServiceResult<()> {
-        let card = self.verify_card(&req.proof, ProofPurpose::StepUp).await?;
+        let card = self
+            .verify_card_in_session(&req.proof, ProofPurpose::StepUp, session_hash)
+            .await?;
         let card_number = card.card_number().as_str().to_owned();
         if card.national_id().as_str() != account.national_id {
             return Err(self

@@ -51,11 +51,25 @@ impl VerifiedCard {
 
 impl Services {
     /// Issues a fresh single-use nonce for `purpose` (stored as its hash, valid 5 minutes).
-    pub async fn issue_nonce(&self, purpose: ProofPurpose) -> ServiceResult<NonceResponse> {
+    /// A step-up nonce is issued to the caller's session (`session_hash`, the hash of its
+    /// cookie token): only that session's step-up accepts a proof on it (issue 16).
+    pub async fn issue_nonce(
+        &self,
+        purpose: ProofPurpose,
+        session_hash: Option<&str>,
+    ) -> ServiceResult<NonceResponse> {
         let nonce = Nonce(random_token());
         let expires = storage::now() + i64::from(NONCE_TTL_SECONDS);
+        let bound = session_hash.filter(|_| purpose == ProofPurpose::StepUp);
         let mut conn = self.db.conn().await?;
-        nonces::insert(&mut conn, &token_hash(&nonce.0), purpose.as_str(), expires).await?;
+        nonces::insert(
+            &mut conn,
+            &token_hash(&nonce.0),
+            purpose.as_str(),
+            expires,
+            bound,
+        )
+        .await?;
         Ok(NonceResponse {
             nonce,
             purpose,
@@ -77,6 +91,27 @@ impl Services {
         proof: &CardProof,
         purpose: ProofPurpose,
     ) -> ServiceResult<VerifiedCard> {
+        self.verify_card_for(proof, purpose, None).await
+    }
+
+    /// [`Services::verify_card`] for a step-up: the nonce must also have been issued to this
+    /// session (`session_hash`), so a proof made in one session cannot step up another.
+    pub async fn verify_card_in_session(
+        &self,
+        proof: &CardProof,
+        purpose: ProofPurpose,
+        session_hash: &str,
+    ) -> ServiceResult<VerifiedCard> {
+        self.verify_card_for(proof, purpose, Some(session_hash))
+            .await
+    }
+
+    async fn verify_card_for(
+        &self,
+        proof: &CardProof,
+        purpose: ProofPurpose,
+        session_hash: Option<&str>,
+    ) -> ServiceResult<VerifiedCard> {
         let reject = |e: ServiceError| {
             self.metrics.inc(&self.metrics.proofs_rejected);
             tracing::info!(reason = %e, purpose = purpose.as_str(), "card proof refused");
@@ -89,7 +124,16 @@ impl Services {
         let Some(record) = proof.current_record() else {
             return reject(ServiceError::CardProofOutdated);
         };
-        if consumed.as_deref() != Some(purpose.as_str()) {
+        let fits = consumed.is_some_and(|c| {
+            c.purpose == purpose.as_str()
+                && match (purpose, session_hash) {
+                    // A step-up nonce counts only in the session it was issued to.
+                    (ProofPurpose::StepUp, Some(s)) => c.session_hash.as_deref() == Some(s),
+                    (ProofPurpose::StepUp, None) => false,
+                    _ => true,
+                }
+        });
+        if !fits {
             return reject(ServiceError::NonceInvalid);
         }
         if self
