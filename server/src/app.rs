@@ -46,14 +46,20 @@ fn build_certificate_login(cfg: &Config) -> anyhow::Result<Option<CertificateLog
     // https CRLs: the system's roots plus certificate_tls_ca_file. One checker per CRL
     // (comma-separated: one per issuing CA).
     let crls = cfg.certificate_crl.as_deref().unwrap_or_default();
+    let sources: Vec<&str> = crls
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // One https client (roots loaded once) for every https CRL; none when all are files.
+    let client = if sources.iter().any(|s| s.starts_with("https://")) {
+        Some(https_client(&cfg.certificate_trust())?)
+    } else {
+        None
+    };
     let mut checkers = Vec::new();
-    for source in crls.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let client = if source.starts_with("https://") {
-            Some(https_client(&cfg.certificate_trust())?)
-        } else {
-            None
-        };
-        checkers.push(CrlChecker::new(source, trust.clone(), client)?);
+    for source in sources {
+        checkers.push(CrlChecker::new(source, trust.clone(), client.clone())?);
     }
     if checkers.is_empty() {
         anyhow::bail!("certificate_crl is required with certificate_issuing_cas");

@@ -117,13 +117,9 @@ impl VirtualCard {
 
     /// Swaps in the citizen certificate card `label` of the test PKI (its PIN counter
     /// persists while the virtual card runs, as a real card's does), and waits until PC/SC
-    /// sees it. The old card is pulled first and PC/SC must see the reader empty: a swap in
-    /// one step can look "present" to PC/SC before it noticed the old card leave, and the next
-    /// command would then find no card at all.
+    /// sees it (`vcard.sh certificate`: the old card out first, as `holder` does).
     pub fn certificate(&self, label: &str) -> Result<()> {
-        self.remove()?;
-        self.ctl(&["certificate", label])?;
-        self.insert()
+        self.script(&["certificate", label])
     }
 
     /// Resets the PIN counter of the certificate card `label` (tests only).

@@ -111,6 +111,29 @@ fn too_large() -> HttpError {
 /// Longest `result_email` part read (an email address is at most 254 characters).
 const RESULT_EMAIL_MAX_BYTES: u64 = 1024;
 
+fn malformed() -> HttpError {
+    HttpError::bad_request("file", "malformed multipart body")
+}
+
+/// The answer to a multipart error, wherever it is met (between the parts or inside one): a
+/// part over its limit is that part's error, the whole stream over its limit `too_large`.
+fn multipart_error(e: multer::Error) -> HttpError {
+    match e {
+        multer::Error::FieldSizeExceeded { field_name, .. }
+            if field_name.as_deref() == Some("result_email") =>
+        {
+            HttpError::bad_request("result_email", "too long")
+        }
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            too_large()
+        }
+        multer::Error::UnknownField { .. } => {
+            HttpError::bad_request("file", "only the parts file and result_email are accepted")
+        }
+        _ => malformed(),
+    }
+}
+
 /// The parts `file` and `result_email` of a multipart upload. The whole stream is capped at
 /// the file limit plus a little for the headers and the email, each part at its own limit; a
 /// part of another name, a second `file` or a missing one is refused.
@@ -131,38 +154,13 @@ async fn read_multipart(
     let mut parts =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let (mut file, mut email) = (None, None);
-    let malformed = || HttpError::bad_request("file", "malformed multipart body");
     loop {
-        let field = match parts.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(multer::Error::FieldSizeExceeded { field_name, .. })
-                if field_name.as_deref() == Some("result_email") =>
-            {
-                return Err(HttpError::bad_request("result_email", "too long"))
-            }
-            Err(
-                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. },
-            ) => return Err(too_large()),
-            Err(multer::Error::UnknownField { .. }) => {
-                return Err(HttpError::bad_request(
-                    "file",
-                    "only the parts file and result_email are accepted",
-                ))
-            }
-            Err(_) => return Err(malformed()),
+        let field = match parts.next_field().await.map_err(multipart_error)? {
+            Some(field) => field,
+            None => break,
         };
         let is_file = field.name() == Some("file");
-        let data = field.bytes().await.map_err(|e| match e {
-            multer::Error::StreamSizeExceeded { .. } => too_large(),
-            multer::Error::FieldSizeExceeded { field_name, .. }
-                if field_name.as_deref() == Some("result_email") =>
-            {
-                HttpError::bad_request("result_email", "too long")
-            }
-            multer::Error::FieldSizeExceeded { .. } => too_large(),
-            _ => malformed(),
-        })?;
+        let data = field.bytes().await.map_err(multipart_error)?;
         let slot = if is_file { &mut file } else { &mut email };
         if slot.is_some() {
             return Err(malformed());

@@ -197,13 +197,15 @@ impl Services {
             email: account.map(|a| a.email).unwrap_or_default(),
             method: LoginMethod::CitizenCertificate,
         };
-        self.open_unit_session(caller, &verified, principal).await
+        self.open_unit_session(caller, &verified, fp.unwrap_or_default(), principal)
+            .await
     }
 
     async fn open_unit_session(
         &self,
         caller: &Caller,
         cert: &VerifiedCertificate,
+        fp: &str,
         principal: Principal,
     ) -> ServiceResult<CertificateSession> {
         let raw = random_token();
@@ -227,7 +229,7 @@ impl Services {
         }
         self.metrics.inc(&self.metrics.logins);
         let actor = format!("id:{}", id_for_audit(&principal.national_id));
-        let detail = format!("certificate={}", fingerprint(cert.der()));
+        let detail = format!("certificate={fp}");
         self.audit(
             caller,
             Some(&actor),
