@@ -16,9 +16,18 @@ BINARYEN_VERSION=132.0.0
 AXE_CORE_VERSION=4.14.1
 # twiggy (wasm size profiler) for scripts/wasm-sizes.sh only; not part of the test command.
 TWIGGY_VERSION=0.8.0
+# Issue 13: geckodriver drives Firefox ESR in the end-to-end suite; cargo-deb and
+# cargo-generate-rpm build the bridge's Linux packages (scripts/package.sh).
+GECKODRIVER_VERSION=0.37.1
+CARGO_DEB_VERSION=3.8.0
+CARGO_GENERATE_RPM_VERSION=0.21.1
 NHI_TOOLS=${NHI_TOOLS:-/opt/nhi-tools}
+# Issue 13 (packages, Firefox): firefox-esr for the Firefox end-to-end suite; mingw-w64 to
+# cross-link the Windows host; msitools + wixl to build and inspect the MSI; rpm to inspect
+# the .rpm; zip is not needed (scripts/package.sh zips with the workspace's own tool).
 APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pkg-config libssl-dev chromium chromium-driver
-  postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates)
+  postgresql python3-aiosmtpd fonts-noto-cjk poppler-utils ca-certificates
+  firefox-esr gcc-mingw-w64-x86-64 msitools wixl rpm)
 
 tools_say() { printf '\033[1m[tools]\033[0m %s\n' "$*" >&2; }
 
@@ -104,6 +113,9 @@ tools_install() {
     tools_check_pin &&
     tools_cargo_install trunk "$TRUNK_VERSION" trunk --locked &&
     tools_cargo_install wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen &&
+    tools_cargo_install geckodriver "$GECKODRIVER_VERSION" geckodriver --locked &&
+    tools_cargo_install cargo-deb "$CARGO_DEB_VERSION" cargo-deb --locked &&
+    tools_cargo_install cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm --locked &&
     tools_wasm_opt &&
     tools_axe
 }

@@ -17,6 +17,7 @@
 //! - [`online`]: API bodies of the online services after login (F9).
 //! - [`units`]: API bodies of the insured-unit services (F4–F8).
 //! - [`passkeys`]: API bodies of the passkeys rooted in the card (issue 16).
+//! - [`deployment`]: one deployment's origins, extension ids and store pages (issue 13).
 //!
 //! No `unwrap()`/`expect()` outside tests (`clippy::unwrap_used`, `clippy::expect_used`).
 
@@ -32,6 +33,7 @@ pub mod card_proof;
 pub mod certificate;
 pub mod contact;
 pub mod date;
+pub mod deployment;
 pub mod downloads;
 pub mod household;
 pub mod id;
