@@ -139,7 +139,9 @@ fn build_registry(cfg: &Config, sample: &SampleData) -> anyhow::Result<Arc<dyn H
     })
 }
 
-pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
+pub async fn build(mut config: Config, overrides: Overrides) -> anyhow::Result<App> {
+    // Config::load has read it already; a configuration made in code (tests) reads it here.
+    config.load_deployment()?;
     let config = Arc::new(config);
     if config.uses_test_master_key() {
         if config.is_loopback_only() {

@@ -12,6 +12,7 @@ const ENV_KEYS: &[&str] = &[
     "database_max_connections",
     "dist_dir",
     "downloads_dir",
+    "deployment_file",
     "card_master_key_hex",
     "registry",
     "registry_file",
@@ -120,7 +121,9 @@ impl Config {
                     var: "NHI_*".into(),
                     message: e.to_string(),
                 })?;
+        let mut config = config;
         config.validate()?;
+        config.load_deployment()?;
         Ok(config)
     }
 
@@ -138,6 +141,7 @@ const STRING_KEYS: &[&str] = &[
     "database_url",
     "dist_dir",
     "downloads_dir",
+    "deployment_file",
     "card_master_key_hex",
     "registry",
     "registry_file",

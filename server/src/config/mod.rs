@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use nhi_protocol::deployment::Deployment;
 use serde::Deserialize;
 
 pub use self::edge::TrustedProxies;
@@ -36,6 +37,11 @@ pub enum ConfigError {
     Env { var: String, message: String },
     #[error("configuration key {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error("the deployment file {path} (deployment_file) is not valid: {source}")]
+    Deployment {
+        path: PathBuf,
+        source: nhi_protocol::deployment::DeploymentError,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -68,6 +74,14 @@ pub struct Config {
     /// A folder whose files `/download` offers (the bridge host binary and the extension's
     /// zip, say), each listed with its SHA-256; none when unset.
     pub downloads_dir: Option<PathBuf>,
+    /// The deployment file (`deploy/<name>.json`, issue 13) the packages of `downloads_dir`
+    /// were built from: `public_origin` must be one of its origins (card proofs bind to it,
+    /// and the extension talks only to those), and `/download` links its store pages.
+    pub deployment_file: Option<PathBuf>,
+    /// The deployment read from `deployment_file` (by [`Config::load`], or by the app's
+    /// build when the configuration was made in code).
+    #[serde(skip)]
+    pub deployment: Option<Deployment>,
     /// 64 hex digits; the default is the public test key of the virtual card.
     pub card_master_key_hex: String,
     /// Start even though `card_master_key_hex` is the public test key on a non-loopback
@@ -210,6 +224,8 @@ impl Default for Config {
             database_max_connections: 8,
             dist_dir: PathBuf::from("dist"),
             downloads_dir: None,
+            deployment_file: None,
+            deployment: None,
             card_master_key_hex: nhi_protocol::card_proof::TEST_MASTER_KEY_HEX.into(),
             allow_test_card_key: false,
             registry: RegistryKind::Sample,

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use nhi_protocol::deployment::Deployment;
+
 use super::{Config, ConfigError, MailerKind, RegistryKind, SmtpTls};
 
 impl Config {
@@ -199,6 +201,63 @@ impl Config {
                 });
             }
         }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads `deployment_file` (if set and not read yet) into [`Config::deployment`] and checks
+    /// that this server belongs to it: `public_origin` is one of its origins — card proofs
+    /// bind to the public origin, and the deployment's extension talks only to its origins, so
+    /// a server outside them could never be used — and a development deployment (any
+    /// loopback port, never in a store) is served only on a loopback listener, so that no one
+    /// is offered packages whose extension lets every local web server drive their card.
+    pub fn load_deployment(&mut self) -> Result<(), ConfigError> {
+        let Some(path) = self.deployment_file.clone() else {
+            self.deployment = None;
+            return Ok(());
+        };
+        let deployment = match self.deployment.take() {
+            Some(d) => d,
+            None => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Deployment::parse(&text)
+                    .map_err(|source| ConfigError::Deployment { path, source })?
+            }
+        };
+        if !deployment.allows(self.origin()) {
+            return Err(ConfigError::Invalid {
+                key: "public_origin",
+                message: format!(
+                    "{} is not an origin of the deployment {:?} (deployment_file {}: {}); card \
+                     proofs bind to the public origin and the deployment's extension and card \
+                     reader program serve only its origins: add it to the deployment's \
+                     \"origins\" (and rebuild the packages) or correct public_origin",
+                    self.origin(),
+                    deployment.name,
+                    self.deployment_file
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""))
+                        .display(),
+                    deployment.origins.join(", "),
+                ),
+            });
+        }
+        if deployment.development && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                key: "deployment_file",
+                message: format!(
+                    "the deployment {:?} is a development deployment (its extension accepts \
+                     every loopback port), served only on a loopback listen address, not {}: \
+                     use a deployment of the real origins for a server others reach",
+                    deployment.name, self.listen
+                ),
+            });
+        }
+        self.deployment = Some(deployment);
         Ok(())
     }
 }
