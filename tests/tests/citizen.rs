@@ -655,7 +655,7 @@ async fn self_check_without_the_extension_or_the_bridge() -> Result<()> {
             "the bridge reported missing",
         )
         .await?;
-        p.wait_text("#check-bridge", "nhi-bridge install").await?;
+        p.wait_text("#check-bridge", ".deb").await?;
         p.wait_css("#check-bridge a[href='/download']").await?;
         p.audit("check-no-bridge").await
     }

@@ -75,7 +75,7 @@ api-application-pending = 您已申請的換補發健保卡仍在處理中，待
 
 # /download (the online area hosts it: not a first-screen page)
 download-title = 下載元件
-download-intro = 要在本網站使用健保卡，您的電腦需要兩樣東西：瀏覽器擴充功能「NHI card bridge」和讀卡元件 nhi-bridge。兩者都只需安裝一次。
+download-intro = 要在本網站使用健保卡，您的電腦需要兩樣東西：瀏覽器擴充功能「健保卡網路服務讀卡」和讀卡元件 nhi-bridge。兩者都只需安裝一次。
 download-rec-title = 適合您電腦的下載
 download-detected = 偵測到您使用：{ $os }、{ $browser }。若不正確，請從下方「所有檔案」選擇。
 download-os-windows = Windows
@@ -120,9 +120,9 @@ download-verify-windows = Windows（命令提示字元）：certutil -hashfile �
 download-verify-linux = Linux：sha256sum 檔名（或在下載資料夾執行 sha256sum -c SHA256SUMS）
 download-verify-mac = macOS：shasum -a 256 檔名
 download-remove-title = 如何移除
-download-remove-windows = Windows：「設定」→「應用程式」→ 選擇 NHI Card Bridge →「解除安裝」。
+download-remove-windows = Windows：「設定」→「應用程式」→ 選擇讀卡元件 nhi-bridge →「解除安裝」。
 download-remove-linux = Linux：sudo apt remove nhi-bridge，或 sudo dnf remove nhi-bridge。
-download-remove-ext = 擴充功能：在瀏覽器的擴充功能（附加元件）頁面移除「NHI card bridge」。
+download-remove-ext = 擴充功能：在瀏覽器的擴充功能（附加元件）頁面移除「健保卡網路服務讀卡」。
 download-files-title = 所有檔案
 download-col-file = 檔案
 download-col-kind = 內容
