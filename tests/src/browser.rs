@@ -65,6 +65,17 @@ impl Chromedriver {
     /// A new headless browser with a fresh profile in `profile`, and `extension` loaded
     /// unpacked when given.
     pub async fn session(&self, profile: &Path, extension: Option<&Path>) -> Result<Client> {
+        self.session_with_args(profile, extension, &[]).await
+    }
+
+    /// [`Chromedriver::session`] with more command-line switches for the browser (e.g.
+    /// `--user-agent=…`, to see a page as another system's browser sees it).
+    pub async fn session_with_args(
+        &self,
+        profile: &Path,
+        extension: Option<&Path>,
+        extra: &[String],
+    ) -> Result<Client> {
         let mut args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
@@ -81,6 +92,7 @@ impl Chromedriver {
             args.push(format!("--load-extension={}", ext.display()));
             args.push(format!("--disable-extensions-except={}", ext.display()));
         }
+        args.extend(extra.iter().cloned());
         let bin =
             std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
         let caps = json!({

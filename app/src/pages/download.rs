@@ -50,13 +50,11 @@ fn detect(ua: &str, platform: &str, hint: Option<&str>) -> (Os, Browser) {
         _ => Some(Os::Other),
     };
     let os = hint.and_then(os_of_hint).unwrap_or_else(|| {
-        if ua.contains("Android") || ["iPhone", "iPad", "iPod"].iter().any(|d| ua.contains(d))
-        {
+        if ua.contains("Android") || ["iPhone", "iPad", "iPod"].iter().any(|d| ua.contains(d)) {
             Os::Mobile
         } else if ua.contains("Windows") || platform.starts_with("Win") {
             Os::Windows
-        } else if ua.contains("Macintosh") || ua.contains("Mac OS") || platform.starts_with("Mac")
-        {
+        } else if ua.contains("Macintosh") || ua.contains("Mac OS") || platform.starts_with("Mac") {
             Os::Mac
         } else if ua.contains("CrOS") {
             Os::Other
@@ -183,13 +181,20 @@ fn recommended_html(i: I18n, os: Os, browser: Browser, r: &DownloadsResponse) ->
     html.push_str(&format!("<h3>{}</h3>", esc(&i.t(T::DownloadStepExt))));
     let s = &r.stores;
     let store = match browser {
-        Browser::Chromium => s.chrome.as_ref().map(|u| ("chrome", u, T::DownloadStoreChrome)),
+        Browser::Chromium => s
+            .chrome
+            .as_ref()
+            .map(|u| ("chrome", u, T::DownloadStoreChrome)),
         // Edge installs from its own store, or from the Chrome Web Store.
         Browser::Edge => s
             .edge
             .as_ref()
             .map(|u| ("edge", u, T::DownloadStoreEdge))
-            .or_else(|| s.chrome.as_ref().map(|u| ("chrome", u, T::DownloadStoreChrome))),
+            .or_else(|| {
+                s.chrome
+                    .as_ref()
+                    .map(|u| ("chrome", u, T::DownloadStoreChrome))
+            }),
         Browser::Firefox => s
             .firefox
             .as_ref()
@@ -397,18 +402,58 @@ mod tests {
     #[test]
     fn systems_and_browsers_are_told_apart() {
         for (ua, platform, hint, expected) in [
-            (CHROME_LINUX, "Linux x86_64", None, (Os::Linux, Browser::Chromium)),
-            (CHROME_LINUX, "", Some("Linux"), (Os::Linux, Browser::Chromium)),
-            (EDGE_WINDOWS, "Win32", Some("Windows"), (Os::Windows, Browser::Edge)),
+            (
+                CHROME_LINUX,
+                "Linux x86_64",
+                None,
+                (Os::Linux, Browser::Chromium),
+            ),
+            (
+                CHROME_LINUX,
+                "",
+                Some("Linux"),
+                (Os::Linux, Browser::Chromium),
+            ),
+            (
+                EDGE_WINDOWS,
+                "Win32",
+                Some("Windows"),
+                (Os::Windows, Browser::Edge),
+            ),
             (EDGE_WINDOWS, "", None, (Os::Windows, Browser::Edge)),
-            (FIREFOX_LINUX, "Linux x86_64", None, (Os::Linux, Browser::Firefox)),
+            (
+                FIREFOX_LINUX,
+                "Linux x86_64",
+                None,
+                (Os::Linux, Browser::Firefox),
+            ),
             (SAFARI_MAC, "MacIntel", None, (Os::Mac, Browser::Other)),
-            (CHROME_ANDROID, "Linux armv8l", Some("Android"), (Os::Mobile, Browser::Chromium)),
-            (CHROME_ANDROID, "Linux armv8l", None, (Os::Mobile, Browser::Chromium)),
+            (
+                CHROME_ANDROID,
+                "Linux armv8l",
+                Some("Android"),
+                (Os::Mobile, Browser::Chromium),
+            ),
+            (
+                CHROME_ANDROID,
+                "Linux armv8l",
+                None,
+                (Os::Mobile, Browser::Chromium),
+            ),
             (SAFARI_IPHONE, "iPhone", None, (Os::Mobile, Browser::Other)),
             // userAgentData wins over a frozen or spoofed user agent.
-            (CHROME_LINUX, "", Some("Windows"), (Os::Windows, Browser::Chromium)),
-            (CHROME_LINUX, "", Some("Chrome OS"), (Os::Other, Browser::Chromium)),
+            (
+                CHROME_LINUX,
+                "",
+                Some("Windows"),
+                (Os::Windows, Browser::Chromium),
+            ),
+            (
+                CHROME_LINUX,
+                "",
+                Some("Chrome OS"),
+                (Os::Other, Browser::Chromium),
+            ),
             ("", "", None, (Os::Other, Browser::Other)),
         ] {
             assert_eq!(detect(ua, platform, hint), expected, "{ua} / {hint:?}");
