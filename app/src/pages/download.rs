@@ -233,7 +233,13 @@ fn recommended_html(i: I18n, os: Os, browser: Browser, r: &DownloadsResponse) ->
         Os::Linux => &[DownloadKind::Deb, DownloadKind::Rpm],
         _ => &[],
     };
-    let packages = offers(i, r.files.iter().filter(|f| wanted.contains(&f.kind)));
+    // In the order of `wanted` (the .deb before the .rpm), not by name.
+    let packages = offers(
+        i,
+        wanted
+            .iter()
+            .flat_map(|k| r.files.iter().filter(move |f| f.kind == *k)),
+    );
     if packages.is_empty() {
         html.push_str(&para(
             i,
