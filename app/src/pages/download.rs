@@ -38,18 +38,23 @@ enum Browser {
     Other,
 }
 
-/// The OS and browser from `navigator.userAgentData.platform` (`hint`, Chromium only), else
-/// `navigator.userAgent` and `navigator.platform`.
+/// The OS and browser from `navigator.userAgent` and `navigator.platform`, and
+/// `navigator.userAgentData.platform` (`hint`, Chromium only). Even Chromium's reduced user
+/// agent names the platform family (`Windows NT 10.0`, `Macintosh`, `X11; Linux`, `Android`),
+/// all this page needs; where the two disagree the user agent has been overridden on purpose
+/// (a policy, the `--user-agent` switch, which leaves `userAgentData` as it was) and is
+/// followed. The hint decides when the user agent names no system, and always when it says
+/// Android or iOS (a tablet asking for the desktop site says Linux in its user agent).
 fn detect(ua: &str, platform: &str, hint: Option<&str>) -> (Os, Browser) {
-    let os_of_hint = |h: &str| match h {
+    let from_hint = hint.and_then(|h| match h {
         "Windows" => Some(Os::Windows),
         "macOS" => Some(Os::Mac),
         "Linux" => Some(Os::Linux),
         "Android" | "iOS" => Some(Os::Mobile),
         "" => None,
         _ => Some(Os::Other),
-    };
-    let os = hint.and_then(os_of_hint).unwrap_or_else(|| {
+    });
+    let from_ua =
         if ua.contains("Android") || ["iPhone", "iPad", "iPod"].iter().any(|d| ua.contains(d)) {
             Os::Mobile
         } else if ua.contains("Windows") || platform.starts_with("Win") {
@@ -62,8 +67,12 @@ fn detect(ua: &str, platform: &str, hint: Option<&str>) -> (Os, Browser) {
             Os::Linux
         } else {
             Os::Other
-        }
-    });
+        };
+    let os = match (from_hint, from_ua) {
+        (Some(Os::Mobile), _) => Os::Mobile,
+        (Some(h), Os::Other) => h,
+        (_, ua) => ua,
+    };
     let browser = if ua.contains("Edg/") {
         Browser::Edge
     } else if ua.contains("Firefox/") {
@@ -405,6 +414,8 @@ mod tests {
     const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
     const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
+    const BARE: &str = "Mozilla/5.0 Chrome/131.0.0.0";
+
     #[test]
     fn systems_and_browsers_are_told_apart() {
         for (ua, platform, hint, expected) in [
@@ -447,19 +458,22 @@ mod tests {
                 (Os::Mobile, Browser::Chromium),
             ),
             (SAFARI_IPHONE, "iPhone", None, (Os::Mobile, Browser::Other)),
-            // userAgentData wins over a frozen or spoofed user agent.
+            // An overridden user agent is followed; userAgentData decides where the user
+            // agent names no system, and for phones and tablets asking for desktop sites.
+            (
+                EDGE_WINDOWS,
+                "",
+                Some("Linux"),
+                (Os::Windows, Browser::Edge),
+            ),
+            (BARE, "", Some("Windows"), (Os::Windows, Browser::Chromium)),
             (
                 CHROME_LINUX,
                 "",
-                Some("Windows"),
-                (Os::Windows, Browser::Chromium),
+                Some("Android"),
+                (Os::Mobile, Browser::Chromium),
             ),
-            (
-                CHROME_LINUX,
-                "",
-                Some("Chrome OS"),
-                (Os::Other, Browser::Chromium),
-            ),
+            (BARE, "", Some("Chrome OS"), (Os::Other, Browser::Chromium)),
             ("", "", None, (Os::Other, Browser::Other)),
         ] {
             assert_eq!(detect(ua, platform, hint), expected, "{ua} / {hint:?}");
