@@ -57,7 +57,7 @@ timings=()
 step_done() {
   if [ -n "$step_name" ]; then
     local took=$((SECONDS - step_started))
-    timings+=("$(printf '%-44s %4d s' "$step_name" "$took")")
+    timings+=("$(printf '%-60s %4d s' "$step_name" "$took")")
     say "$step_name: $took s"
   fi
   step_started=$SECONDS
@@ -120,7 +120,10 @@ step "SHA256SUMS"
 (
   cd "$out"
   rm -f SHA256SUMS
-  find . -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort | xargs -r sha256sum >SHA256SUMS
+  # Listed before SHA256SUMS exists (the redirection would create it first).
+  files=$(find . -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort)
+  # shellcheck disable=SC2086 # artefact names have no spaces
+  sha256sum $files >SHA256SUMS
 )
 step_done
 

@@ -95,7 +95,10 @@ fn the_store_zips_are_store_ready_and_differ_per_browser() -> Result<()> {
         workspace_dir().join("deploy/example.json"),
     )?)?;
     for browser in ["chromium", "firefox"] {
-        let path = artefact("example", &format!("nhi-card-bridge-{VERSION}-{browser}.zip"))?;
+        let path = artefact(
+            "example",
+            &format!("nhi-card-bridge-{VERSION}-{browser}.zip"),
+        )?;
         let mut z = zip::ZipArchive::new(std::fs::File::open(&path)?)?;
         let text = zip_entry(&mut z, "manifest.json")?;
         let m: Manifest = serde_json::from_str(&text).context("manifest.json's shape")?;
@@ -137,7 +140,10 @@ fn the_store_zips_are_store_ready_and_differ_per_browser() -> Result<()> {
         }
         ensure!(m.icons.is_some(), "{browser}: icons");
         for f in referenced_files(&m) {
-            ensure!(z.by_name(&f).is_ok(), "{browser}: {f} is named but not in the zip");
+            ensure!(
+                z.by_name(&f).is_ok(),
+                "{browser}: {f} is named but not in the zip"
+            );
         }
         ensure!(
             z.by_name("README.md").is_err(),
@@ -183,7 +189,10 @@ fn the_rpm_has_the_host_its_manifests_and_needs_pcsc_lite() -> Result<()> {
         "/etc/opt/edge/native-messaging-hosts/tw.nhi.card_bridge.json",
         "/usr/lib64/mozilla/native-messaging-hosts/tw.nhi.card_bridge.json",
     ] {
-        ensure!(files.lines().any(|l| l == f), "{f} not in the rpm:\n{files}");
+        ensure!(
+            files.lines().any(|l| l == f),
+            "{f} not in the rpm:\n{files}"
+        );
     }
     let requires = stdout(Command::new("rpm").args(["-qp", "--requires"]).arg(&rpm))?;
     ensure!(
@@ -238,7 +247,11 @@ fn the_msi_installs_the_host_and_registers_it_for_three_browsers() -> Result<()>
     }
     let components = table("Component")?;
     ensure!(
-        components.lines().filter(|l| l.contains("\tINSTALLDIR\t")).count() == 5,
+        components
+            .lines()
+            .filter(|l| l.contains("\tINSTALLDIR\t"))
+            .count()
+            == 5,
         "five components in INSTALLDIR:\n{components}"
     );
     let dirs = table("Directory")?;
@@ -309,7 +322,9 @@ fn dpkg_knows(root: Option<&Path>) -> bool {
     }
     c.args(["-W", "-f=${Status}", "nhi-bridge"])
         .output()
-        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not-installed"))
+        .map(|o| {
+            o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not-installed")
+        })
         .unwrap_or(false)
 }
 
@@ -329,7 +344,11 @@ fn install_deb(deb: &Path) -> Result<Installed> {
     }
     let root = artefacts_dir().join(format!("dpkg-root-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
+    for d in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+    ] {
         std::fs::create_dir_all(root.join(d))?;
     }
     std::fs::write(root.join("var/lib/dpkg/status"), "")?;
@@ -401,7 +420,11 @@ async fn the_deb_installs_serves_the_browser_and_purges_clean() -> Result<()> {
     Ok(())
 }
 
-async fn f0_with_the_installed_host(installed: &Installed, host: &Path, config: &Path) -> Result<()> {
+async fn f0_with_the_installed_host(
+    installed: &Installed,
+    host: &Path,
+    config: &Path,
+) -> Result<()> {
     let server = Server::start("packages-deb").await?;
     let profile = fresh_profile("packages-deb")?;
     let log = artefacts_dir().join("bridge-packages-deb.log");
