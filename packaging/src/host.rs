@@ -325,7 +325,10 @@ mod tests {
         assert_eq!(written.len(), 5 + 1 + 3 + 1);
         let c = Config::from_file(&dir.join("linux/nhi-bridge.json")).expect("bridge reads it");
         assert_eq!(c.extension_ids, d.chromium_extension_ids);
-        assert_eq!(c.firefox_extension_ids, std::slice::from_ref(&d.firefox_extension_id));
+        assert_eq!(
+            c.firefox_extension_ids,
+            std::slice::from_ref(&d.firefox_extension_id)
+        );
         assert_eq!(c.origins, d.origins);
         let _ = std::fs::remove_dir_all(&dir);
     }
