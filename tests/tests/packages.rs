@@ -417,6 +417,55 @@ async fn the_deb_installs_serves_the_browser_and_purges_clean() -> Result<()> {
         !dpkg_knows(installed.root.as_deref()),
         "dpkg still knows nhi-bridge after the purge"
     );
+    the_packaged_host_refuses_to_run_without_its_configuration(&deb)
+}
+
+/// The packaged host of the .deb, unpacked without its configuration: no development
+/// defaults, a refusal on stderr, and doctor's remedy.
+fn the_packaged_host_refuses_to_run_without_its_configuration(deb: &Path) -> Result<()> {
+    if Path::new("/etc/nhi-bridge/nhi-bridge.json").exists() {
+        eprintln!("packages: /etc/nhi-bridge/nhi-bridge.json exists on this machine; the refusal is not checked");
+        return Ok(());
+    }
+    let dir = artefacts_dir().join(format!("deb-unpacked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&dir))?;
+    std::fs::remove_dir_all(dir.join("etc"))?;
+    let host = dir.join("usr/bin/nhi-bridge");
+    let out = Command::new(&host)
+        .arg("doctor")
+        .env_remove("NHI_BRIDGE_CONFIG")
+        .stdin(Stdio::null())
+        .output()?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.code() == Some(7),
+        "doctor exit {:?}:\n{report}",
+        out.status
+    );
+    ensure!(
+        report.contains("[FAIL]") && report.contains("Reinstall the package"),
+        "{report}"
+    );
+    let out = Command::new(&host)
+        .arg(format!("chrome-extension://{DEV_EXTENSION_ID}/"))
+        .env_remove("NHI_BRIDGE_CONFIG")
+        .env("NHI_BRIDGE_LOG", dir.join("host.log"))
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.code() == Some(1), "host exit {:?}", out.status);
+    ensure!(
+        stderr.contains("has no configuration")
+            && stderr.contains("/etc/nhi-bridge/nhi-bridge.json"),
+        "the refusal on stderr: {stderr}"
+    );
+    let log = std::fs::read_to_string(dir.join("host.log")).unwrap_or_default();
+    ensure!(
+        log.contains("has no configuration"),
+        "the refusal logged: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

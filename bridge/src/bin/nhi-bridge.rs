@@ -72,7 +72,7 @@ fn host_mode(caller: &Caller) -> i32 {
         Err(e) => {
             // Logged, on stderr (the browser keeps the host's stderr in its log) and to the
             // page, which shows the bridge as broken.
-            logging::init_file(nhi_bridge::config::default_log_path().as_deref(), "info");
+            logging::init_file(Config::default().log_path().as_deref(), "info");
             tracing::error!("{e}");
             eprintln!("nhi-bridge: {e}");
             refuse(ErrorCode::Internal, &format!("bridge configuration: {e}"));
