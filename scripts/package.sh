@@ -50,6 +50,13 @@ for tool in cargo-deb cargo-generate-rpm wixl x86_64-w64-mingw32-gcc sha256sum; 
   }
 done
 
+# Reproducible packages: file times and build dates from the last commit (cargo-deb,
+# cargo-generate-rpm and the zips' fixed 1980 dates; wixl stamps its own).
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)
+fi
+export SOURCE_DATE_EPOCH
+
 say() { printf '\033[1m[package]\033[0m %s\n' "$*" >&2; }
 step_started=$SECONDS
 step_name=""
