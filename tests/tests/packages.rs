@@ -61,6 +61,18 @@ fn artefact(deployment: &str, name: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
+#[test]
+fn a_missing_artefact_fails_and_says_what_to_run() {
+    let err = artefact("no-such-deployment", "nhi-bridge.deb")
+        .expect_err("a missing artefact is an error, never a pass");
+    let text = err.to_string();
+    assert!(
+        text.contains("scripts/package.sh --deployment deploy/no-such-deployment.json"),
+        "{text}"
+    );
+    assert!(text.contains("NHI_PACKAGES_DIR"), "{text}");
+}
+
 fn run(cmd: &mut Command) -> Result<Output> {
     let shown = format!("{cmd:?}");
     let out = cmd
