@@ -25,6 +25,7 @@
 # bridge/README.md ("Signing").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+caller=$PWD
 cd "$root"
 
 deployment=deploy/example.json
@@ -41,6 +42,13 @@ while [ $# -gt 0 ]; do
     *) echo "package.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+
+# Paths given on the command line are the caller's.
+if [ "$caller" != "$root" ]; then
+  case $deployment in /*) ;; deploy/example.json) ;; *) deployment=$caller/$deployment ;; esac
+  case $out in /* | "") ;; *) out=$caller/$out ;; esac
+fi
+[ -f "$deployment" ] || { echo "package.sh: no deployment file $deployment" >&2; exit 2; }
 
 export PATH="${NHI_TOOLS:-/opt/nhi-tools}/bin:$PATH"
 for tool in cargo-deb cargo-generate-rpm wixl x86_64-w64-mingw32-gcc sha256sum; do
@@ -75,8 +83,8 @@ step "nhi-package (the renderer)"
 cargo build --locked -q -p nhi-package
 pkg_tool="${CARGO_TARGET_DIR:-$root/target}/debug/nhi-package"
 version=$("$pkg_tool" version)
-name=$(sed -n 's/^ *"name": *"\([a-z0-9-]*\)".*/\1/p' "$deployment" | head -n1)
-[ -n "$name" ] || { echo "package.sh: $deployment has no \"name\"" >&2; exit 1; }
+# Also checks the file (nhi_protocol::deployment).
+name=$("$pkg_tool" name --deployment "$deployment")
 out=${out:-target/packages/$name}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

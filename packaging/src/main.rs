@@ -21,6 +21,7 @@ usage:
       DIR/linux/ (nhi-bridge.json, the manifests) and DIR/windows/ (+ nhi-bridge.wxs)
   nhi-package check DIR        is the unpacked extension in DIR store-ready?
   nhi-package icons --out DIR  draws DIR/icons/icon-{16,48,128}.png
+  nhi-package name --deployment FILE   the deployment's name (after checking the file)
   nhi-package version          the workspace version";
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +180,11 @@ fn run(args: &[String]) -> Result<(), CliError> {
                 std::fs::write(&path, png).map_err(werr)?;
                 println!("{}", path.display());
             }
+            Ok(())
+        }
+        "name" => {
+            let d = load_deployment(&need(a.deployment, "--deployment")?)?;
+            println!("{}", d.name);
             Ok(())
         }
         "version" => {
