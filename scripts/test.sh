@@ -27,9 +27,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "protocol crate for wasm32"
 cargo build --locked -p nhi-protocol --target wasm32-unknown-unknown
 
-step "bridge for Windows (compile check of the CredUI PIN dialog)"
-cargo check --locked -p nhi-bridge --target x86_64-pc-windows-gnu
-
 step "SPA build (Trunk)"
 scripts/build-app.sh
 
@@ -43,6 +40,15 @@ if ! pg_env=$(scripts/postgres.sh start); then
   exit 1
 fi
 eval "$pg_env"
+
+step "packages (deb, rpm, msi, extension zips; scripts/package.sh)"
+# The example deployment: every artefact and the store checks; the development deployment:
+# the host packages tests/packages.rs installs (its configuration allows the development
+# extension and localhost). One packaged release build of the host serves both; the Windows
+# host is a debug cross-build (the MSI is only inspected), which also compiles the bridge's
+# Windows code (the CredUI PIN dialog) — the former "bridge for Windows" check.
+scripts/package.sh --windows-profile debug
+scripts/package.sh --deployment deploy/development.json --windows-profile debug
 
 step "tests"
 cargo test --workspace --locked

@@ -1,9 +1,20 @@
 //! The host's configuration: which extensions may start it, which web origins it serves, its
 //! timeouts and its log file.
 //!
-//! Looked up in order: the file named by `NHI_BRIDGE_CONFIG`, `nhi-bridge.json` next to the
-//! executable, then the built-in development defaults below. Every field is optional in the
-//! file; missing ones keep their default.
+//! Looked up in order ([`lookup`]): the file named by `NHI_BRIDGE_CONFIG`, `nhi-bridge.json`
+//! next to the executable, then
+//!
+//! - in a development build: the built-in development defaults below;
+//! - in a packaged build ([`PACKAGED`]: compiled with `NHI_BRIDGE_PACKAGED=1`, as
+//!   scripts/package.sh does for the .deb, .rpm and .msi): the system-wide file the package
+//!   installs ([`system_config_path`]: `/etc/nhi-bridge/nhi-bridge.json` on Linux,
+//!   `/Library/Application Support/NHI Card Bridge/nhi-bridge.json` on macOS; on Windows the
+//!   MSI puts it next to the executable). A packaged host has **no** development defaults:
+//!   without a file it refuses to run ([`ConfigError::Missing`]), and `doctor` says to
+//!   reinstall the package.
+//!
+//! Every field is optional in the file; missing ones keep their default (in a packaged build
+//! the extension ids and origins default to none).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +33,76 @@ pub const DEV_ORIGINS: [&str; 2] = ["http://127.0.0.1:*", "http://localhost:*"];
 
 /// Environment variable naming a config file.
 pub const CONFIG_ENV: &str = "NHI_BRIDGE_CONFIG";
+
+/// Whether this is a packaged build (`NHI_BRIDGE_PACKAGED=1` at compile time): no
+/// development defaults (see the module docs). Cargo rebuilds the crate when the variable
+/// changes (`option_env!` is tracked).
+pub const PACKAGED: bool = is_one(option_env!("NHI_BRIDGE_PACKAGED"));
+
+const fn is_one(v: Option<&str>) -> bool {
+    match v {
+        Some(s) => s.len() == 1 && s.as_bytes()[0] == b'1',
+        None => false,
+    }
+}
+
+/// Where the packages install the configuration for `os` (Windows: next to the executable,
+/// which [`lookup`] tries anyway).
+pub fn system_config_path(os: crate::install::Os) -> Option<PathBuf> {
+    use crate::install::Os;
+    match os {
+        Os::Linux => Some(PathBuf::from("/etc/nhi-bridge/nhi-bridge.json")),
+        Os::MacOs => Some(PathBuf::from(
+            "/Library/Application Support/NHI Card Bridge/nhi-bridge.json",
+        )),
+        Os::Windows => None,
+    }
+}
+
+/// What [`lookup`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Read this file.
+    File(PathBuf),
+    /// Use the development defaults (development builds only).
+    Defaults,
+    /// A packaged build found no file; these were tried.
+    Missing(Vec<PathBuf>),
+}
+
+/// The configuration lookup, without side effects: `env` is `NHI_BRIDGE_CONFIG`'s value,
+/// `exe` the executable's path, `is_file` tells whether a path is an existing file.
+pub fn lookup(
+    env: Option<&std::ffi::OsStr>,
+    exe: Option<&Path>,
+    packaged: bool,
+    os: crate::install::Os,
+    is_file: impl Fn(&Path) -> bool,
+) -> Lookup {
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
+        return Lookup::File(PathBuf::from(p));
+    }
+    let mut tried = Vec::new();
+    if let Some(next_to_exe) = exe
+        .and_then(Path::parent)
+        .map(|d| d.join("nhi-bridge.json"))
+    {
+        if is_file(&next_to_exe) {
+            return Lookup::File(next_to_exe);
+        }
+        tried.push(next_to_exe);
+    }
+    if !packaged {
+        return Lookup::Defaults;
+    }
+    if let Some(system) = system_config_path(os) {
+        if is_file(&system) {
+            return Lookup::File(system);
+        }
+        tried.push(system);
+    }
+    Lookup::Missing(tried)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -47,11 +128,23 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The development defaults; in a packaged build no extension and no origin.
     fn default() -> Self {
+        let dev = !PACKAGED;
         Self {
-            extension_ids: vec![DEV_EXTENSION_ID.to_string()],
-            firefox_extension_ids: vec![FIREFOX_EXTENSION_ID.to_string()],
-            origins: DEV_ORIGINS.iter().map(|s| s.to_string()).collect(),
+            extension_ids: dev
+                .then(|| DEV_EXTENSION_ID.to_string())
+                .into_iter()
+                .collect(),
+            firefox_extension_ids: dev
+                .then(|| FIREFOX_EXTENSION_ID.to_string())
+                .into_iter()
+                .collect(),
+            origins: if dev {
+                DEV_ORIGINS.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            },
             log_file: None,
             busy_timeout_ms: 3_000,
             request_timeout_ms: 15_000,
@@ -77,6 +170,11 @@ pub enum ConfigError {
         "the config file {path} lists an invalid extension id {id:?} (32 letters a–p expected)"
     )]
     ExtensionId { path: PathBuf, id: String },
+    #[error(
+        "this packaged nhi-bridge has no configuration: none of {} exists (reinstall the package, or set {CONFIG_ENV})",
+        .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Missing { tried: Vec<PathBuf> },
 }
 
 /// Where a configuration came from (for `doctor`).
@@ -101,18 +199,19 @@ impl Config {
 
     /// Loads the configuration (see the module docs for the lookup order).
     pub fn load() -> Result<(Self, Source), ConfigError> {
-        if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-            let path = PathBuf::from(p);
-            return Self::from_file(&path).map(|c| (c, Source::File(path)));
+        let env = std::env::var_os(CONFIG_ENV);
+        let exe = std::env::current_exe().ok();
+        match lookup(
+            env.as_deref(),
+            exe.as_deref(),
+            PACKAGED,
+            crate::install::Os::current(),
+            Path::is_file,
+        ) {
+            Lookup::File(path) => Self::from_file(&path).map(|c| (c, Source::File(path))),
+            Lookup::Defaults => Ok((Self::default(), Source::Defaults)),
+            Lookup::Missing(tried) => Err(ConfigError::Missing { tried }),
         }
-        if let Some(path) = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|d| d.join("nhi-bridge.json")))
-            .filter(|p| p.is_file())
-        {
-            return Self::from_file(&path).map(|c| (c, Source::File(path)));
-        }
-        Ok((Self::default(), Source::Defaults))
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -247,6 +346,73 @@ mod tests {
             manifest["browser_specific_settings"]["gecko"]["id"].as_str(),
             Some(FIREFOX_EXTENSION_ID)
         );
+    }
+
+    #[test]
+    fn the_lookup_order_and_the_packaged_build_without_defaults() {
+        use crate::install::Os;
+        use std::ffi::OsStr;
+        let exe = Path::new("/opt/x/nhi-bridge");
+        let next = PathBuf::from("/opt/x/nhi-bridge.json");
+        let etc = PathBuf::from("/etc/nhi-bridge/nhi-bridge.json");
+        let none = |_: &Path| false;
+        let all = |_: &Path| true;
+        let only = |want: PathBuf| move |p: &Path| p == want;
+        // The variable wins, whatever exists; an empty one is ignored.
+        for packaged in [false, true] {
+            assert_eq!(
+                lookup(
+                    Some(OsStr::new("/c.json")),
+                    Some(exe),
+                    packaged,
+                    Os::Linux,
+                    all
+                ),
+                Lookup::File("/c.json".into())
+            );
+            assert_eq!(
+                lookup(Some(OsStr::new("")), Some(exe), packaged, Os::Linux, all),
+                Lookup::File(next.clone())
+            );
+        }
+        // Development: next to the exe, else the defaults (never /etc).
+        assert_eq!(
+            lookup(None, Some(exe), false, Os::Linux, only(etc.clone())),
+            Lookup::Defaults
+        );
+        // Packaged: next to the exe, then the system file, else refused.
+        assert_eq!(
+            lookup(None, Some(exe), true, Os::Linux, all),
+            Lookup::File(next.clone())
+        );
+        assert_eq!(
+            lookup(None, Some(exe), true, Os::Linux, only(etc.clone())),
+            Lookup::File(etc.clone())
+        );
+        assert_eq!(
+            lookup(None, Some(exe), true, Os::Linux, none),
+            Lookup::Missing(vec![next.clone(), etc.clone()])
+        );
+        let mac = PathBuf::from("/Library/Application Support/NHI Card Bridge/nhi-bridge.json");
+        assert_eq!(
+            lookup(None, Some(exe), true, Os::MacOs, only(mac.clone())),
+            Lookup::File(mac)
+        );
+        assert_eq!(
+            lookup(None, Some(exe), true, Os::Windows, none),
+            Lookup::Missing(vec![next])
+        );
+        assert_eq!(
+            lookup(None, None, true, Os::Linux, none),
+            Lookup::Missing(vec![etc.clone()])
+        );
+        let e = ConfigError::Missing { tried: vec![etc] };
+        assert!(e.to_string().contains("reinstall the package"), "{e}");
+        assert!(
+            e.to_string().contains("/etc/nhi-bridge/nhi-bridge.json"),
+            "{e}"
+        );
+        assert!(is_one(Some("1")) && !is_one(Some("0")) && !is_one(Some("")) && !is_one(None));
     }
 
     #[test]

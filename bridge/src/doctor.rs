@@ -7,7 +7,7 @@ use std::io::Write;
 use nhi_protocol::bridge::{CardKind, CardPresence, ErrorCode, ServiceState};
 
 use crate::card::{CardError, Pcsc};
-use crate::config::{Config, Source};
+use crate::config::{Config, ConfigError, Source};
 use crate::install::{self, Scope};
 
 /// Exit codes of `doctor` (0 = the card can be used).
@@ -180,15 +180,34 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
             );
             c
         }
+        Err(e @ ConfigError::Missing { .. }) => {
+            r.fail(
+                &format!("讀卡元件缺少設定檔：{e}"),
+                &format!("The bridge has no configuration: {e}"),
+            );
+            r.todo(
+                "請重新安裝讀卡元件套件（nhi-bridge），再執行 nhi-bridge doctor。",
+                "Reinstall the package (nhi-bridge), then run nhi-bridge doctor again.",
+            );
+            return exit::CONFIG;
+        }
         Err(e) => {
             r.fail(
                 &format!("讀卡元件設定檔有誤：{e}"),
                 &format!("The bridge configuration is broken: {e}"),
             );
-            r.todo(
-                "修正或刪除該設定檔後再執行 nhi-bridge doctor。",
-                "Fix or delete that file, then run nhi-bridge doctor again.",
-            );
+            let (zh, en) = if crate::config::PACKAGED {
+                (
+                    "請重新安裝讀卡元件套件（nhi-bridge），或修正該設定檔後再執行 nhi-bridge doctor。",
+                    "Reinstall the package (nhi-bridge), or fix that file, then run nhi-bridge doctor again.",
+                )
+            } else {
+                (
+                    "修正或刪除該設定檔後再執行 nhi-bridge doctor。",
+                    "Fix or delete that file, then run nhi-bridge doctor again.",
+                )
+            };
+            r.todo(zh, en);
             return exit::CONFIG;
         }
     };
@@ -225,10 +244,17 @@ pub fn run<W: Write>(out: &mut W) -> i32 {
         "Whether the browser extension is installed is shown on the service's environment check page (this program cannot see inside the browser)",
     );
     let origins = config.origins.join(", ");
-    r.ok(
-        &format!("服務的網站：{origins}"),
-        &format!("Serves the web origins: {origins}"),
-    );
+    if config.origins.is_empty() {
+        r.warn(
+            "設定檔未列出任何服務網站，讀卡元件不會回應任何網頁",
+            "The configuration lists no web origin: the bridge will answer no page",
+        );
+    } else {
+        r.ok(
+            &format!("服務的網站：{origins}"),
+            &format!("Serves the web origins: {origins}"),
+        );
+    }
 
     // 3–6. PC/SC service, readers, card, NHI card.
     let mut pcsc = Pcsc::new(std::time::Duration::from_secs(2));

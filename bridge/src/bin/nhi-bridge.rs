@@ -27,7 +27,9 @@ usage:
 
 Browsers start it themselves (native messaging); it is not meant to be run by hand otherwise.
 --profile DIR: also register in a Chromium --user-data-dir (DIR/NativeMessagingHosts/).
-Configuration: $NHI_BRIDGE_CONFIG, or nhi-bridge.json next to the program.";
+Configuration: $NHI_BRIDGE_CONFIG, or nhi-bridge.json next to the program; a packaged build
+then /etc/nhi-bridge/nhi-bridge.json (macOS: /Library/Application Support/NHI Card Bridge/)
+and never development defaults.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,9 +39,14 @@ fn main() -> ExitCode {
         Some("doctor") => doctor::run(&mut std::io::stdout().lock()),
         Some("--version" | "-V") => {
             println!(
-                "nhi-bridge {} (protocol {})",
+                "nhi-bridge {} (protocol {}, {} build)",
                 nhi_bridge::VERSION,
-                nhi_protocol::bridge::PROTOCOL_VERSION
+                nhi_protocol::bridge::PROTOCOL_VERSION,
+                if nhi_bridge::config::PACKAGED {
+                    "packaged"
+                } else {
+                    "development"
+                }
             );
             0
         }
@@ -63,8 +70,11 @@ fn host_mode(caller: &Caller) -> i32 {
     let config = match Config::load() {
         Ok((c, _)) => c,
         Err(e) => {
-            logging::init_file(nhi_bridge::config::default_log_path().as_deref(), "info");
+            // Logged, on stderr (the browser keeps the host's stderr in its log) and to the
+            // page, which shows the bridge as broken.
+            logging::init_file(Config::default().log_path().as_deref(), "info");
             tracing::error!("{e}");
+            eprintln!("nhi-bridge: {e}");
             refuse(ErrorCode::Internal, &format!("bridge configuration: {e}"));
             return 1;
         }
