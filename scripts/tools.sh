@@ -43,8 +43,8 @@ tools_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# wasm32 for the SPA; x86_64-pc-windows-gnu for the compile check of the bridge's Windows
-# PIN dialog (CredUIPromptForWindowsCredentialsW; `cargo check` only, no linker needed).
+# wasm32 for the SPA; x86_64-pc-windows-gnu for the Windows host that scripts/package.sh
+# cross-links with mingw-w64 for the MSI (it also compiles the CredUI PIN dialog).
 tools_rust_target() {
   local t installed
   installed=$(rustup target list --installed 2>/dev/null)
