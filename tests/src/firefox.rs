@@ -166,32 +166,72 @@ pub async fn install_temporary_addon(client: &Client, dir: &Path) -> Result<Stri
         .to_string())
 }
 
-/// A fresh, test-owned HOME folder `<artefacts>/homes/<name>` with the native host registered
-/// for Firefox in it by the bridge's own installer (`nhi-bridge install --user --browser
-/// firefox`: `~/.mozilla/native-messaging-hosts/tw.nhi.card_bridge.json`, naming the debug
-/// `nhi-bridge` and allowing the add-on id of the checked-in manifest).
-pub fn home_with_bridge(name: &str) -> Result<PathBuf> {
-    let home = artefacts_dir().join("homes").join(name);
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home)?;
+/// Uninstalls the add-on `id` (geckodriver's `POST /session/{id}/moz/addon/uninstall`).
+pub async fn uninstall_addon(client: &Client, id: &str) -> Result<()> {
+    webauthn::raw(
+        client,
+        http::Method::POST,
+        "moz/addon/uninstall".into(),
+        Some(json!({ "id": id })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The test-owned HOME folder of the stack `name`: `<artefacts>/homes/<name>`.
+pub fn home_dir(name: &str) -> PathBuf {
+    artefacts_dir().join("homes").join(name)
+}
+
+/// `nhi-bridge install|uninstall --user --browser firefox` with HOME = `home`.
+fn bridge_installer(home: &Path, verb: &str) -> Result<String> {
     let out = StdCommand::new(sibling_bin("nhi-bridge")?)
-        .args(["install", "--user", "--browser", "firefox"])
-        .env("HOME", &home)
+        .args([verb, "--user", "--browser", "firefox"])
+        .env("HOME", home)
         .env_remove("XDG_CONFIG_HOME")
         .output()?;
     ensure!(
         out.status.success(),
-        "nhi-bridge install --user --browser firefox failed: {}",
+        "nhi-bridge {verb} --user --browser firefox failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let manifest = home.join(".mozilla/native-messaging-hosts/tw.nhi.card_bridge.json");
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Where Firefox looks for the host's manifest in `home`.
+pub fn host_manifest(home: &Path) -> PathBuf {
+    home.join(".mozilla/native-messaging-hosts/tw.nhi.card_bridge.json")
+}
+
+/// A fresh, test-owned HOME folder ([`home_dir`]) with the native host registered for Firefox
+/// in it by the bridge's own installer (`nhi-bridge install --user --browser firefox`:
+/// [`host_manifest`], naming the debug `nhi-bridge` and allowing the add-on id of the
+/// checked-in manifest).
+pub fn home_with_bridge(name: &str) -> Result<PathBuf> {
+    let home = home_dir(name);
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home)?;
+    let said = bridge_installer(&home, "install")?;
+    let manifest = host_manifest(&home);
     ensure!(
         manifest.exists(),
-        "the installer wrote no {} ({})",
-        manifest.display(),
-        String::from_utf8_lossy(&out.stdout)
+        "the installer wrote no {} ({said})",
+        manifest.display()
     );
     Ok(home)
+}
+
+/// Unregisters the host from `home` with the bridge's installer (`nhi-bridge uninstall --user
+/// --browser firefox`), as a person would.
+pub fn unregister_bridge(home: &Path) -> Result<()> {
+    let said = bridge_installer(home, "uninstall")?;
+    let manifest = host_manifest(home);
+    ensure!(
+        !manifest.exists(),
+        "{} is still there after uninstall ({said})",
+        manifest.display()
+    );
+    Ok(())
 }
 
 /// The add-on id the checked-in manifest gives Firefox (`browser_specific_settings.gecko.id`).

@@ -11,8 +11,8 @@ use fantoccini::key::Key;
 use fantoccini::Locator;
 use nhi_e2e::browser::{fresh_profile, Chromedriver};
 use nhi_e2e::flows::{
-    all_checks, card_shown, fill_household, read_card, register, set_password,
-    start_registration, Stack, CHEN, LIN, PASSWORD as GOOD_PASSWORD, WANG,
+    all_checks, card_shown, fill_household, read_card, register, set_password, start_registration,
+    Stack, CHEN, LIN, PASSWORD as GOOD_PASSWORD, WANG,
 };
 use nhi_e2e::mail::ticket_of;
 use nhi_e2e::page::Page;

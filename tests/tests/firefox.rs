@@ -2,7 +2,8 @@
 //! installed as a temporary add-on and the native host registered for Firefox in the test's
 //! own HOME (`nhi-bridge install --user --browser firefox`), pcscd with the virtual NHI card,
 //! the real server. One browser session for all of it, the scenarios in sequence: F0 all
-//! green (axe in zh-TW and English), the card removed and inserted, F1 → F2 → F3.
+//! green (axe in zh-TW and English), the card removed and inserted, F1 → F2 → F3; last, the
+//! host unregistered and then the add-on removed, each reported missing with a remedy.
 //!
 //! The event page's idle timeout is cut to [`EVENT_PAGE_IDLE_MS`]: the quiet moments here are
 //! longer than it, so a host connection that Firefox dropped with an idle event page would
@@ -13,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use nhi_e2e::artefacts_dir;
-use nhi_e2e::firefox::{manifest_addon_id, EVENT_PAGE_IDLE_MS};
+use nhi_e2e::firefox::{
+    home_dir, manifest_addon_id, uninstall_addon, unregister_bridge, EVENT_PAGE_IDLE_MS,
+};
 use nhi_e2e::flows::{all_checks, card_shown, register_confirm_login, Stack, PASSWORD, WANG};
+use nhi_e2e::page::Page;
 use nhi_e2e::stack::SERIAL;
 
 const NAME: &str = "firefox";
@@ -57,6 +61,49 @@ async fn self_check(s: &Stack) -> Result<serde_json::Value> {
     }))
 }
 
+/// F0 with a layer missing, in the same session: the host unregistered by its installer, then
+/// the add-on uninstalled; each is reported missing with a remedy for Firefox (never the
+/// Chromium one) and the link to /download.
+async fn missing_layers(s: &Stack, name: &str) -> Result<()> {
+    let p = &s.page;
+    unregister_bridge(&home_dir(name))?;
+    // A new page: a new port and a new host lookup (Firefox reads the manifest each time).
+    p.open("/check").await?;
+    p.wait_js(
+        "document.getElementById('check-bridge')?.dataset.state === 'fail'",
+        "the bridge reported missing",
+    )
+    .await?;
+    p.wait_css("#check-bridge a[href='/download']").await?;
+    p.full_screenshot("firefox-check-no-bridge", 1280).await?;
+
+    uninstall_addon(&p.client, &manifest_addon_id()?).await?;
+    p.open("/check").await?;
+    p.wait_js(
+        "document.getElementById('check-extension')?.dataset.state === 'fail'",
+        "the extension reported missing",
+    )
+    .await?;
+    p.wait_css("#check-extension a[href='/download']").await?;
+    not_the_chromium_remedy(p, "#check-extension").await?;
+    p.wait_js(
+        "document.getElementById('check-nhi')?.dataset.state === 'skipped'",
+        "later layers skipped",
+    )
+    .await?;
+    p.full_screenshot("firefox-check-no-extension", 1280).await
+}
+
+/// The remedy in `css` is worded for Firefox: it never sends the person to Chromium's pages.
+async fn not_the_chromium_remedy(p: &Page, css: &str) -> Result<()> {
+    let text = p.text(css).await?;
+    ensure!(
+        !text.contains("chrome://"),
+        "{css} gives Firefox the Chromium remedy: {text}"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn firefox_self_check_card_events_register_confirm_login() -> Result<()> {
     let _serial = SERIAL.lock().await;
@@ -84,12 +131,17 @@ async fn firefox_self_check_card_events_register_confirm_login() -> Result<()> {
                 log.display()
             );
 
+            let t = Instant::now();
+            missing_layers(s, NAME).await?;
+            let missing_ms = t.elapsed().as_millis();
+
             let report = serde_json::json!({
                 "browser": "firefox-esr",
                 "startup_ms": startup_ms,
                 "f0_check_and_card_events_ms": f0_ms,
                 "f0": f0,
                 "f1_f2_f3_ms": f123_ms,
+                "f0_missing_layers_ms": missing_ms,
                 "total_ms": started.elapsed().as_millis(),
             });
             std::fs::write(
