@@ -234,6 +234,46 @@ pub fn unregister_bridge(home: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The native hosts running for `home`: the processes whose arguments name its host manifest
+/// (Firefox starts the host as `nhi-bridge MANIFEST ADDON_ID`).
+pub fn host_pids(home: &Path) -> Result<Vec<u32>> {
+    let manifest = host_manifest(home);
+    let manifest = manifest.to_string_lossy();
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc")? {
+        let e = e?;
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .split(|&b| b == 0)
+            .any(|arg| arg == manifest.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+/// Ends the native hosts Firefox started for `home` ([`host_pids`]; SIGTERM, each by its id),
+/// as if the host had crashed; answers their ids.
+pub fn end_hosts(home: &Path) -> Result<Vec<u32>> {
+    let pids = host_pids(home)?;
+    ensure!(
+        !pids.is_empty(),
+        "no native host runs for {}",
+        home.display()
+    );
+    for pid in &pids {
+        let status = StdCommand::new("kill").arg(pid.to_string()).status()?;
+        ensure!(status.success(), "kill {pid} failed");
+    }
+    Ok(pids)
+}
+
 /// The add-on id the checked-in manifest gives Firefox (`browser_specific_settings.gecko.id`).
 pub fn manifest_addon_id() -> Result<String> {
     let path = extension_dir().join("manifest.json");

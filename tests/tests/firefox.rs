@@ -2,8 +2,9 @@
 //! installed as a temporary add-on and the native host registered for Firefox in the test's
 //! own HOME (`nhi-bridge install --user --browser firefox`), pcscd with the virtual NHI card,
 //! the real server. One browser session for all of it, the scenarios in sequence: F0 all
-//! green (axe in zh-TW and English), the card removed and inserted, F1 → F2 → F3; last, the
-//! host unregistered and then the add-on removed, each reported missing with a remedy.
+//! green (axe in zh-TW and English), the card removed and inserted, F1 → F2 → F3; the host
+//! gone and the event page idled out, then a read; last, the host unregistered and then the
+//! add-on removed, each reported missing with a remedy.
 //!
 //! The event page's idle timeout is cut to [`EVENT_PAGE_IDLE_MS`]: the quiet moments here are
 //! longer than it, so a host connection that Firefox dropped with an idle event page would
@@ -15,9 +16,12 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Result};
 use nhi_e2e::artefacts_dir;
 use nhi_e2e::firefox::{
-    home_dir, manifest_addon_id, uninstall_addon, unregister_bridge, EVENT_PAGE_IDLE_MS,
+    end_hosts, home_dir, host_pids, manifest_addon_id, uninstall_addon, unregister_bridge,
+    EVENT_PAGE_IDLE_MS,
 };
-use nhi_e2e::flows::{all_checks, card_shown, register_confirm_login, Stack, PASSWORD, WANG};
+use nhi_e2e::flows::{
+    all_checks, card_shown, read_card, register_confirm_login, Stack, PASSWORD, WANG,
+};
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::SERIAL;
 
@@ -59,6 +63,33 @@ async fn self_check(s: &Stack) -> Result<serde_json::Value> {
         "card_removal_shown_ms": removed_ms,
         "card_insertion_shown_ms": inserted_ms,
     }))
+}
+
+/// The host gone (ended as if it crashed) and the event page idle: Firefox suspends the event
+/// page, which closes the tab's port; the next 「讀取」 must wake it through a new port and
+/// start a new host.
+async fn host_gone_event_page_idle(s: &Stack, name: &str) -> Result<()> {
+    let p = &s.page;
+    let home = home_dir(name);
+    p.open("/login").await?;
+    read_card(p).await?;
+    let ended = end_hosts(&home)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while host_pids(&home)?.iter().any(|pid| ended.contains(pid)) {
+        ensure!(Instant::now() < deadline, "the host {ended:?} did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Quiet for a few idle timeouts: with no host, nothing keeps the event page (checked by
+    // hand: the tab's port closes about 1 s after the host exits). Then 「讀取」 on the same
+    // page, whose content script lost its port.
+    tokio::time::sleep(Duration::from_millis(3 * EVENT_PAGE_IDLE_MS)).await;
+    read_card(p).await?;
+    let now = host_pids(&home)?;
+    ensure!(
+        !now.is_empty() && now.iter().all(|pid| !ended.contains(pid)),
+        "a new host for the read: ended {ended:?}, running {now:?}"
+    );
+    Ok(())
 }
 
 /// F0 with a layer missing, in the same session: the host unregistered by its installer, then
@@ -132,6 +163,10 @@ async fn firefox_self_check_card_events_register_confirm_login() -> Result<()> {
             );
 
             let t = Instant::now();
+            host_gone_event_page_idle(s, NAME).await?;
+            let host_gone_ms = t.elapsed().as_millis();
+
+            let t = Instant::now();
             missing_layers(s, NAME).await?;
             let missing_ms = t.elapsed().as_millis();
 
@@ -141,6 +176,7 @@ async fn firefox_self_check_card_events_register_confirm_login() -> Result<()> {
                 "f0_check_and_card_events_ms": f0_ms,
                 "f0": f0,
                 "f1_f2_f3_ms": f123_ms,
+                "host_gone_event_page_idle_ms": host_gone_ms,
                 "f0_missing_layers_ms": missing_ms,
                 "total_ms": started.elapsed().as_millis(),
             });
