@@ -93,8 +93,10 @@ chrome.runtime.onConnect.addListener((page) => {
       }
       page.postMessage(msg);
     });
-    native.onDisconnect.addListener(() => {
-      const why = (chrome.runtime.lastError && chrome.runtime.lastError.message) || "the card bridge exited";
+    native.onDisconnect.addListener((port) => {
+      // Chromium reports why in runtime.lastError, Firefox in the port's `error`.
+      const err = (port && port.error) || chrome.runtime.lastError;
+      const why = (err && err.message) || "the card bridge exited";
       native = null;
       if (!broken) fail("bridge_missing", why);
       // Let the page see that nothing is in flight any more.

@@ -2,8 +2,11 @@
 //! [`Stack`] per scenario, F1 [`register`] (with the mouse, up to the pending page), F2
 //! [`confirm`] from the mailed link ([`Server::confirm_link`]), F3 [`login`], and the steps
 //! they are made of ([`start_registration`], [`fill_household`], [`set_password`],
-//! [`read_card`], [`login_here`]). Each helper waits on page state, never on sleeps, and leaves
+//! [`read_card`], [`login_here`]), and F0's self-check states ([`all_checks`],
+//! [`card_shown`]). Each helper waits on page state, never on sleeps, and leaves
 //! the page where its doc comment says.
+
+use std::time::Instant;
 
 use anyhow::Result;
 
@@ -54,12 +57,14 @@ pub const LIN: Holder = Holder {
 pub const PASSWORD: &str = "tide-Lamp-47";
 
 /// Everything one scenario runs against: pcscd with the virtual card, the server, and a
-/// browser tab with the extension and the native host.
+/// browser tab with the extension and the native host (Chromium: [`Stack::start`]; Firefox:
+/// [`Stack::start_firefox`](crate::firefox)).
 pub struct Stack {
     pub card: VirtualCard,
     pub server: Server,
     pub page: Page,
-    _driver: Chromedriver,
+    /// The WebDriver process (chromedriver or geckodriver), killed when the stack goes.
+    pub(crate) driver: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl Stack {
@@ -82,7 +87,7 @@ impl Stack {
             card,
             server,
             page,
-            _driver: driver,
+            driver: Box::new(driver),
         })
     }
 
@@ -104,12 +109,25 @@ impl Stack {
         scenario: impl AsyncFnOnce(&Stack) -> Result<()>,
     ) -> Result<()> {
         let _serial = SERIAL.lock().await;
-        let stack = Self::start_at(name, holder, host).await?;
-        let result = scenario(&stack).await;
+        Self::start_at(name, holder, host)
+            .await?
+            .run_here(name, scenario)
+            .await
+    }
+
+    /// Runs `scenario` on this stack (the caller holds [`SERIAL`]): photographs the page as
+    /// `FAILED-<name>` when it fails, and always closes the browser.
+    pub async fn run_here(
+        self,
+        name: &str,
+        scenario: impl AsyncFnOnce(&Stack) -> Result<()>,
+    ) -> Result<()> {
+        let result = scenario(&self).await;
         if result.is_err() {
-            let _ = screenshot(&stack.page.client, &format!("FAILED-{name}")).await;
+            let _ = screenshot(&self.page.client, &format!("FAILED-{name}")).await;
         }
-        stack.page.client.clone().close().await.ok();
+        self.page.client.clone().close().await.ok();
+        drop(self.driver);
         result
     }
 }
@@ -201,4 +219,25 @@ pub async fn register_confirm_login(
     let link = s.server.confirm_link(email, 1).await?;
     confirm(&s.page, &link).await?;
     login(&s.page, password).await
+}
+
+/// F0: waits until the self-check shows all its 7 checks in `state` (`pass`, `fail`, …).
+pub async fn all_checks(p: &Page, state: &str) -> Result<()> {
+    p.wait_js(
+        &format!("[...document.querySelectorAll('li.check')].length === 7 && [...document.querySelectorAll('li.check')].every(li => li.dataset.state === {state:?})"),
+        &format!("every check {state}"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// F0: how long (ms, from now) until the self-check shows the card's check in `state`.
+pub async fn card_shown(p: &Page, state: &str, what: &str) -> Result<u128> {
+    let t = Instant::now();
+    p.wait_js(
+        &format!("document.getElementById('check-card').dataset.state === {state:?}"),
+        what,
+    )
+    .await?;
+    Ok(t.elapsed().as_millis())
 }

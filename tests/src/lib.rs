@@ -1,13 +1,17 @@
 //! Harness for the end-to-end suite: a chromedriver process, headless Chromium sessions with
-//! an optional unpacked extension, and the built SPA.
+//! an optional unpacked extension, geckodriver with headless Firefox ESR ([`firefox`]), and
+//! the built SPA.
 //!
 //! Environment: `CHROME_BIN` (default `/usr/lib/chromium/chromium`, the real binary — Debian's
 //! `/usr/bin/chromium` is a wrapper that injects flags), `CHROMEDRIVER` (default
-//! `chromedriver`), `NHI_DIST_DIR` (default `<workspace>/dist`), `NHI_E2E_ARTEFACTS`
-//! (default `<workspace>/target/e2e-artefacts`: screenshots and browser logs).
+//! `chromedriver`), `FIREFOX` (default `/usr/bin/firefox-esr`), `GECKODRIVER` (default the
+//! one scripts/tools.sh caches in `/opt/nhi-tools/bin`), `NHI_DIST_DIR` (default
+//! `<workspace>/dist`), `NHI_E2E_ARTEFACTS` (default `<workspace>/target/e2e-artefacts`:
+//! screenshots and browser logs).
 
 pub mod browser;
 pub mod certificate;
+pub mod firefox;
 pub mod flows;
 pub mod mail;
 pub mod page;

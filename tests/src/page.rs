@@ -47,7 +47,7 @@ impl Page {
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
-            .with_context(|| format!("waiting for {css} (see target/e2e-artefacts/chrome-*.log)"))
+            .with_context(|| format!("waiting for {css} (browser logs: target/e2e-artefacts/chrome-*.log, geckodriver-*.log)"))
     }
 
     /// Evaluates `expr` (a JS expression) until it is truthy; returns its value.

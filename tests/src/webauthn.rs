@@ -39,7 +39,9 @@ impl WebDriverCompatibleCommand for Raw {
     }
 }
 
-async fn raw(
+/// Sends one raw WebDriver command on the session (`path` below `/session/{id}/`): the
+/// virtual authenticators here, geckodriver's `moz/addon/install` in [`crate::firefox`].
+pub(crate) async fn raw(
     client: &Client,
     method: http::Method,
     path: String,

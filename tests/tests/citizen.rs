@@ -6,15 +6,13 @@
 //! English into target/e2e-artefacts/screenshots/. The scenarios share pcscd, so they run
 //! one at a time (`SERIAL`).
 
-use std::time::Instant;
-
 use anyhow::{ensure, Context, Result};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use nhi_e2e::browser::{fresh_profile, Chromedriver};
 use nhi_e2e::flows::{
-    fill_household, read_card, register, set_password, start_registration, Stack, CHEN, LIN,
-    PASSWORD as GOOD_PASSWORD, WANG,
+    all_checks, card_shown, fill_household, read_card, register, set_password, start_registration,
+    Stack, CHEN, LIN, PASSWORD as GOOD_PASSWORD, WANG,
 };
 use nhi_e2e::mail::ticket_of;
 use nhi_e2e::page::Page;
@@ -29,26 +27,6 @@ macro_rules! scenario {
             Stack::run(stringify!($name), $holder.id, async |$s: &Stack| $body).await
         }
     };
-}
-
-async fn all_checks(p: &Page, state: &str) -> Result<()> {
-    p.wait_js(
-        &format!("[...document.querySelectorAll('li.check')].length === 7 && [...document.querySelectorAll('li.check')].every(li => li.dataset.state === {state:?})"),
-        &format!("every check {state}"),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// How long (ms, from now) until the self-check shows the card's check in `state`.
-async fn card_shown(p: &Page, state: &str, what: &str) -> Result<u128> {
-    let t = Instant::now();
-    p.wait_js(
-        &format!("document.getElementById('check-card').dataset.state === {state:?}"),
-        what,
-    )
-    .await?;
-    Ok(t.elapsed().as_millis())
 }
 
 /// Waits until the strength meter has judged the password at least fair (score ≥ 2).
