@@ -110,12 +110,13 @@ start() {
     # shellcheck disable=SC2086
     setsid "$(command -v pcscd || echo /usr/sbin/pcscd)" --foreground ${PCSCD_ARGS:-} >"$RUN/pcscd.log" 2>&1 </dev/null &
     echo $! >"$RUN/pcscd.pid"
-    for ((i = 0; i < 200; i++)); do
+    # 20 s: on a loaded 2-core machine (CI, parallel builds) pcscd has taken more than 5 s.
+    for ((i = 0; i < 800; i++)); do
         [ -S "$SOCK" ] && break
         alive "$(cat "$RUN/pcscd.pid")" || { say "pcscd died:"; cat "$RUN/pcscd.log" >&2; exec 9>&-; return 1; }
         sleep 0.025
     done
-    [ -S "$SOCK" ] || { say "no $SOCK after 5 s"; exec 9>&-; stop; return 1; }
+    [ -S "$SOCK" ] || { say "no $SOCK after 20 s"; exec 9>&-; stop; return 1; }
 
     local pki=()
     if [ -n "${NHI_VCARD_PKI:-}" ]; then pki=(--pki "$NHI_VCARD_PKI"); fi
