@@ -74,6 +74,13 @@ fi
 
 export NHI_LISTEN=${NHI_LISTEN:-127.0.0.1:8080}
 export NHI_PUBLIC_ORIGIN=${NHI_PUBLIC_ORIGIN:-http://localhost:8080}
+# The development deployment (deploy/development.json): the server checks that its public
+# origin is one the development extension and host serve. Only on loopback: the server
+# refuses a development deployment anywhere else (server/README.md, deployment_file).
+case "$NHI_LISTEN $NHI_PUBLIC_ORIGIN" in
+  "127."*" http://localhost:"* | "127."*" http://127.0.0.1:"*)
+    export NHI_DEPLOYMENT_FILE=${NHI_DEPLOYMENT_FILE-$root/deploy/development.json} ;;
+esac
 run_dir="$root/.run"
 export NHI_DATABASE_URL=${NHI_DATABASE_URL:-sqlite://$run_dir/nhi.db?mode=rwc}
 export NHI_DIST_DIR=${NHI_DIST_DIR:-$root/dist}
