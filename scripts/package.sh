@@ -50,7 +50,10 @@ if [ "$caller" != "$root" ]; then
 fi
 [ -f "$deployment" ] || { echo "package.sh: no deployment file $deployment" >&2; exit 2; }
 
-export PATH="${NHI_TOOLS:-/opt/nhi-tools}/bin:$PATH"
+# What it needs (cargo-deb, cargo-generate-rpm, wixl, mingw-w64, the Windows target), installed
+# idempotently as by the two commands, so this works from a clean clone too.
+# shellcheck source=tools.sh
+source scripts/tools.sh
 for tool in cargo-deb cargo-generate-rpm wixl x86_64-w64-mingw32-gcc sha256sum; do
   command -v "$tool" >/dev/null || {
     echo "package.sh: $tool is missing (scripts/tools.sh installs it)" >&2
