@@ -45,21 +45,12 @@ impl Chromedriver {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {bin} (apt-get install chromium-driver)"))?;
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(Self {
-                    _child: child,
-                    url,
-                    log_path,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("chromedriver did not listen on {url} within 10 s")
+        let url = listening(port, "chromedriver").await?;
+        Ok(Self {
+            _child: child,
+            url,
+            log_path,
+        })
     }
 
     /// A new headless browser with a fresh profile in `profile`, and `extension` loaded
@@ -127,4 +118,20 @@ pub async fn screenshot(client: &Client, name: &str) -> Result<PathBuf> {
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png)?;
     Ok(path)
+}
+
+/// Waits (10 s at most) until a WebDriver server just started on `port` accepts connections;
+/// its URL.
+pub(crate) async fn listening(port: u16, what: &str) -> Result<String> {
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(url);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} did not listen on {url} within 10 s")
 }

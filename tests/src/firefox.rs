@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
-use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder};
@@ -87,21 +86,12 @@ impl Geckodriver {
                     bin.display()
                 )
             })?;
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(Self {
-                    _child: child,
-                    url,
-                    log_path,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("geckodriver did not listen on {url} within 10 s")
+        let url = crate::browser::listening(port, "geckodriver").await?;
+        Ok(Self {
+            _child: child,
+            url,
+            log_path,
+        })
     }
 
     /// A new headless Firefox on the fresh profile folder `profile`, 1280 × 900.

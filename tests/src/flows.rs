@@ -241,3 +241,28 @@ pub async fn card_shown(p: &Page, state: &str, what: &str) -> Result<u128> {
     .await?;
     Ok(t.elapsed().as_millis())
 }
+
+/// F0 on an all-green self-check: the virtual card pulled out shows within a second without
+/// a reload (the bridge's event subscription, audited as `{audit}-card-removed`), put back in
+/// shows within a second, and every check is green again. Returns (removal ms, insertion ms).
+pub async fn card_removed_then_inserted(
+    card: &VirtualCard,
+    p: &Page,
+    audit: &str,
+) -> Result<(u128, u128)> {
+    card.remove()?;
+    let removed_ms = card_shown(p, "fail", "card shown removed").await?;
+    anyhow::ensure!(
+        removed_ms <= 1000,
+        "card removal shown after {removed_ms} ms"
+    );
+    p.audit(&format!("{audit}-card-removed")).await?;
+    card.insert()?;
+    let inserted_ms = card_shown(p, "pass", "card shown inserted").await?;
+    anyhow::ensure!(
+        inserted_ms <= 1000,
+        "card insertion shown after {inserted_ms} ms"
+    );
+    all_checks(p, "pass").await?;
+    Ok((removed_ms, inserted_ms))
+}

@@ -20,7 +20,8 @@ use nhi_e2e::firefox::{
     EVENT_PAGE_IDLE_MS,
 };
 use nhi_e2e::flows::{
-    all_checks, card_shown, read_card, register_confirm_login, Stack, PASSWORD, WANG,
+    all_checks, card_removed_then_inserted, read_card, register_confirm_login, Stack, PASSWORD,
+    WANG,
 };
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::SERIAL;
@@ -45,20 +46,7 @@ async fn self_check(s: &Stack) -> Result<serde_json::Value> {
     // connection must outlive them (nothing to wait for but time itself).
     tokio::time::sleep(Duration::from_millis(3 * EVENT_PAGE_IDLE_MS)).await;
 
-    s.card.remove()?;
-    let removed_ms = card_shown(p, "fail", "card shown removed").await?;
-    ensure!(
-        removed_ms <= 1000,
-        "card removal shown after {removed_ms} ms"
-    );
-    p.audit("firefox-check-card-removed").await?;
-    s.card.insert()?;
-    let inserted_ms = card_shown(p, "pass", "card shown inserted").await?;
-    ensure!(
-        inserted_ms <= 1000,
-        "card insertion shown after {inserted_ms} ms"
-    );
-    all_checks(p, "pass").await?;
+    let (removed_ms, inserted_ms) = card_removed_then_inserted(&s.card, p, "firefox-check").await?;
     Ok(serde_json::json!({
         "card_removal_shown_ms": removed_ms,
         "card_insertion_shown_ms": inserted_ms,
