@@ -45,6 +45,7 @@ use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::services::rate_limit::Limiter;
 use crate::services::Services;
 
 /// Largest accepted request body.
@@ -95,7 +96,8 @@ fn request_log() -> TraceLayer<
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
-    pub limiter: Arc<security::RateLimiter>,
+    /// The per-client rate limit: in memory on SQLite, in the database on PostgreSQL.
+    pub limiter: Arc<Limiter>,
 }
 
 /// The document's title and description; the paths and schemas come from the route modules.
@@ -164,7 +166,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn router(services: Arc<Services>) -> Router {
     let cfg = services.config.clone();
     let state = AppState {
-        limiter: Arc::new(security::RateLimiter::new(
+        limiter: Arc::new(Limiter::for_database(
+            &services.db,
             cfg.rate_limit_per_minute,
             cfg.rate_limit_burst,
         )),
@@ -235,7 +238,7 @@ pub fn router(services: Arc<Services>) -> Router {
 pub fn metrics_router(services: Arc<Services>) -> Router {
     let state = AppState {
         // Unused here: the metrics router has no rate-limited route.
-        limiter: Arc::new(security::RateLimiter::new(0, 1)),
+        limiter: Arc::new(Limiter::off()),
         services,
     };
     Router::new()

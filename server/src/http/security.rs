@@ -1,9 +1,6 @@
 //! Security middleware: headers (CSP & co.), the CSRF rule, per-IP rate limits.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
@@ -14,6 +11,10 @@ use nhi_protocol::api::{ErrorCode, CSRF_HEADER, CSRF_HEADER_VALUE};
 use super::error::HttpError;
 use super::extract::{client_ip, peer_of};
 use super::AppState;
+use crate::services::rate_limit::{self, LimitError};
+
+/// The `Retry-After` of a 503 when the shared rate limit cannot be asked.
+const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
                        img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
@@ -228,64 +229,6 @@ pub async fn loopback_alias(State(state): State<AppState>, req: Request, next: N
         .into_response()
 }
 
-/// Tokens left and when they were counted.
-type Bucket = (f64, Instant);
-
-/// The rate-limit bucket of a client address: an IPv4 address is its own bucket (also when it
-/// arrives IPv4-mapped, `::ffff:a.b.c.d`); an IPv6 address counts for its /64, the smallest
-/// network a subscriber usually gets, so hopping between addresses of one's own /64 gains
-/// nothing.
-pub fn rate_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(
-            u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
-        )),
-    }
-}
-
-/// A token bucket per (client bucket, endpoint class); see [`rate_key`].
-pub struct RateLimiter {
-    per_minute: u32,
-    burst: u32,
-    buckets: Mutex<HashMap<(IpAddr, &'static str), Bucket>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32, burst: u32) -> Self {
-        Self {
-            per_minute,
-            burst: burst.max(1),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Ok, or the seconds to wait.
-    pub fn check(&self, ip: IpAddr, class: &'static str) -> Result<(), u64> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let rate = f64::from(self.per_minute) / 60.0;
-        let burst = f64::from(self.burst);
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
-        }
-        let (tokens, at) = buckets.entry((rate_key(ip), class)).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
-        }
-    }
-}
-
 fn class_of(path: &str) -> &'static str {
     match path.trim_start_matches("/api/v1/") {
         "card-proof/nonce" => "nonce",
@@ -298,7 +241,10 @@ fn class_of(path: &str) -> &'static str {
     }
 }
 
-/// Per-IP limits on state-changing API requests.
+/// Per-client limits on state-changing API requests (see [`crate::services::rate_limit`]):
+/// 429 with `Retry-After` when the client's bucket is empty; 503 with `Retry-After` when the
+/// shared buckets cannot be asked (fail closed: every limited request needs the database
+/// anyway). GETs (pages, assets, reads) are never limited.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if is_state_changing(req.method()) {
         let cfg = &state.services.config;
@@ -307,18 +253,31 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             peer_of(req.extensions()),
             &cfg.trusted_proxies,
         );
-        if let Err(wait) = state.limiter.check(ip, class_of(req.uri().path())) {
-            state
-                .services
-                .metrics
-                .inc(&state.services.metrics.rate_limited);
-            return HttpError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                "too many requests",
-            )
-            .retry_after(wait)
-            .into_response();
+        match state.limiter.check(ip, class_of(req.uri().path())).await {
+            Ok(()) => {}
+            Err(LimitError::Exceeded { retry_after }) => {
+                state
+                    .services
+                    .metrics
+                    .inc(&state.services.metrics.rate_limited);
+                return HttpError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited,
+                    "too many requests",
+                )
+                .retry_after(rate_limit::seconds(retry_after))
+                .into_response();
+            }
+            Err(e @ LimitError::Unavailable(_)) => {
+                tracing::error!(error = %e, "rate limit unavailable; refusing the request");
+                return HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Internal,
+                    "the service is briefly unavailable; nothing was done, please retry",
+                )
+                .retry_after(UNAVAILABLE_RETRY_SECONDS)
+                .into_response();
+            }
         }
     }
     next.run(req).await
@@ -353,60 +312,5 @@ mod tests {
         // A public origin is never redirected (a health check on the host itself).
         assert!(!is_loopback_alias("https://nhi.example", "127.0.0.1:443"));
         assert!(!is_loopback_alias("https://nhi.example", "localhost"));
-    }
-
-    #[test]
-    fn bucket_allows_burst_then_refuses() {
-        let l = RateLimiter::new(60, 3);
-        let ip = IpAddr::from([10, 0, 0, 1]);
-        assert!(l.check(ip, "login").is_ok());
-        assert!(l.check(ip, "login").is_ok());
-        assert!(l.check(ip, "login").is_ok());
-        assert_eq!(l.check(ip, "login"), Err(1));
-        assert!(l.check(ip, "resend").is_ok(), "classes are separate");
-        assert!(
-            l.check(IpAddr::from([10, 0, 0, 2]), "login").is_ok(),
-            "IPs are separate"
-        );
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("ip")
-    }
-
-    #[test]
-    fn ipv6_is_keyed_by_its_64_ipv4_by_address() {
-        assert_eq!(rate_key(ip("203.0.113.7")), ip("203.0.113.7"));
-        assert_ne!(rate_key(ip("203.0.113.7")), rate_key(ip("203.0.113.8")));
-        assert_eq!(rate_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
-        assert_eq!(
-            rate_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
-            ip("2001:db8:1:2::")
-        );
-        assert_eq!(
-            rate_key(ip("2001:db8:1:2::1")),
-            rate_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
-        );
-        assert_ne!(
-            rate_key(ip("2001:db8:1:2::1")),
-            rate_key(ip("2001:db8:1:3::1"))
-        );
-        assert_eq!(rate_key(ip("::1")), ip("::"));
-
-        let l = RateLimiter::new(60, 2);
-        assert!(l.check(ip("2001:db8:1:2::1"), "login").is_ok());
-        assert!(l.check(ip("2001:db8:1:2::2"), "login").is_ok());
-        assert!(
-            l.check(ip("2001:db8:1:2:dead:beef::3"), "login").is_err(),
-            "one /64, one bucket"
-        );
-        assert!(l.check(ip("2001:db8:1:3::1"), "login").is_ok());
-        assert!(l.check(ip("198.51.100.1"), "login").is_ok());
-        assert!(l.check(ip("::ffff:198.51.100.1"), "login").is_ok());
-        assert!(
-            l.check(ip("198.51.100.1"), "login").is_err(),
-            "mapped and plain IPv4 share the bucket"
-        );
-        assert!(l.check(ip("198.51.100.2"), "login").is_ok());
     }
 }

@@ -14,6 +14,7 @@ pub mod online;
 pub mod passkeys;
 pub mod passwords;
 pub mod proof;
+pub mod rate_limit;
 pub mod registration;
 pub mod session;
 pub mod units;
