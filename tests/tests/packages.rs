@@ -18,6 +18,7 @@ use std::process::{Command, Output, Stdio};
 
 use anyhow::{bail, ensure, Context, Result};
 use nhi_e2e::browser::{fresh_profile, screenshot, Chromedriver};
+use nhi_e2e::flows::all_checks;
 use nhi_e2e::page::Page;
 use nhi_e2e::stack::{extension_dir, Server, VirtualCard, SERIAL};
 use nhi_e2e::{artefacts_dir, workspace_dir};
@@ -514,11 +515,7 @@ async fn f0_with_the_installed_host(
     let page = Page::new(client.clone(), &server.origin);
     let result = async {
         page.open("/check").await?;
-        page.wait_js(
-            "[...document.querySelectorAll('li.check')].length === 7 && [...document.querySelectorAll('li.check')].every(li => li.dataset.state === 'pass')",
-            "every check pass with the installed host",
-        )
-        .await?;
+        all_checks(&page, "pass").await?;
         let logged = std::fs::read_to_string(&log)
             .with_context(|| format!("the installed host wrote no log {}", log.display()))?;
         ensure!(
